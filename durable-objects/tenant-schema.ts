@@ -1,0 +1,64 @@
+/** Bump when the statements below change; the object migrates forward from the stored version. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * Statements per schema version, applied in order inside `blockConcurrencyWhile`.
+ * `phase`: 0 pending (future ts), 1 in the 24 h window, 2 out of it (kept for dedupe and replay).
+ */
+export const MIGRATIONS: Record<number, string[]> = {
+  1: [
+    `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS signals (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT,
+       dkey TEXT NOT NULL UNIQUE,
+       signal_id TEXT NOT NULL,
+       type TEXT NOT NULL,
+       source TEXT NOT NULL,
+       value REAL NOT NULL,
+       weight REAL NOT NULL,
+       ts_ms INTEGER NOT NULL,
+       provenance_id TEXT NOT NULL,
+       accepted_ms INTEGER NOT NULL,
+       phase INTEGER NOT NULL
+     )`,
+    `CREATE INDEX IF NOT EXISTS signals_phase_ts ON signals (phase, ts_ms)`,
+    `CREATE INDEX IF NOT EXISTS signals_phase_accepted ON signals (phase, accepted_ms)`,
+    `CREATE TABLE IF NOT EXISTS provenance (
+       provenance_id TEXT PRIMARY KEY,
+       received_ms INTEGER NOT NULL,
+       request_hash TEXT NOT NULL,
+       tags TEXT NOT NULL,
+       signal_count INTEGER NOT NULL
+     )`,
+    `CREATE INDEX IF NOT EXISTS provenance_received ON provenance (received_ms)`,
+    `CREATE TABLE IF NOT EXISTS idempotency (
+       key TEXT PRIMARY KEY,
+       body_hash TEXT NOT NULL,
+       response TEXT NOT NULL,
+       created_ms INTEGER NOT NULL
+     )`,
+    `CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_ms)`,
+    `CREATE TABLE IF NOT EXISTS window_state (
+       id INTEGER PRIMARY KEY CHECK (id = 1),
+       sum_vw REAL NOT NULL,
+       sum_w REAL NOT NULL,
+       count INTEGER NOT NULL,
+       updated_ms INTEGER
+     )`,
+    `INSERT OR IGNORE INTO window_state (id, sum_vw, sum_w, count, updated_ms) VALUES (1, 0, 0, 0, NULL)`,
+  ],
+};
+
+/** Applies every migration newer than the stored version. Synchronous: SQLite storage is. */
+export function migrate(sql: SqlStorage): void {
+  sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+  const row = sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).toArray()[0];
+  const current = row ? Number(row.value) : 0;
+  for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
+    for (const statement of MIGRATIONS[v] ?? []) sql.exec(statement);
+    sql.exec(
+      `INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      String(v),
+    );
+  }
+}

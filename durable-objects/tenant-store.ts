@@ -1,0 +1,271 @@
+import { dedupeKey } from "../src/domain/dedupe-key";
+import { MAX_FUTURE_MS } from "../src/domain/signal";
+import { scoreFromSums, statusFor } from "../src/domain/score";
+import type {
+  IngestCommand,
+  IngestOutcome,
+  IngestResponse,
+  ScoreView,
+  SignalOutcome,
+} from "../src/domain/tenant-protocol";
+import { toIso } from "../src/domain/time";
+import { earliest, leavesAt, PHASE_CODE, phaseAt, WINDOW_MS } from "../src/domain/window";
+
+/**
+ * How long dedupe and replay records outlive the window: a signal stays while its `ts` is in the window
+ * or it was accepted in the last 24 h; idempotency keys for 24 h (contract §3).
+ */
+export const RECORD_TTL_MS = WINDOW_MS;
+/** Provenance rows outlive every signal that can point at them (accepted ≤ 24 h ago, ts ≤ 5 min ahead). */
+const PROVENANCE_TTL_MS = WINDOW_MS + MAX_FUTURE_MS + 60_000;
+/**
+ * When the window shrinks (or a future signal enters it), sums are recomputed in acceptance order while
+ * the window holds at most this many signals, so the score is bit-identical to `computeScore` over them.
+ * Above it, sums are adjusted incrementally (O(changes)), which can drift in the last ulp.
+ */
+export const EXACT_RECOMPUTE_MAX = 20_000;
+
+interface WindowState {
+  sumVW: number;
+  sumW: number;
+  count: number;
+  updatedMs: number | null;
+}
+
+/** What changed when the window advanced; the realtime layer will fan these out. */
+export interface AdvanceResult {
+  entered: number;
+  left: number;
+  pruned: number;
+}
+
+/**
+ * A tenant's signals, window sums, provenance ledger and idempotency records in the object's SQLite.
+ * Synchronous by design: each method runs to completion inside the object's input gate, so a request
+ * and its idempotency record are applied atomically and no retry can observe a half-applied request.
+ * Every method takes `nowMs` so tests drive time explicitly.
+ */
+export class TenantStore {
+  private state: WindowState;
+  /** Earliest instant at which the window or the retention changes; `null` when nothing is due. */
+  private nextDueMs: number | null;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly storage: DurableObjectStorage,
+  ) {
+    const row = sql
+      .exec<{ sum_vw: number; sum_w: number; count: number; updated_ms: number | null }>(
+        `SELECT sum_vw, sum_w, count, updated_ms FROM window_state WHERE id = 1`,
+      )
+      .one();
+    this.state = { sumVW: row.sum_vw, sumW: row.sum_w, count: row.count, updatedMs: row.updated_ms };
+    this.nextDueMs = this.computeNextDue();
+  }
+
+  /** The earliest due instant, for arming the object's single alarm. */
+  get nextDue(): number | null {
+    return this.nextDueMs;
+  }
+
+  /** Applies one accepted request, or replays / refuses it by its idempotency key. */
+  ingest(cmd: IngestCommand, nowMs: number): IngestOutcome {
+    this.advance(nowMs);
+    return this.storage.transactionSync((): IngestOutcome => {
+      if (cmd.idempotency) {
+        const prior = this.sql
+          .exec<{ body_hash: string; response: string }>(
+            `SELECT body_hash, response FROM idempotency WHERE key = ? AND created_ms > ?`,
+            cmd.idempotency.key,
+            nowMs - RECORD_TTL_MS,
+          )
+          .toArray()[0];
+        if (prior) {
+          if (prior.body_hash !== cmd.idempotency.bodyHash) return { kind: "idempotency_conflict" };
+          return { kind: "applied", response: JSON.parse(prior.response) as IngestResponse, replayed: true };
+        }
+      }
+      const response = this.apply(cmd, nowMs);
+      if (cmd.idempotency) {
+        this.sql.exec(
+          `INSERT OR REPLACE INTO idempotency (key, body_hash, response, created_ms) VALUES (?, ?, ?, ?)`,
+          cmd.idempotency.key,
+          cmd.idempotency.bodyHash,
+          JSON.stringify(response),
+          nowMs,
+        );
+      }
+      this.nextDueMs = this.computeNextDue();
+      return { kind: "applied", response, replayed: false };
+    });
+  }
+
+  private apply(cmd: IngestCommand, nowMs: number): IngestResponse {
+    this.sql.exec(
+      `INSERT INTO provenance (provenance_id, received_ms, request_hash, tags, signal_count) VALUES (?, ?, ?, ?, ?)`,
+      cmd.provenanceId,
+      cmd.receivedAtMs,
+      cmd.requestHash,
+      JSON.stringify(cmd.policyTags),
+      cmd.signals.length,
+    );
+    const outcomes: SignalOutcome[] = [];
+    let accepted = 0;
+    let { sumVW, sumW, count } = this.state;
+    let changed = false;
+    for (const s of cmd.signals) {
+      const phase = phaseAt(s.tsMs, nowMs);
+      // RETURNING tells an insert from a conflict; `rowsWritten` also counts index writes.
+      const inserted = this.sql.exec(
+        `INSERT INTO signals (dkey, signal_id, type, source, value, weight, ts_ms, provenance_id, accepted_ms, phase)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dkey) DO NOTHING RETURNING seq`,
+        dedupeKey(s.source, s.signalId, s.tsIso),
+        s.signalId,
+        s.type,
+        s.source,
+        s.value,
+        s.weight,
+        s.tsMs,
+        cmd.provenanceId,
+        nowMs,
+        PHASE_CODE[phase],
+      );
+      if (inserted.toArray().length === 0) {
+        outcomes.push({ signalId: s.signalId, status: "duplicate" });
+        continue;
+      }
+      accepted++;
+      outcomes.push({ signalId: s.signalId, status: "accepted" });
+      if (phase === "in") {
+        // Same operation order as computeScore over acceptance order.
+        sumVW += s.value * s.weight;
+        sumW += s.weight;
+        count++;
+        changed = true;
+      }
+    }
+    if (changed) this.saveState({ sumVW, sumW, count, updatedMs: nowMs });
+    return { accepted, duplicates: cmd.signals.length - accepted, provenanceId: cmd.provenanceId, signals: outcomes };
+  }
+
+  /**
+   * Moves signals into and out of the window as of `nowMs` and prunes expired records.
+   * Cheap when nothing is due: it returns at once until the next due instant.
+   */
+  advance(nowMs: number): AdvanceResult {
+    const result: AdvanceResult = { entered: 0, left: 0, pruned: 0 };
+    if (this.nextDueMs === null || nowMs < this.nextDueMs) return result;
+    this.storage.transactionSync(() => {
+      const horizon = nowMs - WINDOW_MS;
+      let { sumVW, sumW, count } = this.state;
+      const entering = this.sql
+        .exec<{ seq: number; value: number; weight: number; ts_ms: number }>(
+          `SELECT seq, value, weight, ts_ms FROM signals WHERE phase = 0 AND ts_ms <= ? ORDER BY seq`,
+          nowMs,
+        )
+        .toArray();
+      for (const row of entering) {
+        const inWindow = row.ts_ms > horizon;
+        this.sql.exec(`UPDATE signals SET phase = ? WHERE seq = ?`, inWindow ? 1 : 2, row.seq);
+        if (inWindow) {
+          sumVW += row.value * row.weight;
+          sumW += row.weight;
+          count++;
+          result.entered++;
+        }
+      }
+      const leaving = this.sql
+        .exec<{ seq: number; value: number; weight: number }>(
+          `SELECT seq, value, weight FROM signals WHERE phase = 1 AND ts_ms <= ?`,
+          horizon,
+        )
+        .toArray();
+      for (const row of leaving) {
+        this.sql.exec(`UPDATE signals SET phase = 2 WHERE seq = ?`, row.seq);
+        sumVW -= row.value * row.weight;
+        sumW -= row.weight;
+        count--;
+        result.left++;
+      }
+      if (result.entered > 0 || result.left > 0) {
+        const next =
+          count === 0
+            ? { sumVW: 0, sumW: 0, count: 0 }
+            : count <= EXACT_RECOMPUTE_MAX
+              ? this.recomputeSums()
+              : { sumVW, sumW, count };
+        this.saveState({ ...next, updatedMs: nowMs });
+      }
+      result.pruned += this.sql.exec(
+        `DELETE FROM signals WHERE phase = 2 AND accepted_ms <= ?`,
+        nowMs - RECORD_TTL_MS,
+      ).rowsWritten;
+      this.sql.exec(`DELETE FROM idempotency WHERE created_ms <= ?`, nowMs - RECORD_TTL_MS);
+      this.sql.exec(`DELETE FROM provenance WHERE received_ms <= ?`, nowMs - PROVENANCE_TTL_MS);
+      this.nextDueMs = this.computeNextDue();
+    });
+    return result;
+  }
+
+  /** The tenant's score as of `nowMs` (advancing the window first). O(1) when nothing is due. */
+  score(tenantId: string, nowMs: number): ScoreView {
+    this.advance(nowMs);
+    const { sumVW, sumW, count, updatedMs } = this.state;
+    const score = count === 0 ? 0 : scoreFromSums(sumVW, sumW);
+    return {
+      tenantId,
+      score,
+      status: statusFor(score, count, sumW),
+      updatedAt: toIso(updatedMs ?? nowMs),
+      signalCount: count,
+    };
+  }
+
+  /** Number of signal records held (in, before or after the window), for tests and operations. */
+  storedSignals(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM signals`).one().n;
+  }
+
+  private recomputeSums(): { sumVW: number; sumW: number; count: number } {
+    let sumVW = 0;
+    let sumW = 0;
+    let count = 0;
+    for (const row of this.sql.exec<{ value: number; weight: number }>(
+      `SELECT value, weight FROM signals WHERE phase = 1 ORDER BY seq`,
+    )) {
+      sumVW += row.value * row.weight;
+      sumW += row.weight;
+      count++;
+    }
+    return { sumVW, sumW, count };
+  }
+
+  private saveState(next: WindowState): void {
+    this.state = next;
+    this.sql.exec(
+      `UPDATE window_state SET sum_vw = ?, sum_w = ?, count = ?, updated_ms = ? WHERE id = 1`,
+      next.sumVW,
+      next.sumW,
+      next.count,
+      next.updatedMs,
+    );
+  }
+
+  private computeNextDue(): number | null {
+    const row = this.sql
+      .exec<{ pending: number | null; oldest_in: number | null; oldest_out: number | null; oldest_key: number | null }>(
+        `SELECT
+           (SELECT MIN(ts_ms) FROM signals WHERE phase = 0) AS pending,
+           (SELECT MIN(ts_ms) FROM signals WHERE phase = 1) AS oldest_in,
+           (SELECT MIN(accepted_ms) FROM signals WHERE phase = 2) AS oldest_out,
+           (SELECT MIN(created_ms) FROM idempotency) AS oldest_key`,
+      )
+      .one();
+    return earliest(
+      row.pending,
+      row.oldest_in === null ? null : leavesAt(row.oldest_in),
+      row.oldest_out === null ? null : row.oldest_out + RECORD_TTL_MS,
+      row.oldest_key === null ? null : row.oldest_key + RECORD_TTL_MS,
+    );
+  }
+}

@@ -1,0 +1,24 @@
+// Environment for every tool the project runs: wrangler offline and quiet, its config and temp files inside
+// the project. Plain Node (no dependencies) so it also runs on the system Node before `npm ci`.
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const root = resolve(import.meta.dirname, "..", "..");
+export const bin = (name) => join(root, "node_modules", ".bin", name);
+
+/** Process environment for child tools. */
+export function toolEnv(extra = {}) {
+  const tmp = join(root, ".tmp");
+  mkdirSync(join(tmp, "xdg"), { recursive: true });
+  return {
+    ...process.env,
+    CI: "true",
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_HIDE_BANNER: "true",
+    XDG_CONFIG_HOME: join(tmp, "xdg"),
+    TMPDIR: tmp,
+    PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
+    ...extra,
+  };
+}

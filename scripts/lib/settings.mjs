@@ -1,0 +1,60 @@
+// Settings for the local Worker: dev defaults < .dev.vars < environment variables named by the contract.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { root } from "./env.mjs";
+
+/** Every setting the Worker reads; each may come from the environment or from .dev.vars. */
+export const SETTING_NAMES = [
+  "ENVIRONMENT",
+  "FEATURE_COHERENCE",
+  "ALLOW_ADHOC_OPERATIONS",
+  "DEV_UNPINNED_DURABLE_OBJECTS",
+  "JWT_PUBLIC_KEY",
+  "JWT_JWKS_URL",
+  "JWT_ISSUER",
+  "JWT_AUDIENCE",
+  "RPS_MAX",
+  "POLICY_PURPOSE",
+  "POLICY_RETENTION",
+  "POLICY_LICENSE",
+  "POLICY_RESIDENCY",
+  "NEO4J_URL",
+  "NEO4J_USER",
+  "NEO4J_PASSWORD",
+  "NEO4J_DATABASE",
+  "DATABASE_URL",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+];
+
+/** Parses a dotenv-style file (KEY=VALUE, optional quotes, # comments). */
+export function parseDotenv(text) {
+  const out = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq < 1) continue;
+    const key = line.slice(0, eq).trim();
+    let value = line.slice(eq + 1).trim();
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
+      value = value.slice(1, -1);
+    }
+    out[key] = value.replace(/\\n/g, "\n");
+  }
+  return out;
+}
+
+/** The merged settings for `wrangler dev`. */
+export function localSettings(devPublicPem) {
+  const defaults = {
+    ENVIRONMENT: "development",
+    DEV_UNPINNED_DURABLE_OBJECTS: "true",
+    JWT_PUBLIC_KEY: devPublicPem,
+  };
+  const file = join(root, ".dev.vars");
+  const fromFile = existsSync(file) ? parseDotenv(readFileSync(file, "utf8")) : {};
+  const fromEnv = {};
+  for (const name of SETTING_NAMES) if (process.env[name] !== undefined) fromEnv[name] = process.env[name];
+  return { ...defaults, ...fromFile, ...fromEnv };
+}

@@ -1,0 +1,43 @@
+// `npm run token -- --tenant T --scope "S1 S2" [--ttl SECONDS] [--nbf SECONDS] [--aud A] [--iss I]`
+// Prints one signed dev JWT on stdout and nothing else.
+import { parseArgs } from "node:util";
+import { ensureDeps } from "./lib/deps.mjs";
+import { devKeys } from "./lib/dev-keys.mjs";
+import { localSettings } from "./lib/settings.mjs";
+
+ensureDeps();
+const { values } = parseArgs({
+  options: {
+    tenant: { type: "string" },
+    scope: { type: "string", default: "" },
+    ttl: { type: "string", default: "3600" },
+    nbf: { type: "string" },
+    aud: { type: "string" },
+    iss: { type: "string" },
+    sub: { type: "string", default: "dev-user" },
+  },
+});
+if (!values.tenant) {
+  process.stderr.write('usage: npm run token -- --tenant T --scope "coherence:read coherence:write" [--ttl SECONDS]\n');
+  process.exit(2);
+}
+const ttl = Number(values.ttl);
+if (!Number.isFinite(ttl)) {
+  process.stderr.write("--ttl must be a number of seconds\n");
+  process.exit(2);
+}
+const { SignJWT, importPKCS8 } = await import("jose");
+const keys = await devKeys();
+const settings = localSettings(keys.publicPem);
+const now = Math.floor(Date.now() / 1000);
+const jwt = new SignJWT({ tenant: values.tenant, scope: values.scope })
+  .setProtectedHeader({ alg: "ES256", typ: "JWT", kid: keys.kid })
+  .setSubject(values.sub)
+  .setIssuedAt(now)
+  .setExpirationTime(now + ttl);
+const iss = values.iss ?? settings.JWT_ISSUER;
+const aud = values.aud ?? settings.JWT_AUDIENCE;
+if (iss) jwt.setIssuer(iss);
+if (aud) jwt.setAudience(aud);
+if (values.nbf !== undefined) jwt.setNotBefore(now + Number(values.nbf));
+process.stdout.write(`${await jwt.sign(await importPKCS8(keys.privatePem, "ES256"))}\n`);

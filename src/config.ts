@@ -1,0 +1,97 @@
+import { z } from "zod";
+
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? fallback : /^(1|true|yes|on)$/i.test(v)));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? null : v));
+
+const configSchema = z.object({
+  ENVIRONMENT: z.enum(["production", "staging", "development", "test"]).default("production"),
+  FEATURE_COHERENCE: bool(true),
+  ALLOW_ADHOC_OPERATIONS: bool(false),
+  DEV_UNPINNED_DURABLE_OBJECTS: bool(false),
+  JWT_PUBLIC_KEY: optionalText,
+  JWT_JWKS_URL: optionalText,
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  RPS_MAX: z.coerce.number().int().positive().default(1000),
+  POLICY_PURPOSE: z.string().default("benchmarking"),
+  POLICY_RETENTION: z.string().default("standard-365d"),
+  POLICY_LICENSE: z.string().default("Restricted-TOS"),
+  POLICY_RESIDENCY: z.string().default("US"),
+});
+
+/** Policy tags attached to every stored signal through its provenance record (contract §3). */
+export interface PolicyTags {
+  purpose: string;
+  retention: string;
+  license: string;
+  residency: string;
+}
+
+/** The Worker's settings, parsed once from its bindings. */
+export interface Config {
+  environment: "production" | "staging" | "development" | "test";
+  featureCoherence: boolean;
+  allowAdhocOperations: boolean;
+  /** Dev/test only: workerd has no jurisdictions, so objects are addressed without `jurisdiction("us")`. */
+  unpinnedDurableObjects: boolean;
+  jwt: { publicKeyPem: string | null; jwksUrl: string | null; issuer: string | null; audience: string | null };
+  rpsMax: number;
+  policyTags: PolicyTags;
+}
+
+/** Thrown when bindings are unusable; the Worker answers 503 rather than run misconfigured. */
+export class ConfigError extends Error {}
+
+const cache = new WeakMap<object, Config>();
+
+/**
+ * Parses the Worker's `env` into a typed {@link Config}, once per `env` object.
+ * Fails closed: the unpinned-object fallback is refused in production, and so is a missing key source.
+ */
+export function loadConfig(env: object): Config {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") raw[k] = String(v);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => i.path.join(".")).join(", ");
+    throw new ConfigError(`invalid settings: ${fields}`);
+  }
+  const e = parsed.data;
+  if (e.ENVIRONMENT === "production" && e.DEV_UNPINNED_DURABLE_OBJECTS) {
+    throw new ConfigError("DEV_UNPINNED_DURABLE_OBJECTS is refused when ENVIRONMENT=production");
+  }
+  const config: Config = {
+    environment: e.ENVIRONMENT,
+    featureCoherence: e.FEATURE_COHERENCE,
+    allowAdhocOperations: e.ALLOW_ADHOC_OPERATIONS,
+    unpinnedDurableObjects: e.DEV_UNPINNED_DURABLE_OBJECTS,
+    jwt: {
+      // Env vars often carry PEM with literal "\n"; accept both forms.
+      publicKeyPem: e.JWT_PUBLIC_KEY?.replace(/\\n/g, "\n") ?? null,
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+    },
+    rpsMax: e.RPS_MAX,
+    policyTags: {
+      purpose: e.POLICY_PURPOSE,
+      retention: e.POLICY_RETENTION,
+      license: e.POLICY_LICENSE,
+      residency: e.POLICY_RESIDENCY,
+    },
+  };
+  cache.set(env, config);
+  return config;
+}

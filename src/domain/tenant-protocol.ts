@@ -1,0 +1,43 @@
+import type { PolicyTags } from "../config";
+import type { ScoreStatus } from "./score";
+import type { NormalizedSignal } from "./signal";
+
+/** What the Worker asks a tenant's Durable Object to apply: one accepted request. */
+export interface IngestCommand {
+  tenantId: string;
+  signals: NormalizedSignal[];
+  provenanceId: string;
+  receivedAtMs: number;
+  policyTags: PolicyTags;
+  /** sha256 of the raw request body, recorded in the provenance ledger. */
+  requestHash: string;
+  idempotency: { key: string; bodyHash: string } | null;
+}
+
+/** Per-signal outcome in a 202 answer. */
+export interface SignalOutcome {
+  signalId: string;
+  status: "accepted" | "duplicate";
+}
+
+/** The 202 body of an ingest request (contract §3). */
+export interface IngestResponse {
+  accepted: number;
+  duplicates: number;
+  provenanceId: string;
+  signals: SignalOutcome[];
+}
+
+/** Result of an ingest RPC: applied (or replayed from the idempotency record), or refused. */
+export type IngestOutcome =
+  | { kind: "applied"; response: IngestResponse; replayed: boolean }
+  | { kind: "idempotency_conflict" };
+
+/** A tenant's score as read models expose it. */
+export interface ScoreView {
+  tenantId: string;
+  score: number;
+  status: ScoreStatus;
+  updatedAt: string;
+  signalCount: number;
+}

@@ -1,0 +1,14 @@
+import type { Principal } from "../auth/principal";
+import type { Config } from "../config";
+import type { RequestLog } from "../http/context";
+
+/** What every resolver receives besides yoga's own fields. */
+export interface GraphQLServerContext {
+  env: Env;
+  config: Config;
+  principal: Principal;
+  log: RequestLog;
+  /** Raw body hash, recorded as the provenance request hash of mutations. */
+  bodyHash: string;
+  receivedAtMs: number;
+}

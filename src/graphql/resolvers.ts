@@ -1,0 +1,87 @@
+import { hasScope, mayAccessTenant, type Scope } from "../auth/principal";
+import { validateSignals } from "../domain/signal";
+import { applySignals } from "../ingest/apply";
+import { tenantStub } from "../tenants";
+import type { GraphQLServerContext } from "./context";
+import { gqlError, toGraphQLError } from "./errors";
+
+interface PublishInput {
+  tenantId: string;
+  type: string;
+  value: number;
+  weight?: number | null;
+  source: string;
+  ts?: unknown;
+  signalId?: string | null;
+}
+
+function authorize(ctx: GraphQLServerContext, scope: Scope, tenantId: string | null): void {
+  if (!hasScope(ctx.principal, scope)) throw gqlError(403, "FORBIDDEN", `token lacks scope ${scope}`);
+  if (tenantId !== null && !mayAccessTenant(ctx.principal, tenantId)) {
+    throw gqlError(403, "FORBIDDEN", "operation is not allowed for this tenant");
+  }
+}
+
+/** GraphQL inputs carry explicit nulls for omitted optionals; the signal schema wants them absent. */
+function withoutNulls(input: PublishInput): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) if (v !== null && v !== undefined) out[k] = v;
+  return out;
+}
+
+export const resolvers = {
+  DateTime: {
+    serialize: (value: unknown) => (value instanceof Date ? value.toISOString() : String(value)),
+    // Input is validated with the signal rules in the resolver, so bad dates answer VALIDATION_FAILED.
+    parseValue: (value: unknown) => value,
+  },
+  Query: {
+    async tenantCoherence(_: unknown, args: { tenantId: string }, ctx: GraphQLServerContext) {
+      ctx.log.op = "graphql_query";
+      authorize(ctx, "coherence:read", args.tenantId);
+      try {
+        return await tenantStub(ctx.env.TENANT, ctx.config, args.tenantId).score(args.tenantId);
+      } catch (err) {
+        throw toGraphQLError(err);
+      }
+    },
+  },
+  Mutation: {
+    async publishCoherenceSignal(_: unknown, args: { input: PublishInput }, ctx: GraphQLServerContext) {
+      ctx.log.op = "graphql_mutation";
+      authorize(ctx, "coherence:write", null);
+      const validated = await validateSignals([withoutNulls(args.input)], ctx.receivedAtMs);
+      if (!validated.ok) {
+        throw gqlError(400, "VALIDATION_FAILED", "the signal is invalid; nothing was stored", validated.details);
+      }
+      authorize(ctx, "coherence:write", args.input.tenantId);
+      try {
+        const { response } = await applySignals({
+          env: ctx.env,
+          config: ctx.config,
+          tenantId: args.input.tenantId,
+          signals: validated.signals,
+          receivedAtMs: ctx.receivedAtMs,
+          requestHash: ctx.bodyHash,
+          idempotency: null,
+        });
+        ctx.log.provenance_id = response.provenanceId;
+        return true;
+      } catch (err) {
+        throw toGraphQLError(err);
+      }
+    },
+  },
+  Subscription: {
+    coherenceEvents: {
+      subscribe: () => {
+        throw gqlError(400, "USE_WEBSOCKET", "subscriptions are served over WebSocket at /v1/tenants/{tenantId}/graphql");
+      },
+    },
+    tenantCoherenceUpdates: {
+      subscribe: () => {
+        throw gqlError(400, "USE_WEBSOCKET", "subscriptions are served over WebSocket at /v1/tenants/{tenantId}/graphql");
+      },
+    },
+  },
+};

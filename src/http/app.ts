@@ -1,0 +1,49 @@
+import { Hono } from "hono";
+import { ConfigError } from "../config";
+import type { AppEnv } from "./context";
+import { AppError, graphqlErrorBody, restErrorBody } from "./errors";
+import { logEvent } from "./log";
+import { requestLogging } from "./middleware/logging";
+import { graphqlRoutes } from "./routes/graphql";
+import { healthRoutes } from "./routes/health";
+import { ingestRoutes } from "./routes/ingest";
+
+/** The Worker's HTTP app: routes, the one error handler, JSON 404/405. */
+export const app = new Hono<AppEnv>();
+
+app.use("*", requestLogging);
+app.route("/", healthRoutes);
+app.route("/", ingestRoutes);
+app.route("/", graphqlRoutes);
+
+const KNOWN_PATHS = new Set(["/healthz", "/v1/coherence/signals", "/graphql"]);
+
+app.notFound((c) => {
+  const err = KNOWN_PATHS.has(c.req.path)
+    ? new AppError(405, "METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}`)
+    : new AppError(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`);
+  return render(c.req.path, err);
+});
+
+app.onError((err, c) => {
+  let appErr: AppError;
+  if (err instanceof AppError) {
+    appErr = err;
+  } else if (err instanceof ConfigError) {
+    logEvent({ level: "error", op: "config", message: err.message, error_code: "SERVICE_UNAVAILABLE" });
+    appErr = new AppError(503, "SERVICE_UNAVAILABLE", "the service is misconfigured");
+  } else {
+    // Unexpected: log what we know, answer with nothing internal.
+    logEvent({ level: "error", op: "unhandled", message: err instanceof Error ? err.message : String(err) });
+    appErr = new AppError(500, "INTERNAL", "internal error");
+  }
+  const log = c.var.log;
+  if (log) log.error_code = appErr.code;
+  return render(c.req.path, appErr);
+});
+
+function render(path: string, err: AppError): Response {
+  const body = path === "/graphql" ? graphqlErrorBody(err) : restErrorBody(err);
+  const headers = new Headers({ "content-type": "application/json; charset=utf-8", ...err.headers });
+  return new Response(JSON.stringify(body), { status: err.status, headers });
+}

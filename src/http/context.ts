@@ -1,0 +1,20 @@
+import type { Principal } from "../auth/principal";
+import type { Config } from "../config";
+
+/** Per-request log fields, filled in as the request is understood and written once at the end. */
+export interface RequestLog {
+  op: string;
+  tenant_id: string | null;
+  provenance_id: string | null;
+  error_code: string | null;
+}
+
+/** Hono environment of the app: bindings plus per-request variables. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    config: Config;
+    principal: Principal;
+    log: RequestLog;
+  };
+}

@@ -1,0 +1,55 @@
+import { Hono } from "hono";
+import { hasScope } from "../../auth/principal";
+import { sha256Hex } from "../../domain/dedupe-key";
+import { bodyKindOf } from "../../domain/ingest-body";
+import { yoga } from "../../graphql/yoga";
+import { decodeUtf8, readBodyLimited } from "../body";
+import type { AppEnv } from "../context";
+import { AppError } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import { requireCoherenceFeature } from "../middleware/feature-flag";
+
+/**
+ * `POST /graphql` (contract §5). HTTP-level checks (401, scope, 415, 413, malformed JSON) run here in the
+ * contract's order, then the buffered body goes to yoga, which resolves persisted operations and executes.
+ */
+export const graphqlRoutes = new Hono<AppEnv>().on(
+  ["GET", "POST"],
+  "/graphql",
+  async (c, next) => {
+    c.get("log").op = "graphql";
+    await next();
+  },
+  requireCoherenceFeature,
+  requireAuth,
+  async (c) => {
+    const principal = c.get("principal");
+    if (!hasScope(principal, "coherence:read") && !hasScope(principal, "coherence:write")) {
+      throw new AppError(403, "FORBIDDEN", "token lacks scope coherence:read or coherence:write");
+    }
+    let request = c.req.raw;
+    let bodyHash = "";
+    if (c.req.method === "POST") {
+      if (bodyKindOf(c.req.header("content-type")) !== "json") {
+        throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "use Content-Type: application/json");
+      }
+      const bytes = await readBodyLimited(c.req.raw);
+      const text = decodeUtf8(bytes);
+      try {
+        JSON.parse(text);
+      } catch {
+        throw new AppError(400, "MALFORMED_JSON", "request body is not valid JSON");
+      }
+      bodyHash = await sha256Hex(bytes);
+      request = new Request(c.req.raw.url, { method: "POST", headers: c.req.raw.headers, body: text });
+    }
+    return yoga.fetch(request, {
+      env: c.env,
+      config: c.get("config"),
+      principal,
+      log: c.get("log"),
+      bodyHash,
+      receivedAtMs: Date.now(),
+    });
+  },
+);

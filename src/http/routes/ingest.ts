@@ -1,0 +1,68 @@
+import { Hono } from "hono";
+import { hasScope } from "../../auth/principal";
+import { sha256Hex } from "../../domain/dedupe-key";
+import { bodyKindOf, decodeIngestBody } from "../../domain/ingest-body";
+import { validateSignals } from "../../domain/signal";
+import { applySignals } from "../../ingest/apply";
+import { decodeUtf8, readBodyLimited } from "../body";
+import type { AppEnv } from "../context";
+import { AppError } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import { requireCoherenceFeature } from "../middleware/feature-flag";
+
+const MAX_IDEMPOTENCY_KEY = 255;
+
+/** `POST /v1/coherence/signals` (contract §3). Checks run in the contract's order of precedence. */
+export const ingestRoutes = new Hono<AppEnv>().post(
+  "/v1/coherence/signals",
+  requireCoherenceFeature,
+  async (c, next) => {
+    c.get("log").op = "ingest";
+    await next();
+  },
+  requireAuth,
+  async (c) => {
+    const principal = c.get("principal");
+    if (!hasScope(principal, "coherence:write")) {
+      throw new AppError(403, "FORBIDDEN", "token lacks scope coherence:write");
+    }
+    const kind = bodyKindOf(c.req.header("content-type"));
+    if (!kind) {
+      throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "use application/json or application/x-ndjson");
+    }
+    const receivedAtMs = Date.now();
+    const bytes = await readBodyLimited(c.req.raw);
+    const decoded = decodeIngestBody(decodeUtf8(bytes), kind);
+    if (!decoded.ok) {
+      throw new AppError(400, decoded.code, decoded.message, decoded.details);
+    }
+    const idempotencyKey = c.req.header("idempotency-key");
+    if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY)) {
+      throw new AppError(400, "VALIDATION_FAILED", "Idempotency-Key must be 1..255 characters", [
+        { path: "Idempotency-Key", message: "must be 1..255 characters" },
+      ]);
+    }
+    const validated = await validateSignals(decoded.items, receivedAtMs);
+    if (!validated.ok) {
+      throw new AppError(400, "VALIDATION_FAILED", "one or more signals are invalid; nothing was stored", validated.details);
+    }
+    const foreign = validated.signals.findIndex((s) => s.tenantId !== principal.tenant);
+    if (principal.tenant === "*" || foreign !== -1) {
+      throw new AppError(403, "FORBIDDEN", "signals may only be sent for the token's own tenant");
+    }
+    const tenantId = principal.tenant;
+    const bodyHash = await sha256Hex(bytes);
+    const { response, replayed } = await applySignals({
+      env: c.env,
+      config: c.get("config"),
+      tenantId,
+      signals: validated.signals,
+      receivedAtMs,
+      requestHash: bodyHash,
+      idempotency: idempotencyKey === undefined ? null : { key: idempotencyKey, bodyHash },
+    });
+    c.get("log").provenance_id = response.provenanceId;
+    if (replayed) c.header("Idempotency-Replayed", "true");
+    return c.json(response, 202);
+  },
+);

@@ -1,0 +1,44 @@
+import type { Config } from "../config";
+import type { NormalizedSignal } from "../domain/signal";
+import type { IngestResponse } from "../domain/tenant-protocol";
+import { AppError } from "../http/errors";
+import { tenantStub } from "../tenants";
+
+/** Result of applying one request's signals: the 202 body, and whether it was an idempotent replay. */
+export interface AppliedIngest {
+  response: IngestResponse;
+  replayed: boolean;
+}
+
+/**
+ * Hands validated signals of one request to the tenant's Durable Object, which dedupes and stores them
+ * atomically with their provenance record. Shared by HTTP ingest and the GraphQL mutation.
+ */
+export async function applySignals(args: {
+  env: Env;
+  config: Config;
+  tenantId: string;
+  signals: NormalizedSignal[];
+  receivedAtMs: number;
+  requestHash: string;
+  idempotency: { key: string; bodyHash: string } | null;
+}): Promise<AppliedIngest> {
+  const stub = tenantStub(args.env.TENANT, args.config, args.tenantId);
+  const outcome = await stub.ingest({
+    tenantId: args.tenantId,
+    signals: args.signals,
+    provenanceId: crypto.randomUUID(),
+    receivedAtMs: args.receivedAtMs,
+    policyTags: args.config.policyTags,
+    requestHash: args.requestHash,
+    idempotency: args.idempotency,
+  });
+  if (outcome.kind === "idempotency_conflict") {
+    throw new AppError(
+      422,
+      "IDEMPOTENCY_KEY_REUSED",
+      "this Idempotency-Key was used with a different request body in the last 24 h",
+    );
+  }
+  return { response: outcome.response, replayed: outcome.replayed };
+}
