@@ -1,6 +1,6 @@
 import { dedupeKey } from "../src/domain/dedupe-key";
-import { MAX_FUTURE_MS } from "../src/domain/signal";
 import { scoreFromSums, statusFor } from "../src/domain/score";
+import { MAX_FUTURE_MS } from "../src/domain/signal";
 import type {
   IngestCommand,
   IngestOutcome,

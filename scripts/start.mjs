@@ -27,7 +27,8 @@ const args = [
   process.env.WRANGLER_LOG ?? "log",
 ];
 // --var values cannot hold newlines reliably; PEMs travel with literal "\n" (src/config.ts undoes it).
-for (const [key, value] of Object.entries(settings)) args.push("--var", `${key}:${String(value).replace(/\n/g, "\\n")}`);
+for (const [key, value] of Object.entries(settings))
+  args.push("--var", `${key}:${String(value).replace(/\n/g, "\\n")}`);
 
 const child = spawn(join(root, "node_modules", ".bin", "node"), args, { cwd: root, env: toolEnv(), stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {

@@ -10,7 +10,9 @@ import { root } from "./env.mjs";
 const stampPath = join(root, "node_modules", ".coherence-install-stamp");
 
 function lockHash() {
-  return createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex");
+  return createHash("sha256")
+    .update(readFileSync(join(root, "package-lock.json")))
+    .digest("hex");
 }
 
 /** Runs `npm ci` when node_modules is missing or older than package-lock.json. */

@@ -1,9 +1,9 @@
 import {
   type CryptoKey,
   createRemoteJWKSet,
-  errors as joseErrors,
   importSPKI,
   type JWTVerifyGetKey,
+  errors as joseErrors,
   jwtVerify,
 } from "jose";
 import { z } from "zod";

@@ -56,7 +56,7 @@ export function decodeIngestBody(text: string, kind: BodyKind): DecodedBody {
     return {
       ok: false,
       code: "VALIDATION_FAILED",
-      message: "body must be a signal object or {\"signals\":[...]}",
+      message: 'body must be a signal object or {"signals":[...]}',
       details: [{ path: "(root)", message: "must be an object" }],
     };
   }
@@ -67,7 +67,7 @@ export function decodeIngestBody(text: string, kind: BodyKind): DecodedBody {
       return {
         ok: false,
         code: "VALIDATION_FAILED",
-        message: "a batch is {\"signals\":[...]} and nothing else",
+        message: 'a batch is {"signals":[...]} and nothing else',
         details: [{ path: "signals", message: "must be the only field, an array of signals" }],
       };
     }

@@ -49,9 +49,7 @@ export interface ValidationDetail {
   message: string;
 }
 
-export type ValidationResult =
-  | { ok: true; signals: NormalizedSignal[] }
-  | { ok: false; details: ValidationDetail[] };
+export type ValidationResult = { ok: true; signals: NormalizedSignal[] } | { ok: false; details: ValidationDetail[] };
 
 function issuesToDetails(error: z.ZodError, index: number): ValidationDetail[] {
   const details: ValidationDetail[] = [];
@@ -70,10 +68,7 @@ function issuesToDetails(error: z.ZodError, index: number): ValidationDetail[] {
  * All-or-nothing: any invalid item makes the whole result invalid, with a detail per problem.
  * Signal ids are derived here for items without one, from their normalized fields.
  */
-export async function validateSignals(
-  items: readonly unknown[],
-  receivedAtMs: number,
-): Promise<ValidationResult> {
+export async function validateSignals(items: readonly unknown[], receivedAtMs: number): Promise<ValidationResult> {
   if (items.length === 0 || items.length > MAX_BATCH) {
     return {
       ok: false,

@@ -3,10 +3,8 @@
  * name and by the sha256 hex of its exact text; a `query` identical to a registered text counts as it.
  */
 export const PERSISTED_OPERATIONS: Readonly<Record<string, string>> = {
-  pq_tenant_coherence_v1:
-    "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ score status updatedAt } }",
-  pq_publish_signal_v1:
-    "mutation($input:PublishCoherenceSignalInput!){ publishCoherenceSignal(input:$input) }",
+  pq_tenant_coherence_v1: "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ score status updatedAt } }",
+  pq_publish_signal_v1: "mutation($input:PublishCoherenceSignalInput!){ publishCoherenceSignal(input:$input) }",
   pq_tenant_coherence_full_v1:
     "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ tenantId score status updatedAt signalCount } }",
 };

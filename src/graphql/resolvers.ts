@@ -75,12 +75,20 @@ export const resolvers = {
   Subscription: {
     coherenceEvents: {
       subscribe: () => {
-        throw gqlError(400, "USE_WEBSOCKET", "subscriptions are served over WebSocket at /v1/tenants/{tenantId}/graphql");
+        throw gqlError(
+          400,
+          "USE_WEBSOCKET",
+          "subscriptions are served over WebSocket at /v1/tenants/{tenantId}/graphql",
+        );
       },
     },
     tenantCoherenceUpdates: {
       subscribe: () => {
-        throw gqlError(400, "USE_WEBSOCKET", "subscriptions are served over WebSocket at /v1/tenants/{tenantId}/graphql");
+        throw gqlError(
+          400,
+          "USE_WEBSOCKET",
+          "subscriptions are served over WebSocket at /v1/tenants/{tenantId}/graphql",
+        );
       },
     },
   },

@@ -49,9 +49,17 @@ export const yoga = createYoga<GraphQLServerContext>({
       customErrors: {
         notFound: () => gqlError(400, "PERSISTED_QUERY_NOT_FOUND", "no persisted operation has this id"),
         keyNotFound: () =>
-          gqlError(400, "PERSISTED_QUERY_NOT_FOUND", "the request names no persisted operation (id, documentId or sha256Hash)"),
+          gqlError(
+            400,
+            "PERSISTED_QUERY_NOT_FOUND",
+            "the request names no persisted operation (id, documentId or sha256Hash)",
+          ),
         persistedQueryOnly: () =>
-          gqlError(400, "PERSISTED_QUERY_ONLY", "only persisted operations are accepted; send an id, documentId or sha256Hash"),
+          gqlError(
+            400,
+            "PERSISTED_QUERY_ONLY",
+            "only persisted operations are accepted; send an id, documentId or sha256Hash",
+          ),
       },
     }),
   ],

@@ -22,11 +22,7 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 function unauthenticated(message: string, reason?: string): AppError {
-  return new AppError(
-    401,
-    "UNAUTHENTICATED",
-    message,
-    reason ? [{ reason }] : undefined,
-    { "WWW-Authenticate": 'Bearer realm="coherence"' },
-  );
+  return new AppError(401, "UNAUTHENTICATED", message, reason ? [{ reason }] : undefined, {
+    "WWW-Authenticate": 'Bearer realm="coherence"',
+  });
 }

@@ -44,7 +44,12 @@ export const ingestRoutes = new Hono<AppEnv>().post(
     }
     const validated = await validateSignals(decoded.items, receivedAtMs);
     if (!validated.ok) {
-      throw new AppError(400, "VALIDATION_FAILED", "one or more signals are invalid; nothing was stored", validated.details);
+      throw new AppError(
+        400,
+        "VALIDATION_FAILED",
+        "one or more signals are invalid; nothing was stored",
+        validated.details,
+      );
     }
     const foreign = validated.signals.findIndex((s) => s.tenantId !== principal.tenant);
     if (principal.tenant === "*" || foreign !== -1) {

@@ -1,0 +1,111 @@
+import { env } from "cloudflare:workers";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { computeScore } from "../../src/domain/score";
+import { WINDOW_MS } from "../../src/domain/window";
+import type { TenantObject } from "../../durable-objects/tenant";
+import { command, signal } from "./helpers";
+
+function stubFor(tenantId: string) {
+  return env.TENANT.get(env.TENANT.idFromName(tenantId));
+}
+
+async function setClock(stub: DurableObjectStub<TenantObject>, nowMs: number) {
+  await runInDurableObject(stub, (obj: TenantObject) => {
+    obj.clock = () => nowMs;
+  });
+}
+
+async function windowRow(stub: DurableObjectStub<TenantObject>) {
+  return runInDurableObject(stub, (_obj: TenantObject, state) =>
+    state.storage.sql.exec<{ count: number; sum_w: number }>("SELECT count, sum_w FROM window_state").one(),
+  );
+}
+
+describe("tenant Durable Object", () => {
+  it("scores accepted signals through RPC and dedupes repeats", async () => {
+    const stub = stubFor("rpc-basic");
+    const now = Date.now();
+    await setClock(stub, now);
+    const a = signal("rpc-basic", now - 1000, 0.9, { weight: 2 });
+    const b = signal("rpc-basic", now - 2000, 0.3);
+    const first = await stub.ingest(command("rpc-basic", [a, b, a], now));
+    expect(first).toMatchObject({ kind: "applied", replayed: false, response: { accepted: 2, duplicates: 1 } });
+    const again = await stub.ingest(command("rpc-basic", [b], now));
+    expect(again).toMatchObject({ response: { accepted: 0, duplicates: 1 } });
+    const view = await stub.score("rpc-basic");
+    expect(view.score).toBe(computeScore([{ v: 0.9, w: 2 }, { v: 0.3 }]));
+    expect(view).toMatchObject({ tenantId: "rpc-basic", status: "WARN", signalCount: 2 }); // (1.8 + 0.3) / 3 = 0.7
+  });
+
+  it("replays an idempotent request and refuses the key with another body", async () => {
+    const stub = stubFor("rpc-idem");
+    const now = Date.now();
+    const cmd = { ...command("rpc-idem", [signal("rpc-idem", now, 0.5)], now), idempotency: { key: "k1", bodyHash: "h1" } };
+    const first = await stub.ingest(cmd);
+    const replay = await stub.ingest({ ...cmd, provenanceId: "other" });
+    expect(replay).toEqual({ ...first, replayed: true });
+    const conflict = await stub.ingest({ ...cmd, idempotency: { key: "k1", bodyHash: "h2" } });
+    expect(conflict).toEqual({ kind: "idempotency_conflict" });
+    expect((await stub.score("rpc-idem")).signalCount).toBe(1);
+  });
+
+  it("expires signals on its alarm with no new traffic", async () => {
+    const stub = stubFor("rpc-expiry");
+    const t0 = Date.now();
+    await setClock(stub, t0);
+    const old = signal("rpc-expiry", t0 - WINDOW_MS + 1000, 1);
+    const fresh = signal("rpc-expiry", t0, 0);
+    await stub.ingest(command("rpc-expiry", [old, fresh], t0));
+    expect((await stub.score("rpc-expiry")).score).toBe(0.5);
+
+    const armed = await runInDurableObject(stub, (_o: TenantObject, state) => state.storage.getAlarm());
+    expect(armed).toBe(old.tsMs + WINDOW_MS);
+
+    await setClock(stub, t0 + 1000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    // The alarm, not a read, moved the window: check the stored sums directly.
+    expect(await windowRow(stub)).toEqual({ count: 1, sum_w: 1 });
+    const view = await stub.score("rpc-expiry");
+    expect(view).toMatchObject({ score: 0, status: "CRITICAL", signalCount: 1 });
+
+    // The alarm re-armed for the next exit.
+    const next = await runInDurableObject(stub, (_o: TenantObject, state) => state.storage.getAlarm());
+    expect(next).toBe(fresh.tsMs + WINDOW_MS);
+  });
+
+  it("lets a future signal enter the window at its ts", async () => {
+    const stub = stubFor("rpc-future");
+    const t0 = Date.now();
+    await setClock(stub, t0);
+    const future = signal("rpc-future", t0 + 60_000, 0.8);
+    await stub.ingest(command("rpc-future", [future], t0));
+    expect(await stub.score("rpc-future")).toMatchObject({ signalCount: 0, status: "UNKNOWN", score: 0 });
+    await setClock(stub, t0 + 60_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await windowRow(stub)).toEqual({ count: 1, sum_w: 1 });
+    expect(await stub.score("rpc-future")).toMatchObject({ signalCount: 1, score: 0.8, status: "HEALTHY" });
+  });
+
+  it("prunes records a day after they left the window", async () => {
+    const stub = stubFor("rpc-prune");
+    const t0 = Date.now();
+    await setClock(stub, t0);
+    await stub.ingest(command("rpc-prune", [signal("rpc-prune", t0 - 1000, 0.4)], t0));
+    await setClock(stub, t0 + WINDOW_MS);
+    await runDurableObjectAlarm(stub);
+    expect(await stub.storedSignals()).toBe(0);
+    expect(await stub.score("rpc-prune")).toMatchObject({ signalCount: 0, status: "UNKNOWN" });
+  });
+
+  it("keeps signals, sums and dedupe records across eviction", async () => {
+    const stub = stubFor("rpc-evict");
+    const now = Date.now();
+    const s = signal("rpc-evict", now, 0.6);
+    await stub.ingest(command("rpc-evict", [s], now));
+    const before = await stub.score("rpc-evict");
+    await evictDurableObject(stub);
+    expect(await stub.score("rpc-evict")).toMatchObject({ score: before.score, signalCount: 1 });
+    expect(await stub.ingest(command("rpc-evict", [s], now))).toMatchObject({ response: { duplicates: 1 } });
+  });
+});

@@ -1,0 +1,62 @@
+import { generateKeyPairSync } from "node:crypto";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// A throwaway signing pair for the in-workerd tests: the Worker verifies with the public half,
+// tests sign with the private half (passed as a test-only binding).
+const testKeys = generateKeyPairSync("ec", {
+  namedCurve: "P-256",
+  publicKeyEncoding: { type: "spki", format: "pem" },
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+});
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ENVIRONMENT: "test",
+                DEV_UNPINNED_DURABLE_OBJECTS: "true",
+                JWT_PUBLIC_KEY: testKeys.publicKey,
+                TEST_SIGNING_KEY: testKeys.privateKey,
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+    coverage: {
+      provider: "istanbul",
+      include: ["src/domain/**/*.ts"],
+      reporter: ["text-summary", "lcov"],
+      thresholds: {
+        "src/domain/score.ts": { lines: 100, functions: 100, branches: 100, statements: 100 },
+      },
+    },
+  },
+});
