@@ -14,9 +14,17 @@ describe("npm start", () => {
     expect(await (await fetch(`${svc.baseUrl}/healthz`)).json()).toEqual({ status: "ok" });
     const token = await mintToken("smoke", "coherence:read coherence:write");
     const auth = { authorization: `Bearer ${token}` };
-    const ingest = await postJson(`${svc.baseUrl}/v1/coherence/signals`, { tenantId: "smoke", type: "t", source: "s", value: 0.9 }, auth);
+    const ingest = await postJson(
+      `${svc.baseUrl}/v1/coherence/signals`,
+      { tenantId: "smoke", type: "t", source: "s", value: 0.9 },
+      auth,
+    );
     expect(ingest.status).toBe(202);
-    const read = await postJson(`${svc.baseUrl}/graphql`, { id: "pq_tenant_coherence_v1", variables: { tenantId: "smoke" } }, auth);
+    const read = await postJson(
+      `${svc.baseUrl}/graphql`,
+      { id: "pq_tenant_coherence_v1", variables: { tenantId: "smoke" } },
+      auth,
+    );
     expect(read.body).toMatchObject({ data: { tenantCoherence: { score: 0.9, status: "HEALTHY" } } });
   });
 });

@@ -1,9 +1,9 @@
-import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { TenantObject } from "../../durable-objects/tenant";
 import { computeScore } from "../../src/domain/score";
 import { WINDOW_MS } from "../../src/domain/window";
-import type { TenantObject } from "../../durable-objects/tenant";
 import { command, signal } from "./helpers";
 
 function stubFor(tenantId: string) {
@@ -41,7 +41,10 @@ describe("tenant Durable Object", () => {
   it("replays an idempotent request and refuses the key with another body", async () => {
     const stub = stubFor("rpc-idem");
     const now = Date.now();
-    const cmd = { ...command("rpc-idem", [signal("rpc-idem", now, 0.5)], now), idempotency: { key: "k1", bodyHash: "h1" } };
+    const cmd = {
+      ...command("rpc-idem", [signal("rpc-idem", now, 0.5)], now),
+      idempotency: { key: "k1", bodyHash: "h1" },
+    };
     const first = await stub.ingest(cmd);
     const replay = await stub.ingest({ ...cmd, provenanceId: "other" });
     expect(replay).toEqual({ ...first, replayed: true });

@@ -1,7 +1,12 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/domain/dedupe-key";
-import { buildRegistry, normalizeOperationParams, operationKey, PERSISTED_OPERATIONS } from "../../src/graphql/persisted";
+import {
+  buildRegistry,
+  normalizeOperationParams,
+  operationKey,
+  PERSISTED_OPERATIONS,
+} from "../../src/graphql/persisted";
 
 const READ = "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ score status updatedAt } }";
 

@@ -3,7 +3,12 @@ import { computeScore, scoreFromSums, statusFor } from "../../src/domain/score";
 
 describe("computeScore", () => {
   it("is the weighted mean of values", () => {
-    expect(computeScore([{ v: 1, w: 3 }, { v: 0, w: 1 }])).toBe(0.75);
+    expect(
+      computeScore([
+        { v: 1, w: 3 },
+        { v: 0, w: 1 },
+      ]),
+    ).toBe(0.75);
   });
 
   it("treats a missing weight as 1", () => {
@@ -15,7 +20,12 @@ describe("computeScore", () => {
   });
 
   it("is 0 when the total weight is 0", () => {
-    expect(computeScore([{ v: 0.9, w: 0 }, { v: 0.1, w: 0 }])).toBe(0);
+    expect(
+      computeScore([
+        { v: 0.9, w: 0 },
+        { v: 0.1, w: 0 },
+      ]),
+    ).toBe(0);
   });
 
   it("rounds a mixed set to 4 decimals (seed case → 23.3333)", () => {
@@ -30,11 +40,7 @@ describe("computeScore", () => {
   });
 
   it("agrees with running sums in the same order", () => {
-    const values = [
-      { v: 0.1, w: 2 },
-      { v: 0.7 },
-      { v: 0.33, w: 0.5 },
-    ];
+    const values = [{ v: 0.1, w: 2 }, { v: 0.7 }, { v: 0.33, w: 0.5 }];
     let num = 0;
     let den = 0;
     for (const { v, w = 1 } of values) {

@@ -1,0 +1,47 @@
+// `npm test`: the whole suite on a fresh clone. Installs dependencies when needed, runs `check`
+// (format, lint, typecheck), the unit tests with coverage (100 % on the score), then the workerd
+// integration tests and the end-to-end tests against `npm start`. Ends with one "N passed, N failed" line.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { ensureDeps } from "./lib/deps.mjs";
+import { root, toolEnv } from "./lib/env.mjs";
+
+ensureDeps();
+const node = join(root, "node_modules", ".bin", "node");
+const env = toolEnv();
+
+function step(name, args) {
+  process.stdout.write(`\n=== ${name} ===\n`);
+  const r = spawnSync(node, args, { cwd: root, env, stdio: "inherit" });
+  return r.status === 0;
+}
+
+const results = [];
+function vitest(name, args) {
+  const out = join(root, ".tmp", `vitest-${name}.json`);
+  rmSync(out, { force: true });
+  const ok = step(`vitest ${name}`, [
+    join(root, "node_modules", "vitest", "vitest.mjs"),
+    "run",
+    ...args,
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${out}`,
+  ]);
+  if (existsSync(out)) results.push(JSON.parse(readFileSync(out, "utf8")));
+  return ok;
+}
+
+let ok = true;
+ok = step("check: biome", [join(root, "node_modules", "@biomejs", "biome", "bin", "biome"), "check", "."]) && ok;
+ok = step("check: tsc (worker)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "."]) && ok;
+ok = step("check: tsc (tests)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test"]) && ok;
+ok = vitest("unit", ["--project", "unit", "--coverage"]) && ok;
+ok = vitest("integration", ["--project", "integration"]) && ok;
+ok = vitest("e2e", ["--project", "e2e"]) && ok;
+
+const passed = results.reduce((n, r) => n + (r.numPassedTests ?? 0), 0);
+const failed = results.reduce((n, r) => n + (r.numFailedTests ?? 0), 0);
+process.stdout.write(`\n${ok ? "OK" : "FAILED"}: ${passed} passed, ${failed} failed\n`);
+process.exit(ok && failed === 0 && passed > 0 ? 0 : 1);
