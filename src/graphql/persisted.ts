@@ -1,13 +1,11 @@
+import registryFile from "../../.maestro/persisted-queries.json";
+
 /**
- * The persisted-operation registry (contract §5), byte for byte. Each operation is reachable by its
- * name and by the sha256 hex of its exact text; a `query` identical to a registered text counts as it.
+ * The persisted-operation registry (contract §5), byte for byte, from `.maestro/persisted-queries.json`
+ * (the file clients and CI read too). Each operation is reachable by its name and by the sha256 hex of its
+ * exact text; a `query` identical to a registered text counts as it.
  */
-export const PERSISTED_OPERATIONS: Readonly<Record<string, string>> = {
-  pq_tenant_coherence_v1: "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ score status updatedAt } }",
-  pq_publish_signal_v1: "mutation($input:PublishCoherenceSignalInput!){ publishCoherenceSignal(input:$input) }",
-  pq_tenant_coherence_full_v1:
-    "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ tenantId score status updatedAt signalCount } }",
-};
+export const PERSISTED_OPERATIONS: Readonly<Record<string, string>> = registryFile;
 
 /** Lookup tables over the registry: by name, by sha256 hex, and by exact text. */
 export interface PersistedRegistry {
