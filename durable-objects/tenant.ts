@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { IngestCommand, IngestOutcome, ScoreView } from "../src/domain/tenant-protocol";
+import { FixedWindowLimiter } from "../src/domain/rate-limit";
+import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
 import { logEvent } from "../src/http/log";
 import { migrate } from "./tenant-schema";
 import { TenantStore } from "./tenant-store";
@@ -12,6 +13,7 @@ export class TenantObject extends DurableObject<Env> {
   private store!: TenantStore;
   /** Alarm instant currently armed (mirrors storage, to skip redundant `setAlarm` calls). */
   private armedAt: number | null = null;
+  private readonly limiter = new FixedWindowLimiter();
   /** Test seam: integration tests replace the clock to drive window expiry without sleeping. */
   clock: () => number = () => Date.now();
 
@@ -27,16 +29,22 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Applies one validated ingest request (RPC from the Worker). */
   async ingest(cmd: IngestCommand): Promise<IngestOutcome> {
-    const outcome = this.store.ingest(cmd, this.clock());
+    const now = this.clock();
+    const admission = this.limiter.admit(now, cmd.rpsMax);
+    if (!admission.ok) return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+    const outcome = this.store.ingest(cmd, now);
     await this.rearm();
     return outcome;
   }
 
-  /** The tenant's current score (RPC from the Worker). */
-  async score(tenantId: string): Promise<ScoreView> {
-    const view = this.store.score(tenantId, this.clock());
+  /** The tenant's current score (RPC from the Worker), within the tenant's request limit. */
+  async score(tenantId: string, rpsMax: number): Promise<ScoreOutcome> {
+    const now = this.clock();
+    const admission = this.limiter.admit(now, rpsMax);
+    if (!admission.ok) return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+    const view = this.store.score(tenantId, now);
     await this.rearm();
-    return view;
+    return { kind: "ok", view };
   }
 
   /** Number of stored signal records; for operations and tests. */

@@ -37,6 +37,7 @@ let ok = true;
 ok = step("check: biome", [join(root, "node_modules", "@biomejs", "biome", "bin", "biome"), "check", "."]) && ok;
 ok = step("check: tsc (worker)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "."]) && ok;
 ok = step("check: tsc (tests)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test"]) && ok;
+ok = step("check: tsc (e2e)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test/e2e"]) && ok;
 ok = vitest("unit", ["--project", "unit", "--coverage"]) && ok;
 ok = vitest("integration", ["--project", "integration"]) && ok;
 ok = vitest("e2e", ["--project", "e2e"]) && ok;

@@ -12,6 +12,8 @@ export interface IngestCommand {
   /** sha256 of the raw request body, recorded in the provenance ledger. */
   requestHash: string;
   idempotency: { key: string; bodyHash: string } | null;
+  /** The tenant's request limit per second (`RPS_MAX`), enforced by the object. */
+  rpsMax: number;
 }
 
 /** Per-signal outcome in a 202 answer. */
@@ -31,7 +33,17 @@ export interface IngestResponse {
 /** Result of an ingest RPC: applied (or replayed from the idempotency record), or refused. */
 export type IngestOutcome =
   | { kind: "applied"; response: IngestResponse; replayed: boolean }
-  | { kind: "idempotency_conflict" };
+  | { kind: "idempotency_conflict" }
+  | RateLimited;
+
+/** The object refused the request: the tenant is over `RPS_MAX`. Nothing was read or stored. */
+export interface RateLimited {
+  kind: "rate_limited";
+  retryAfterSeconds: number;
+}
+
+/** Result of a score RPC. */
+export type ScoreOutcome = { kind: "ok"; view: ScoreView } | RateLimited;
 
 /** A tenant's score as read models expose it. */
 export interface ScoreView {

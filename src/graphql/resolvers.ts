@@ -1,6 +1,6 @@
 import { hasScope, mayAccessTenant, type Scope } from "../auth/principal";
 import { validateSignals } from "../domain/signal";
-import { applySignals } from "../ingest/apply";
+import { applySignals, rateLimited } from "../ingest/apply";
 import { tenantStub } from "../tenants";
 import type { GraphQLServerContext } from "./context";
 import { gqlError, toGraphQLError } from "./errors";
@@ -40,7 +40,10 @@ export const resolvers = {
       ctx.log.op = "graphql_query";
       authorize(ctx, "coherence:read", args.tenantId);
       try {
-        return await tenantStub(ctx.env.TENANT, ctx.config, args.tenantId).score(args.tenantId);
+        const stub = tenantStub(ctx.env.TENANT, ctx.config, args.tenantId);
+        const outcome = await stub.score(args.tenantId, ctx.config.rpsMax);
+        if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
+        return outcome.view;
       } catch (err) {
         throw toGraphQLError(err);
       }

@@ -4,6 +4,13 @@ import type { IngestResponse } from "../domain/tenant-protocol";
 import { AppError } from "../http/errors";
 import { tenantStub } from "../tenants";
 
+/** The 429 answer for a tenant over `RPS_MAX` (contract §8). */
+export function rateLimited(retryAfterSeconds: number): AppError {
+  return new AppError(429, "RATE_LIMITED", "too many requests for this tenant; retry later", undefined, {
+    "Retry-After": String(retryAfterSeconds),
+  });
+}
+
 /** Result of applying one request's signals: the 202 body, and whether it was an idempotent replay. */
 export interface AppliedIngest {
   response: IngestResponse;
@@ -32,7 +39,9 @@ export async function applySignals(args: {
     policyTags: args.config.policyTags,
     requestHash: args.requestHash,
     idempotency: args.idempotency,
+    rpsMax: args.config.rpsMax,
   });
+  if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
   if (outcome.kind === "idempotency_conflict") {
     throw new AppError(
       422,

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { importPKCS8, SignJWT } from "jose";
+import type { TenantObject } from "../../durable-objects/tenant";
 import type { NormalizedSignal } from "../../src/domain/signal";
 import type { IngestCommand } from "../../src/domain/tenant-protocol";
 
@@ -40,5 +41,13 @@ export function command(tenantId: string, signals: NormalizedSignal[], receivedA
     policyTags: { purpose: "benchmarking", retention: "standard-365d", license: "Restricted-TOS", residency: "US" },
     requestHash: "test",
     idempotency: null,
+    rpsMax: 1000,
   };
+}
+
+/** Reads a tenant's score through RPC, failing the test if the object refused. */
+export async function readScore(stub: DurableObjectStub<TenantObject>, tenantId: string) {
+  const outcome = await stub.score(tenantId, 1000);
+  if (outcome.kind !== "ok") throw new Error(`score refused: ${outcome.kind}`);
+  return outcome.view;
 }

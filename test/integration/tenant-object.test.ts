@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { TenantObject } from "../../durable-objects/tenant";
 import { computeScore } from "../../src/domain/score";
 import { WINDOW_MS } from "../../src/domain/window";
-import { command, signal } from "./helpers";
+import { command, readScore, signal } from "./helpers";
 
 function stubFor(tenantId: string) {
   return env.TENANT.get(env.TENANT.idFromName(tenantId));
@@ -33,7 +33,7 @@ describe("tenant Durable Object", () => {
     expect(first).toMatchObject({ kind: "applied", replayed: false, response: { accepted: 2, duplicates: 1 } });
     const again = await stub.ingest(command("rpc-basic", [b], now));
     expect(again).toMatchObject({ response: { accepted: 0, duplicates: 1 } });
-    const view = await stub.score("rpc-basic");
+    const view = await readScore(stub, "rpc-basic");
     expect(view.score).toBe(computeScore([{ v: 0.9, w: 2 }, { v: 0.3 }]));
     expect(view).toMatchObject({ tenantId: "rpc-basic", status: "WARN", signalCount: 2 }); // (1.8 + 0.3) / 3 = 0.7
   });
@@ -50,7 +50,7 @@ describe("tenant Durable Object", () => {
     expect(replay).toEqual({ ...first, replayed: true });
     const conflict = await stub.ingest({ ...cmd, idempotency: { key: "k1", bodyHash: "h2" } });
     expect(conflict).toEqual({ kind: "idempotency_conflict" });
-    expect((await stub.score("rpc-idem")).signalCount).toBe(1);
+    expect((await readScore(stub, "rpc-idem")).signalCount).toBe(1);
   });
 
   it("expires signals on its alarm with no new traffic", async () => {
@@ -60,7 +60,7 @@ describe("tenant Durable Object", () => {
     const old = signal("rpc-expiry", t0 - WINDOW_MS + 1000, 1);
     const fresh = signal("rpc-expiry", t0, 0);
     await stub.ingest(command("rpc-expiry", [old, fresh], t0));
-    expect((await stub.score("rpc-expiry")).score).toBe(0.5);
+    expect((await readScore(stub, "rpc-expiry")).score).toBe(0.5);
 
     const armed = await runInDurableObject(stub, (_o: TenantObject, state) => state.storage.getAlarm());
     expect(armed).toBe(old.tsMs + WINDOW_MS);
@@ -69,7 +69,7 @@ describe("tenant Durable Object", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     // The alarm, not a read, moved the window: check the stored sums directly.
     expect(await windowRow(stub)).toEqual({ count: 1, sum_w: 1 });
-    const view = await stub.score("rpc-expiry");
+    const view = await readScore(stub, "rpc-expiry");
     expect(view).toMatchObject({ score: 0, status: "CRITICAL", signalCount: 1 });
 
     // The alarm re-armed for the next exit.
@@ -83,11 +83,11 @@ describe("tenant Durable Object", () => {
     await setClock(stub, t0);
     const future = signal("rpc-future", t0 + 60_000, 0.8);
     await stub.ingest(command("rpc-future", [future], t0));
-    expect(await stub.score("rpc-future")).toMatchObject({ signalCount: 0, status: "UNKNOWN", score: 0 });
+    expect(await readScore(stub, "rpc-future")).toMatchObject({ signalCount: 0, status: "UNKNOWN", score: 0 });
     await setClock(stub, t0 + 60_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await windowRow(stub)).toEqual({ count: 1, sum_w: 1 });
-    expect(await stub.score("rpc-future")).toMatchObject({ signalCount: 1, score: 0.8, status: "HEALTHY" });
+    expect(await readScore(stub, "rpc-future")).toMatchObject({ signalCount: 1, score: 0.8, status: "HEALTHY" });
   });
 
   it("prunes records a day after they left the window", async () => {
@@ -98,7 +98,20 @@ describe("tenant Durable Object", () => {
     await setClock(stub, t0 + WINDOW_MS);
     await runDurableObjectAlarm(stub);
     expect(await stub.storedSignals()).toBe(0);
-    expect(await stub.score("rpc-prune")).toMatchObject({ signalCount: 0, status: "UNKNOWN" });
+    expect(await readScore(stub, "rpc-prune")).toMatchObject({ signalCount: 0, status: "UNKNOWN" });
+  });
+
+  it("refuses requests over the tenant's limit without storing them", async () => {
+    const stub = stubFor("rpc-limit");
+    const now = Date.now();
+    await setClock(stub, now);
+    const limited = { ...command("rpc-limit", [signal("rpc-limit", now, 0.5)], now), rpsMax: 2 };
+    expect((await stub.ingest(limited)).kind).toBe("applied");
+    expect((await stub.score("rpc-limit", 2)).kind).toBe("ok");
+    const refused = await stub.ingest({ ...limited, signals: [signal("rpc-limit", now - 1, 0.1)] });
+    expect(refused).toEqual({ kind: "rate_limited", retryAfterSeconds: 1 });
+    await setClock(stub, now + 1000);
+    expect((await readScore(stub, "rpc-limit")).signalCount).toBe(1);
   });
 
   it("keeps signals, sums and dedupe records across eviction", async () => {
@@ -106,9 +119,9 @@ describe("tenant Durable Object", () => {
     const now = Date.now();
     const s = signal("rpc-evict", now, 0.6);
     await stub.ingest(command("rpc-evict", [s], now));
-    const before = await stub.score("rpc-evict");
+    const before = await readScore(stub, "rpc-evict");
     await evictDurableObject(stub);
-    expect(await stub.score("rpc-evict")).toMatchObject({ score: before.score, signalCount: 1 });
+    expect(await readScore(stub, "rpc-evict")).toMatchObject({ score: before.score, signalCount: 1 });
     expect(await stub.ingest(command("rpc-evict", [s], now))).toMatchObject({ response: { duplicates: 1 } });
   });
 });
