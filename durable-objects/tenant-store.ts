@@ -63,6 +63,12 @@ export class TenantStore {
     this.nextDueMs = this.computeNextDue();
   }
 
+  /** The tenant this object serves, recorded on first ingest (objects are addressed by tenant name). */
+  get tenantId(): string | null {
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant_id'`).toArray()[0];
+    return row?.value ?? null;
+  }
+
   /** The earliest due instant, for arming the object's single alarm. */
   get nextDue(): number | null {
     return this.nextDueMs;
@@ -101,6 +107,7 @@ export class TenantStore {
   }
 
   private apply(cmd: IngestCommand, nowMs: number): IngestResponse {
+    this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('tenant_id', ?)`, cmd.tenantId);
     this.sql.exec(
       `INSERT INTO provenance (provenance_id, received_ms, request_hash, tags, signal_count) VALUES (?, ?, ?, ?, ?)`,
       cmd.provenanceId,
@@ -109,41 +116,52 @@ export class TenantStore {
       JSON.stringify(cmd.policyTags),
       cmd.signals.length,
     );
+    // One statement for the whole batch: rows travel as one JSON parameter (Durable Object SQL caps bound
+    // parameters per statement, and a statement per row costs a runtime crossing each). RETURNING lists the
+    // keys that were new; in-batch repeats conflict with their first occurrence, which json_each inserts first.
+    const rows = cmd.signals.map((s) => [
+      dedupeKey(s.source, s.signalId, s.tsIso),
+      s.signalId,
+      s.type,
+      s.source,
+      s.value,
+      s.weight,
+      s.tsMs,
+      PHASE_CODE[phaseAt(s.tsMs, nowMs)],
+    ]);
+    const inserted = new Set<string>();
+    for (const row of this.sql.exec<{ dkey: string }>(
+      `INSERT INTO signals (dkey, signal_id, type, source, value, weight, ts_ms, phase, provenance_id, accepted_ms)
+       SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5,
+              j.value ->> 6, j.value ->> 7, ?, ?
+       FROM json_each(?) AS j WHERE true
+       ON CONFLICT (dkey) DO NOTHING RETURNING dkey`,
+      cmd.provenanceId,
+      nowMs,
+      JSON.stringify(rows),
+    )) {
+      inserted.add(row.dkey);
+    }
     const outcomes: SignalOutcome[] = [];
     let accepted = 0;
     let { sumVW, sumW, count } = this.state;
     let changed = false;
-    for (const s of cmd.signals) {
-      const phase = phaseAt(s.tsMs, nowMs);
-      // RETURNING tells an insert from a conflict; `rowsWritten` also counts index writes.
-      const inserted = this.sql.exec(
-        `INSERT INTO signals (dkey, signal_id, type, source, value, weight, ts_ms, provenance_id, accepted_ms, phase)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dkey) DO NOTHING RETURNING seq`,
-        dedupeKey(s.source, s.signalId, s.tsIso),
-        s.signalId,
-        s.type,
-        s.source,
-        s.value,
-        s.weight,
-        s.tsMs,
-        cmd.provenanceId,
-        nowMs,
-        PHASE_CODE[phase],
-      );
-      if (inserted.toArray().length === 0) {
+    cmd.signals.forEach((s, i) => {
+      const key = rows[i]?.[0] as string;
+      if (!inserted.delete(key)) {
         outcomes.push({ signalId: s.signalId, status: "duplicate" });
-        continue;
+        return;
       }
       accepted++;
       outcomes.push({ signalId: s.signalId, status: "accepted" });
-      if (phase === "in") {
+      if (rows[i]?.[7] === PHASE_CODE.in) {
         // Same operation order as computeScore over acceptance order.
         sumVW += s.value * s.weight;
         sumW += s.weight;
         count++;
         changed = true;
       }
-    }
+    });
     if (changed) this.saveState({ sumVW, sumW, count, updatedMs: nowMs });
     return { accepted, duplicates: cmd.signals.length - accepted, provenanceId: cmd.provenanceId, signals: outcomes };
   }

@@ -58,7 +58,13 @@ export class TenantObject extends DurableObject<Env> {
       this.store.advance(this.clock());
       await this.rearm();
     } catch (err) {
-      logEvent({ level: "error", op: "alarm", message: String(err), object_id: this.ctx.id.toString() });
+      logEvent({
+        level: "error",
+        op: "alarm",
+        tenant_id: this.store.tenantId,
+        error_code: "ALARM_FAILED",
+        message: err instanceof Error ? err.message : String(err),
+      });
       throw err; // let the runtime retry the alarm
     }
   }

@@ -125,3 +125,24 @@ describe("tenant Durable Object", () => {
     expect(await stub.ingest(command("rpc-evict", [s], now))).toMatchObject({ response: { duplicates: 1 } });
   });
 });
+
+describe("tenant storage fidelity", () => {
+  it("stores values and weights bit-exactly, so recomputed sums equal computeScore", async () => {
+    const stub = stubFor("rpc-fidelity");
+    const now = Date.now();
+    await setClock(stub, now);
+    // Awkward doubles: thirds, tiny and huge magnitudes, values near rounding boundaries.
+    const values = Array.from({ length: 200 }, (_, i) => ((i * 7919) % 10007) / 10007 + (i % 3) / 3e9);
+    const weights = values.map((_, i) => [1 / 3, 1e6 - 1e-7, 2.5e-300, 0.1 + 0.2, i][i % 5] as number);
+    const signals = values.map((v, i) =>
+      signal("rpc-fidelity", now - 1000 - i, Math.min(1, v), { weight: weights[i] }),
+    );
+    await stub.ingest(command("rpc-fidelity", signals, now));
+    const stored = await runInDurableObject(stub, (_o: TenantObject, state) =>
+      state.storage.sql
+        .exec<{ value: number; weight: number }>("SELECT value, weight FROM signals ORDER BY seq")
+        .toArray(),
+    );
+    expect(stored).toEqual(signals.map((s) => ({ value: s.value, weight: s.weight })));
+  });
+});
