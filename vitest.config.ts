@@ -37,6 +37,8 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          // The first request through the Worker loads graphql-yoga through vite's module runner (seconds).
+          testTimeout: 30_000,
         },
       },
       {

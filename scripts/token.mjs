@@ -6,7 +6,20 @@ import { devKeys } from "./lib/dev-keys.mjs";
 import { localSettings } from "./lib/settings.mjs";
 
 ensureDeps();
+// parseArgs treats "-60" after "--ttl" as an option; join numeric values so `--ttl -60` works.
+const argv = [];
+for (let i = 2; i < process.argv.length; i++) {
+  const arg = process.argv[i];
+  const next = process.argv[i + 1];
+  if ((arg === "--ttl" || arg === "--nbf") && next !== undefined && /^-\d/.test(next)) {
+    argv.push(`${arg}=${next}`);
+    i++;
+  } else {
+    argv.push(arg);
+  }
+}
 const { values } = parseArgs({
+  args: argv,
   options: {
     tenant: { type: "string" },
     scope: { type: "string", default: "" },

@@ -1,4 +1,5 @@
 import { usePersistedOperations } from "@graphql-yoga/plugin-persisted-operations";
+import { GraphQLError } from "graphql";
 import { createSchema, createYoga, type Plugin } from "graphql-yoga";
 import { sha256Hex } from "../domain/dedupe-key";
 import type { GraphQLServerContext } from "./context";
@@ -20,14 +21,29 @@ const normalizePersistedParams: Plugin<GraphQLServerContext> = {
   },
 };
 
-/** Copies the first error's code into the request log line (errors never reach Hono's handler). */
-const logErrorCode: Plugin<GraphQLServerContext> = {
-  onResultProcess({ result, serverContext }) {
-    const first = Array.isArray(result) ? result[0] : result;
-    if (!first || Symbol.asyncIterator in first) return;
-    const code = first.errors?.[0]?.extensions?.code;
+/**
+ * Gives every error an `extensions.code` (contract §2: every /graphql failure carries one) and copies the
+ * first code into the request's log line. graphql-js reports variable coercion problems (wrong type, unknown
+ * or missing input field) without a code: they are the mutation's validation failures, so VALIDATION_FAILED.
+ */
+const codeEveryError: Plugin<GraphQLServerContext> = {
+  onResultProcess({ result, setResult, serverContext }) {
+    if (Array.isArray(result) || Symbol.asyncIterator in result) return;
+    const errors = result.errors;
+    if (!errors || errors.length === 0) return;
+    const executed = result.data !== undefined && result.data !== null;
+    const coded = errors.map((err) => {
+      if (err.extensions?.code !== undefined) return err;
+      const code = executed ? "INTERNAL" : "VALIDATION_FAILED";
+      return new GraphQLError(err.message, {
+        nodes: err.nodes ?? null,
+        path: err.path ?? null,
+        extensions: { ...err.extensions, code },
+      });
+    });
+    setResult({ ...result, errors: coded });
     const log = (serverContext as Partial<GraphQLServerContext>).log;
-    if (log && code !== undefined) log.error_code = String(code);
+    if (log) log.error_code = String(coded[0]?.extensions?.code);
   },
 };
 
@@ -40,7 +56,7 @@ export const yoga = createYoga<GraphQLServerContext>({
   maskedErrors: true,
   extraParamNames: ["id", "documentId"],
   plugins: [
-    logErrorCode,
+    codeEveryError,
     normalizePersistedParams,
     usePersistedOperations<GraphQLServerContext>({
       extractPersistedOperationId: (params) => operationKey(params as Parameters<typeof operationKey>[0]),
