@@ -93,6 +93,7 @@ export class TenantStore {
       }
       const response = this.apply(cmd, nowMs);
       if (cmd.idempotency) {
+        this.noteDue(nowMs + RECORD_TTL_MS);
         this.sql.exec(
           `INSERT OR REPLACE INTO idempotency (key, body_hash, response, created_ms) VALUES (?, ?, ?, ?)`,
           cmd.idempotency.key,
@@ -101,7 +102,6 @@ export class TenantStore {
           nowMs,
         );
       }
-      this.nextDueMs = this.computeNextDue();
       return { kind: "applied", response, replayed: false };
     });
   }
@@ -154,7 +154,12 @@ export class TenantStore {
       }
       accepted++;
       outcomes.push({ signalId: s.signalId, status: "accepted" });
-      if (rows[i]?.[7] === PHASE_CODE.in) {
+      const phase = rows[i]?.[7];
+      // New rows can only bring the next due instant closer; no need to re-query the table.
+      this.noteDue(
+        phase === PHASE_CODE.pending ? s.tsMs : phase === PHASE_CODE.in ? leavesAt(s.tsMs) : nowMs + RECORD_TTL_MS,
+      );
+      if (phase === PHASE_CODE.in) {
         // Same operation order as computeScore over acceptance order.
         sumVW += s.value * s.weight;
         sumW += s.weight;
@@ -267,6 +272,10 @@ export class TenantStore {
       next.count,
       next.updatedMs,
     );
+  }
+
+  private noteDue(dueMs: number): void {
+    if (this.nextDueMs === null || dueMs < this.nextDueMs) this.nextDueMs = dueMs;
   }
 
   private computeNextDue(): number | null {

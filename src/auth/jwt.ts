@@ -70,11 +70,42 @@ export function bearerToken(header: string | null | undefined): string | null {
   return m?.[1] ?? null;
 }
 
+/** Verified tokens of this isolate, per config: a hit skips the signature check, never the time checks. */
+const verifiedTokens = new WeakMap<Config, Map<string, { principal: Principal; exp: number; nbf: number }>>();
+const VERIFIED_CACHE_MAX = 10_000;
+
 /**
  * Verifies a JWT (RS256/ES256, `exp` required, `iss`/`aud` when configured) and returns its principal.
+ * A token seen before with the same settings is not re-verified cryptographically (the signature cannot
+ * have changed), but `exp` and `nbf` are checked again against the clock on every call.
  * @throws TokenError for every kind of refusal.
  */
 export async function verifyToken(token: string, config: Config): Promise<Principal> {
+  let cache = verifiedTokens.get(config);
+  if (!cache) {
+    cache = new Map();
+    verifiedTokens.set(config, cache);
+  }
+  const nowS = Date.now() / 1000;
+  const hit = cache.get(token);
+  if (hit) {
+    if (nowS - CLOCK_TOLERANCE_S >= hit.exp) throw new TokenError("ERR_JWT_EXPIRED");
+    if (nowS + CLOCK_TOLERANCE_S < hit.nbf) throw new TokenError("ERR_JWT_CLAIM_VALIDATION_FAILED");
+    return hit.principal;
+  }
+  const { principal, exp, nbf } = await verifyUncached(token, config);
+  if (cache.size >= VERIFIED_CACHE_MAX) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  cache.set(token, { principal, exp, nbf });
+  return principal;
+}
+
+async function verifyUncached(
+  token: string,
+  config: Config,
+): Promise<{ principal: Principal; exp: number; nbf: number }> {
   const source = await keySource(config);
   if (!source) throw new TokenError("no verification key is configured");
   const options = {
@@ -96,11 +127,16 @@ export async function verifyToken(token: string, config: Config): Promise<Princi
     throw new TokenError("token could not be verified");
   }
   const claims = claimsSchema.safeParse(payload);
+  const times = payload as { exp?: number; nbf?: number };
   if (!claims.success) throw new TokenError("token lacks tenant or scope claims");
   const scopes = typeof claims.data.scope === "string" ? claims.data.scope.split(/\s+/) : claims.data.scope;
   return {
-    tenant: claims.data.tenant,
-    scopes: new Set(scopes.filter((s) => s.length > 0)),
-    subject: claims.data.sub ?? null,
+    principal: {
+      tenant: claims.data.tenant,
+      scopes: new Set(scopes.filter((s) => s.length > 0)),
+      subject: claims.data.sub ?? null,
+    },
+    exp: typeof times.exp === "number" ? times.exp : 0,
+    nbf: typeof times.nbf === "number" ? times.nbf : 0,
   };
 }
