@@ -1,5 +1,5 @@
 /** Bump when the statements below change; the object migrates forward from the stored version. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * Statements per schema version, applied in order inside `blockConcurrencyWhile`.
@@ -47,6 +47,8 @@ export const MIGRATIONS: Record<number, string[]> = {
      )`,
     `INSERT OR IGNORE INTO window_state (id, sum_vw, sum_w, count, updated_ms) VALUES (1, 0, 0, 0, NULL)`,
   ],
+  // v2 (realtime): a change counter, so score subscribers see every change even within one millisecond.
+  2: [`ALTER TABLE window_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0`],
 };
 
 /** Applies every migration newer than the stored version. Synchronous: SQLite storage is. */

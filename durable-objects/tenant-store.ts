@@ -29,10 +29,23 @@ interface WindowState {
   sumVW: number;
   sumW: number;
   count: number;
+  /** Bumped on every change of the sums; score subscribers compare it. */
+  version: number;
   updatedMs: number | null;
 }
 
-/** What changed when the window advanced; the realtime layer will fan these out. */
+/** One accepted signal as the replay log holds it. */
+export type EventRow = {
+  seq: number;
+  signal_id: string;
+  type: string;
+  value: number;
+  weight: number;
+  source: string;
+  ts_ms: number;
+};
+
+/** What changed when the window advanced; the realtime layer fans score changes out. */
 export interface AdvanceResult {
   entered: number;
   left: number;
@@ -55,12 +68,52 @@ export class TenantStore {
     private readonly storage: DurableObjectStorage,
   ) {
     const row = sql
-      .exec<{ sum_vw: number; sum_w: number; count: number; updated_ms: number | null }>(
-        `SELECT sum_vw, sum_w, count, updated_ms FROM window_state WHERE id = 1`,
+      .exec<{ sum_vw: number; sum_w: number; count: number; updated_ms: number | null; version: number }>(
+        `SELECT sum_vw, sum_w, count, updated_ms, version FROM window_state WHERE id = 1`,
       )
       .one();
-    this.state = { sumVW: row.sum_vw, sumW: row.sum_w, count: row.count, updatedMs: row.updated_ms };
+    this.state = {
+      sumVW: row.sum_vw,
+      sumW: row.sum_w,
+      count: row.count,
+      updatedMs: row.updated_ms,
+      version: row.version,
+    };
     this.nextDueMs = this.computeNextDue();
+    // AUTOINCREMENT keeps the last issued seq even when every row has been pruned.
+    const seqRow = sql.exec<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'signals'`).toArray()[0];
+    this.newestSeqValue = seqRow?.seq ?? 0;
+    const pruned = sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'pruned_through_seq'`).toArray()[0];
+    this.prunedThroughSeqValue = pruned ? Number(pruned.value) : 0;
+  }
+
+  private newestSeqValue: number;
+  private prunedThroughSeqValue: number;
+
+  /** Sequence number of the newest accepted signal (0 before the first). */
+  get newestSeq(): number {
+    return this.newestSeqValue;
+  }
+
+  /** Highest sequence number pruned from the replay log; a cursor below it has lost events. */
+  get prunedThroughSeq(): number {
+    return this.prunedThroughSeqValue;
+  }
+
+  /** Change counter of the score; equal versions mean an equal score view. */
+  get scoreVersion(): number {
+    return this.state.version;
+  }
+
+  /** Accepted signals after `seq`, in acceptance order, for replay and fan-out. */
+  eventsAfter(seq: number, limit: number): EventRow[] {
+    return this.sql
+      .exec<EventRow>(
+        `SELECT seq, signal_id, type, value, weight, source, ts_ms FROM signals WHERE seq > ? ORDER BY seq LIMIT ?`,
+        seq,
+        limit,
+      )
+      .toArray();
   }
 
   /** The tenant this object serves, recorded on first ingest (objects are addressed by tenant name). */
@@ -130,17 +183,18 @@ export class TenantStore {
       PHASE_CODE[phaseAt(s.tsMs, nowMs)],
     ]);
     const inserted = new Set<string>();
-    for (const row of this.sql.exec<{ dkey: string }>(
+    for (const row of this.sql.exec<{ dkey: string; seq: number }>(
       `INSERT INTO signals (dkey, signal_id, type, source, value, weight, ts_ms, phase, provenance_id, accepted_ms)
        SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5,
               j.value ->> 6, j.value ->> 7, ?, ?
        FROM json_each(?) AS j WHERE true
-       ON CONFLICT (dkey) DO NOTHING RETURNING dkey`,
+       ON CONFLICT (dkey) DO NOTHING RETURNING dkey, seq`,
       cmd.provenanceId,
       nowMs,
       JSON.stringify(rows),
     )) {
       inserted.add(row.dkey);
+      if (row.seq > this.newestSeqValue) this.newestSeqValue = row.seq;
     }
     const outcomes: SignalOutcome[] = [];
     let accepted = 0;
@@ -167,7 +221,7 @@ export class TenantStore {
         changed = true;
       }
     });
-    if (changed) this.saveState({ sumVW, sumW, count, updatedMs: nowMs });
+    if (changed) this.saveState({ sumVW, sumW, count, updatedMs: nowMs, version: this.state.version + 1 });
     return { accepted, duplicates: cmd.signals.length - accepted, provenanceId: cmd.provenanceId, signals: outcomes };
   }
 
@@ -217,12 +271,26 @@ export class TenantStore {
             : count <= EXACT_RECOMPUTE_MAX
               ? this.recomputeSums()
               : { sumVW, sumW, count };
-        this.saveState({ ...next, updatedMs: nowMs });
+        this.saveState({ ...next, updatedMs: nowMs, version: this.state.version + 1 });
       }
-      result.pruned += this.sql.exec(
-        `DELETE FROM signals WHERE phase = 2 AND accepted_ms <= ?`,
-        nowMs - RECORD_TTL_MS,
-      ).rowsWritten;
+      const prunable = this.sql
+        .exec<{ n: number; top: number | null }>(
+          `SELECT COUNT(*) AS n, MAX(seq) AS top FROM signals WHERE phase = 2 AND accepted_ms <= ?`,
+          nowMs - RECORD_TTL_MS,
+        )
+        .one();
+      if (prunable.n > 0) {
+        this.sql.exec(`DELETE FROM signals WHERE phase = 2 AND accepted_ms <= ?`, nowMs - RECORD_TTL_MS);
+        result.pruned += prunable.n;
+        if ((prunable.top ?? 0) > this.prunedThroughSeqValue) {
+          this.prunedThroughSeqValue = prunable.top ?? 0;
+          this.sql.exec(
+            `INSERT INTO meta (key, value) VALUES ('pruned_through_seq', ?)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+            String(this.prunedThroughSeqValue),
+          );
+        }
+      }
       this.sql.exec(`DELETE FROM idempotency WHERE created_ms <= ?`, nowMs - RECORD_TTL_MS);
       this.sql.exec(`DELETE FROM provenance WHERE received_ms <= ?`, nowMs - PROVENANCE_TTL_MS);
       this.nextDueMs = this.computeNextDue();
@@ -266,11 +334,12 @@ export class TenantStore {
   private saveState(next: WindowState): void {
     this.state = next;
     this.sql.exec(
-      `UPDATE window_state SET sum_vw = ?, sum_w = ?, count = ?, updated_ms = ? WHERE id = 1`,
+      `UPDATE window_state SET sum_vw = ?, sum_w = ?, count = ?, updated_ms = ?, version = ? WHERE id = 1`,
       next.sumVW,
       next.sumW,
       next.count,
       next.updatedMs,
+      next.version,
     );
   }
 

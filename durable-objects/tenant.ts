@@ -1,16 +1,22 @@
 import { DurableObject } from "cloudflare:workers";
+import { loadConfig } from "../src/config";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
+import { persistedRegistry } from "../src/graphql/registry";
 import { logEvent } from "../src/http/log";
+import { RealtimeHub } from "./tenant-realtime";
 import { migrate } from "./tenant-schema";
 import { TenantStore } from "./tenant-store";
 
 /**
- * One object per tenant: dedupes and stores its signals, keeps the 24 h window's running sums, and
- * drives window expiry with its single alarm. Thin by design: the logic lives in {@link TenantStore}.
+ * One object per tenant: dedupes and stores its signals, keeps the 24 h window's running sums, drives
+ * window expiry and connection-init deadlines with its single alarm, and serves the tenant's graphql-ws
+ * sockets on the hibernation API. Thin by design: storage lives in {@link TenantStore}, realtime in
+ * {@link RealtimeHub}.
  */
 export class TenantObject extends DurableObject<Env> {
   private store!: TenantStore;
+  private hub!: RealtimeHub;
   /** Alarm instant currently armed (mirrors storage, to skip redundant `setAlarm` calls). */
   private armedAt: number | null = null;
   private readonly limiter = new FixedWindowLimiter();
@@ -19,12 +25,60 @@ export class TenantObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // graphql-ws keep-alive pings are answered by the runtime without waking a hibernated object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql);
       this.store = new TenantStore(ctx.storage.sql, ctx.storage);
+      const registry = await persistedRegistry;
+      this.hub = new RealtimeHub(
+        ctx,
+        env,
+        this.store,
+        registry,
+        () => this.clock(),
+        loadConfig(env).fanoutWindowMs,
+        () => this.rearmLater(),
+      );
       this.armedAt = await ctx.storage.getAlarm();
       await this.rearm();
     });
+  }
+
+  /** Only WebSocket upgrades reach the object over fetch (the Worker checked route, flag and tenant id). */
+  override async fetch(request: Request): Promise<Response> {
+    const tenantId = /^\/v1\/tenants\/([^/]+)\/graphql$/.exec(new URL(request.url).pathname)?.[1];
+    if (!tenantId || request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return Response.json(
+        { error: { code: "NOT_FOUND", message: "not a WebSocket route", details: [] } },
+        { status: 404 },
+      );
+    }
+    return this.hub.accept(decodeURIComponent(tenantId), request);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    try {
+      await this.hub.message(ws, message);
+    } catch (err) {
+      this.logFailure("ws_message", err);
+      ws.close(4500, "internal error");
+      this.hub.closed(ws);
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.hub.closed(ws);
+    try {
+      ws.close(code, reason);
+    } catch {
+      // The runtime may already have completed the closing handshake.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.logFailure("ws_error", error);
+    this.hub.closed(ws);
   }
 
   /** Applies one validated ingest request (RPC from the Worker). */
@@ -32,7 +86,10 @@ export class TenantObject extends DurableObject<Env> {
     const now = this.clock();
     const admission = this.limiter.admit(now, cmd.rpsMax);
     if (!admission.ok) return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+    const version = this.store.scoreVersion;
+    const newest = this.store.newestSeq;
     const outcome = this.store.ingest(cmd, now);
+    if (this.store.newestSeq !== newest || this.store.scoreVersion !== version) this.hub.requestFlush();
     await this.rearm();
     return outcome;
   }
@@ -42,7 +99,9 @@ export class TenantObject extends DurableObject<Env> {
     const now = this.clock();
     const admission = this.limiter.admit(now, rpsMax);
     if (!admission.ok) return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+    const version = this.store.scoreVersion;
     const view = this.store.score(tenantId, now);
+    if (this.store.scoreVersion !== version) this.hub.requestFlush();
     await this.rearm();
     return { kind: "ok", view };
   }
@@ -55,22 +114,37 @@ export class TenantObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     try {
       this.armedAt = null;
-      this.store.advance(this.clock());
+      const now = this.clock();
+      this.hub.expireInits(now);
+      const version = this.store.scoreVersion;
+      this.store.advance(now);
+      if (this.store.scoreVersion !== version) this.hub.requestFlush();
       await this.rearm();
     } catch (err) {
-      logEvent({
-        level: "error",
-        op: "alarm",
-        tenant_id: this.store.tenantId,
-        error_code: "ALARM_FAILED",
-        message: err instanceof Error ? err.message : String(err),
-      });
+      this.logFailure("alarm", err);
       throw err; // let the runtime retry the alarm
     }
   }
 
+  private logFailure(op: string, err: unknown): void {
+    logEvent({
+      level: "error",
+      op,
+      tenant_id: this.store?.tenantId ?? null,
+      error_code: "INTERNAL",
+      message: err instanceof Error ? err.message : String(err),
+    });
+  }
+
+  private rearmLater(): void {
+    this.rearm().catch((err) => this.logFailure("rearm", err));
+  }
+
+  /** Arms the one alarm for the earliest due work: window changes, pruning, connection-init deadlines. */
   private async rearm(): Promise<void> {
-    const due = this.store.nextDue;
+    const initDue = this.hub?.nextInitDeadline() ?? null;
+    const storeDue = this.store.nextDue;
+    const due = initDue === null ? storeDue : storeDue === null ? initDue : Math.min(initDue, storeDue);
     if (due === this.armedAt) return;
     if (due === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(due);

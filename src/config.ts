@@ -21,6 +21,7 @@ const configSchema = z.object({
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
   RPS_MAX: z.coerce.number().int().positive().default(1000),
+  FANOUT_WINDOW_MS: z.coerce.number().int().min(0).max(100).default(100),
   POLICY_PURPOSE: z.string().default("benchmarking"),
   POLICY_RETENTION: z.string().default("standard-365d"),
   POLICY_LICENSE: z.string().default("Restricted-TOS"),
@@ -44,6 +45,8 @@ export interface Config {
   unpinnedDurableObjects: boolean;
   jwt: { publicKeyPem: string | null; jwksUrl: string | null; issuer: string | null; audience: string | null };
   rpsMax: number;
+  /** Realtime fan-out coalescing window (contract §6: at most 100 ms). */
+  fanoutWindowMs: number;
   policyTags: PolicyTags;
 }
 
@@ -85,6 +88,7 @@ export function loadConfig(env: object): Config {
       audience: e.JWT_AUDIENCE,
     },
     rpsMax: e.RPS_MAX,
+    fanoutWindowMs: e.FANOUT_WINDOW_MS,
     policyTags: {
       purpose: e.POLICY_PURPOSE,
       retention: e.POLICY_RETENTION,

@@ -1,14 +1,13 @@
 import { usePersistedOperations } from "@graphql-yoga/plugin-persisted-operations";
 import { GraphQLError } from "graphql";
 import { createSchema, createYoga, type Plugin } from "graphql-yoga";
-import { sha256Hex } from "../domain/dedupe-key";
 import type { GraphQLServerContext } from "./context";
 import { gqlError } from "./errors";
-import { buildRegistry, normalizeOperationParams, operationKey, PERSISTED_OPERATIONS } from "./persisted";
+import { normalizeOperationParams, operationKey } from "./persisted";
+import { persistedRegistry as registry } from "./registry";
 import { resolvers } from "./resolvers";
 import { typeDefs } from "./schema.graphql";
 
-const registry = buildRegistry(PERSISTED_OPERATIONS, sha256Hex);
 /** Requests whose deployment allows ad-hoc operations (`ALLOW_ADHOC_OPERATIONS=true`). */
 const adhocAllowed = new WeakSet<Request>();
 

@@ -7,6 +7,7 @@ import { requestLogging } from "./middleware/logging";
 import { graphqlRoutes } from "./routes/graphql";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
+import { realtimeRoutes } from "./routes/realtime";
 
 /** The Worker's HTTP app: routes, the one error handler, JSON 404/405. */
 export const app = new Hono<AppEnv>();
@@ -15,6 +16,7 @@ app.use("*", requestLogging);
 app.route("/", healthRoutes);
 app.route("/", ingestRoutes);
 app.route("/", graphqlRoutes);
+app.route("/", realtimeRoutes);
 
 const KNOWN_PATHS = new Set(["/healthz", "/v1/coherence/signals", "/graphql"]);
 
@@ -22,6 +24,7 @@ app.notFound((c) => {
   const err = KNOWN_PATHS.has(c.req.path)
     ? new AppError(405, "METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}`)
     : new AppError(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`);
+  if (c.var.log) c.var.log.error_code = err.code;
   return render(c.req.path, err);
 });
 

@@ -14,6 +14,7 @@ export type ErrorCode =
   | "FEATURE_DISABLED"
   | "NOT_FOUND"
   | "METHOD_NOT_ALLOWED"
+  | "UPGRADE_REQUIRED"
   | "SERVICE_UNAVAILABLE"
   | "INTERNAL";
 

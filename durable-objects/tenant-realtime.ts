@@ -1,0 +1,391 @@
+import { bearerToken, TokenError, verifyToken } from "../src/auth/jwt";
+import { hasScope, mayAccessTenant } from "../src/auth/principal";
+import { loadConfig } from "../src/config";
+import { toIso } from "../src/domain/time";
+import type { PersistedRegistry } from "../src/graphql/persisted";
+import { logEvent } from "../src/http/log";
+import {
+  acknowledge,
+  eventsToSend,
+  type FlowState,
+  flushDelay,
+  PAGE_EVENTS,
+  tooFarBehind,
+  unacked,
+} from "../src/realtime/coalesce";
+import { checkCursor, encodeCursor } from "../src/realtime/cursor";
+import {
+  type Action,
+  type AuthResult,
+  Close,
+  type ConnectionState,
+  errorFrame,
+  GRAPHQL_TRANSPORT_WS,
+  onAuthenticated,
+  onFrame,
+  type Phase,
+  type SubscribePayload,
+} from "../src/realtime/protocol";
+import { realtimeSchema } from "../src/realtime/schema";
+import { renderEvent, resolveSubscription } from "../src/realtime/subscriptions";
+import type { EventRow, TenantStore } from "./tenant-store";
+
+/** A connection that has not completed `connection_init` by then is closed with 4408 (contract: within 11 s). */
+export const INIT_TIMEOUT_MS = 10_000;
+/** Sockets one tenant's object accepts at once; more are refused before the upgrade. */
+export const MAX_SOCKETS_PER_TENANT = 5000;
+
+const EVENTS = 0;
+const SCORE = 1;
+
+/** One subscription in a socket's attachment: kind, operation name, last seq (events) or score version sent. */
+interface SubRecord {
+  k: typeof EVENTS | typeof SCORE;
+  o: string;
+  q: number;
+}
+
+/** Per-socket state, kept in the hibernation attachment (a few hundred bytes at most: ids are capped). */
+interface SocketRecord {
+  t: string;
+  c: number;
+  p: Phase;
+  s: Record<string, SubRecord>;
+  f: FlowState;
+}
+
+/**
+ * graphql-ws over the hibernation API inside a tenant's object: accepts sockets, runs the pure protocol
+ * machine per frame, authenticates `connection_init`, and fans accepted signals and score changes out in
+ * coalesced flushes that read from the object's replay log (so replay and live delivery are one path:
+ * each subscription advances its own `lastSeq`, and nothing is sent twice or skipped).
+ */
+export class RealtimeHub {
+  private readonly sockets = new Map<WebSocket, SocketRecord>();
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastFlushMs: number | null = null;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: Env,
+    private readonly store: TenantStore,
+    private readonly registry: PersistedRegistry,
+    private readonly clock: () => number,
+    private readonly windowMs: number,
+    /** Called when init deadlines change, so the object re-arms its single alarm. */
+    private readonly onDeadlinesChanged: () => void,
+  ) {
+    // Woken from hibernation or eviction: pick up subscriptions that missed a flush while asleep.
+    let behind = false;
+    for (const ws of ctx.getWebSockets()) {
+      const rec = this.record(ws);
+      if (rec && this.backlogOf(rec) > 0) behind = true;
+    }
+    if (behind) this.requestFlush();
+  }
+
+  /** Accepts a WebSocket upgrade for `tenantId` (the Worker has checked the route and the flag). */
+  accept(tenantId: string, request: Request): Response {
+    const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+    if (!offered.includes(GRAPHQL_TRANSPORT_WS)) {
+      return jsonError(400, "UNSUPPORTED_SUBPROTOCOL", `use the ${GRAPHQL_TRANSPORT_WS} subprotocol`);
+    }
+    if (this.ctx.getWebSockets().length >= MAX_SOCKETS_PER_TENANT) {
+      return jsonError(429, "TOO_MANY_CONNECTIONS", "this tenant has too many open connections");
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    this.save(server, { t: tenantId, c: this.clock(), p: "awaiting_init", s: {}, f: { sent: 0, acked: 0 } });
+    this.onDeadlinesChanged();
+    return new Response(null, {
+      status: 101,
+      webSocket: client,
+      headers: { "Sec-WebSocket-Protocol": GRAPHQL_TRANSPORT_WS },
+    });
+  }
+
+  /** One client frame. */
+  async message(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    const rec = this.record(ws);
+    if (!rec) return;
+    const step = onFrame(connectionState(rec), data);
+    rec.p = step.state.phase;
+    await this.apply(ws, rec, step.actions);
+  }
+
+  /** The peer closed or the socket failed: forget it. */
+  closed(ws: WebSocket): void {
+    this.sockets.delete(ws);
+    this.onDeadlinesChanged();
+  }
+
+  /** New signals or a score change: flush within the coalescing window. */
+  requestFlush(): void {
+    if (this.flushTimer !== null) return;
+    const delay = flushDelay(this.clock(), this.lastFlushMs, this.windowMs);
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      try {
+        this.flush();
+      } catch (err) {
+        logEvent({
+          level: "error",
+          op: "fanout",
+          tenant_id: this.store.tenantId,
+          error_code: "FANOUT_FAILED",
+          message: String(err),
+        });
+      }
+    }, delay);
+  }
+
+  /** Earliest instant an unauthenticated socket must be closed, for the object's alarm. */
+  nextInitDeadline(): number | null {
+    let earliest: number | null = null;
+    for (const ws of this.ctx.getWebSockets()) {
+      const rec = this.record(ws);
+      if (!rec || rec.p === "ready") continue;
+      const due = rec.c + INIT_TIMEOUT_MS;
+      if (earliest === null || due < earliest) earliest = due;
+    }
+    return earliest;
+  }
+
+  /** Closes sockets that did not finish `connection_init` in time (4408). */
+  expireInits(nowMs: number): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      const rec = this.record(ws);
+      if (rec && rec.p !== "ready" && rec.c + INIT_TIMEOUT_MS <= nowMs) {
+        this.close(ws, Close.ConnectionInitialisationTimeout, "connection initialisation timeout");
+      }
+    }
+  }
+
+  /** Sends every subscription what it has not seen yet, within each socket's flow-control budget. */
+  flush(): void {
+    this.lastFlushMs = this.clock();
+    const pages = new Map<number, EventRow[]>();
+    const payloads = new Map<string, string>();
+    let scoreView: ReturnType<TenantStore["score"]> | null = null;
+    for (const ws of this.ctx.getWebSockets()) {
+      const rec = this.record(ws);
+      if (!rec || rec.p !== "ready") continue;
+      let sentEvents = 0;
+      let changed = false;
+      for (const [id, sub] of Object.entries(rec.s)) {
+        if (sub.k === SCORE) {
+          if (sub.q === this.store.scoreVersion) continue;
+          scoreView ??= this.store.score(rec.t, this.clock());
+          this.sendNext(ws, rec.t, id, sub, scoreView, payloads);
+          sub.q = this.store.scoreVersion;
+          changed = true;
+          continue;
+        }
+        const backlog = this.store.newestSeq - sub.q;
+        if (backlog <= 0) continue;
+        let budget = eventsToSend(backlog, rec.f);
+        if (budget === 0) continue;
+        let rows = pages.get(sub.q);
+        if (!rows) {
+          rows = this.store.eventsAfter(sub.q, PAGE_EVENTS);
+          pages.set(sub.q, rows);
+        }
+        for (const row of rows) {
+          if (budget-- <= 0) break;
+          this.sendNext(ws, rec.t, id, sub, eventView(row), payloads, row.seq);
+          sub.q = row.seq;
+          sentEvents++;
+        }
+        // Everything after sub.q was pruned (a long-hibernated subscriber): never stall on the gap.
+        if (rows.length === 0) sub.q = this.store.newestSeq;
+        changed = true;
+      }
+      if (sentEvents > 0) {
+        rec.f = { ...rec.f, sent: rec.f.sent + sentEvents };
+        safeSend(ws, JSON.stringify({ type: "ping", payload: { n: rec.f.sent } }));
+      }
+      if (tooFarBehind(rec.f)) {
+        this.close(ws, Close.TryAgainLater, "too far behind; resubscribe with after");
+        continue;
+      }
+      if (changed) this.save(ws, rec);
+    }
+  }
+
+  private sendNext(
+    ws: WebSocket,
+    tenantId: string,
+    id: string,
+    sub: SubRecord,
+    value: unknown,
+    payloads: Map<string, string>,
+    seq?: number,
+  ): void {
+    const text = this.registry.byKey.get(sub.o);
+    if (text === undefined) return;
+    // Payloads depend only on the operation and the event, so each is rendered once per flush.
+    const cacheKey = seq === undefined ? `${sub.o}#score` : `${sub.o}#${seq}`;
+    let payload = payloads.get(cacheKey);
+    if (payload === undefined) {
+      const kind = sub.k === EVENTS ? "coherenceEvents" : "tenantCoherenceUpdates";
+      // Registered subscriptions select the same fields whatever their variables; the tenant is the socket's.
+      payload = JSON.stringify(renderEvent(realtimeSchema(), { kind, text, variables: { tenantId } }, value));
+      payloads.set(cacheKey, payload);
+    }
+    safeSend(ws, `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
+  }
+
+  private async apply(ws: WebSocket, rec: SocketRecord, actions: Action[]): Promise<void> {
+    for (const action of actions) {
+      switch (action.type) {
+        case "send":
+          safeSend(ws, action.frame);
+          break;
+        case "close":
+          this.close(ws, action.code, action.reason);
+          return;
+        case "authenticate": {
+          this.save(ws, rec);
+          const result = await this.authenticate(action.payload, rec.t);
+          const current = this.sockets.get(ws);
+          if (!current) return; // closed while verifying
+          const step = onAuthenticated(connectionState(current), result);
+          current.p = step.state.phase;
+          this.save(ws, current);
+          this.onDeadlinesChanged();
+          await this.apply(ws, current, step.actions);
+          return;
+        }
+        case "start":
+          this.start(ws, rec, action.id, action.payload);
+          break;
+        case "stop":
+          delete rec.s[action.id];
+          this.save(ws, rec);
+          break;
+        case "acknowledge": {
+          const next = acknowledge(rec.f, action.payload?.n);
+          if (next !== rec.f) {
+            rec.f = next;
+            this.save(ws, rec);
+            if (unacked(rec.f) === 0 && this.backlogOf(rec) > 0) this.requestFlush();
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  private start(ws: WebSocket, rec: SocketRecord, id: string, payload: SubscribePayload): void {
+    const resolved = resolveSubscription(payload, this.registry, realtimeSchema());
+    const refuse = (code: string, message: string) => {
+      safeSend(ws, errorFrame(id, code, message));
+      logEvent({ level: "warn", op: "subscribe", tenant_id: rec.t, error_code: code });
+    };
+    if (!resolved.ok) {
+      refuse(resolved.code, resolved.message);
+      return;
+    }
+    const { sub } = resolved;
+    if (sub.tenantId !== rec.t) {
+      refuse("FORBIDDEN", "subscriptions are limited to the connection's tenant");
+      return;
+    }
+    const name = this.registry.nameByText.get(sub.text) ?? sub.text;
+    if (sub.kind === "tenantCoherenceUpdates") {
+      rec.s[id] = { k: SCORE, o: name, q: -1 };
+    } else {
+      let from = this.store.newestSeq;
+      if (sub.after !== null) {
+        const check = checkCursor(sub.after, this.store.newestSeq, this.store.prunedThroughSeq);
+        if (!check.ok) {
+          refuse(
+            check.code,
+            check.code === "BAD_CURSOR" ? "malformed or unknown cursor" : "cursor is older than the replay window",
+          );
+          return;
+        }
+        from = check.seq;
+      }
+      rec.s[id] = { k: EVENTS, o: name, q: from };
+    }
+    this.save(ws, rec);
+    logEvent({ op: "subscribe", tenant_id: rec.t, error_code: null, subscription: sub.kind });
+    // A new subscription's replay or first score goes out now, not at the next event.
+    this.flush();
+  }
+
+  private async authenticate(payload: Record<string, unknown>, tenantId: string): Promise<AuthResult> {
+    const header = payload.authorization ?? payload.Authorization;
+    const token = typeof header === "string" ? bearerToken(header) : null;
+    if (!token) return "unauthenticated";
+    try {
+      const principal = await verifyToken(token, loadConfig(this.env));
+      if (!hasScope(principal, "coherence:read") || !mayAccessTenant(principal, tenantId)) return "forbidden";
+      return "ok";
+    } catch (err) {
+      if (err instanceof TokenError) return "unauthenticated";
+      throw err;
+    }
+  }
+
+  private backlogOf(rec: SocketRecord): number {
+    let backlog = 0;
+    for (const sub of Object.values(rec.s)) {
+      if (sub.k === EVENTS) backlog += Math.max(0, this.store.newestSeq - sub.q);
+      else if (sub.q !== this.store.scoreVersion) backlog++;
+    }
+    return backlog;
+  }
+
+  private close(ws: WebSocket, code: number, reason: string): void {
+    this.sockets.delete(ws);
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Already closing.
+    }
+    this.onDeadlinesChanged();
+  }
+
+  private record(ws: WebSocket): SocketRecord | null {
+    const cached = this.sockets.get(ws);
+    if (cached) return cached;
+    const rec = ws.deserializeAttachment() as SocketRecord | null;
+    if (rec) this.sockets.set(ws, rec);
+    return rec;
+  }
+
+  private save(ws: WebSocket, rec: SocketRecord): void {
+    this.sockets.set(ws, rec);
+    ws.serializeAttachment(rec);
+  }
+}
+
+function connectionState(rec: SocketRecord): ConnectionState {
+  return { phase: rec.p, ids: Object.keys(rec.s) };
+}
+
+function eventView(row: EventRow) {
+  return {
+    id: row.signal_id,
+    type: row.type,
+    value: row.value,
+    weight: row.weight,
+    source: row.source,
+    ts: toIso(row.ts_ms),
+    cursor: encodeCursor(row.seq),
+  };
+}
+
+function safeSend(ws: WebSocket, frame: string): void {
+  try {
+    ws.send(frame);
+  } catch {
+    // The peer is gone; its close event will clean up.
+  }
+}
+
+function jsonError(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message, details: [] } }, { status });
+}

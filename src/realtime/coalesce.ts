@@ -1,0 +1,53 @@
+/**
+ * When to flush fan-out: at once if the last flush was at least one window ago, else at the end of the
+ * current window. So the first event after a quiet spell goes out immediately, and a burst is sent in
+ * windows of at most `windowMs` — one flush per window, however many events arrive.
+ */
+export function flushDelay(nowMs: number, lastFlushMs: number | null, windowMs: number): number {
+  if (lastFlushMs === null) return 0;
+  return Math.max(0, lastFlushMs + windowMs - nowMs);
+}
+
+/**
+ * Per-socket flow control, counted in event frames (the runtime hides per-socket buffered bytes).
+ * After each flush the server pings with `{"n": sent}`; the graphql-ws client echoes the payload in
+ * its pong, which acknowledges every frame before it (one ordered stream).
+ */
+export interface FlowState {
+  /** Event frames sent to the socket so far. */
+  sent: number;
+  /** Event frames the client has acknowledged. */
+  acked: number;
+}
+
+/** Event frames sent and not yet acknowledged. */
+export function unacked(flow: FlowState): number {
+  return flow.sent - flow.acked;
+}
+
+/** Applies a pong's echoed count; stale or forged counts never move the acknowledgement backwards or past `sent`. */
+export function acknowledge(flow: FlowState, echoed: unknown): FlowState {
+  if (typeof echoed !== "number" || !Number.isSafeInteger(echoed)) return flow;
+  const acked = Math.min(flow.sent, Math.max(flow.acked, echoed));
+  return acked === flow.acked ? flow : { ...flow, acked };
+}
+
+/** Events past which a client is too far behind and is closed with 1013 (contract §6). */
+export const MAX_UNACKED_EVENTS = 1000;
+/** Replay and bursts go out in pages of this many events, the next page after the client's pong. */
+export const PAGE_EVENTS = 500;
+
+/**
+ * How many of `backlog` pending events to send a socket now. A small backlog (live traffic) is sent
+ * whole even while earlier events are unacknowledged, so a dead client's count grows and it is closed;
+ * a large backlog (replay, big burst) goes out a page at a time, each page after the previous one's pong.
+ */
+export function eventsToSend(backlog: number, flow: FlowState): number {
+  if (backlog <= PAGE_EVENTS) return backlog;
+  return unacked(flow) === 0 ? PAGE_EVENTS : 0;
+}
+
+/** `true` when a client has fallen so far behind that it must be closed (1013, resumable with `after`). */
+export function tooFarBehind(flow: FlowState): boolean {
+  return unacked(flow) > MAX_UNACKED_EVENTS;
+}
