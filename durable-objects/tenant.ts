@@ -42,6 +42,8 @@ export class TenantObject extends DurableObject<Env> {
       );
       this.armedAt = await ctx.storage.getAlarm();
       await this.rearm();
+      // One line per object start: after hibernation or eviction, a wake-up shows as a new start.
+      logEvent({ op: "object_start", tenant_id: this.store.tenantId, sockets: ctx.getWebSockets().length });
     });
   }
 
