@@ -164,52 +164,53 @@ export class RealtimeHub {
   /** Sends every subscription what it has not seen yet, within each socket's flow-control budget. */
   flush(): void {
     this.lastFlushMs = this.clock();
-    const pages = new Map<number, EventRow[]>();
-    const payloads = new Map<string, string>();
-    let scoreView: ReturnType<TenantStore["score"]> | null = null;
-    for (const ws of this.ctx.getWebSockets()) {
-      const rec = this.record(ws);
-      if (!rec || rec.p !== "ready") continue;
-      let sentEvents = 0;
-      let changed = false;
-      for (const [id, sub] of Object.entries(rec.s)) {
-        if (sub.k === SCORE) {
-          if (sub.q === this.store.scoreVersion) continue;
-          scoreView ??= this.store.score(rec.t, this.clock());
-          this.sendNext(ws, rec.t, id, sub, scoreView, payloads);
-          sub.q = this.store.scoreVersion;
-          changed = true;
-          continue;
-        }
-        const backlog = this.store.newestSeq - sub.q;
-        if (backlog <= 0) continue;
-        let budget = eventsToSend(backlog, rec.f);
-        if (budget === 0) continue;
-        let rows = pages.get(sub.q);
-        if (!rows) {
-          rows = this.store.eventsAfter(sub.q, PAGE_EVENTS);
-          pages.set(sub.q, rows);
-        }
-        for (const row of rows) {
-          if (budget-- <= 0) break;
-          this.sendNext(ws, rec.t, id, sub, eventView(row), payloads, row.seq);
-          sub.q = row.seq;
-          sentEvents++;
-        }
-        // Everything after sub.q was pruned (a long-hibernated subscriber): never stall on the gap.
-        if (rows.length === 0) sub.q = this.store.newestSeq;
+    const round = newRound();
+    for (const ws of this.ctx.getWebSockets()) this.flushSocket(ws, round);
+  }
+
+  /** Brings one socket's subscriptions up to date; `round` shares pages and rendered payloads across sockets. */
+  private flushSocket(ws: WebSocket, round: FlushRound): void {
+    const rec = this.record(ws);
+    if (!rec || rec.p !== "ready") return;
+    let sentEvents = 0;
+    let changed = false;
+    for (const [id, sub] of Object.entries(rec.s)) {
+      if (sub.k === SCORE) {
+        if (sub.q === this.store.scoreVersion) continue;
+        const view = (round.score ??= this.store.score(rec.t, this.clock()));
+        this.sendNext(ws, rec.t, id, sub, round, "score", () => view);
+        sub.q = this.store.scoreVersion;
         changed = true;
-      }
-      if (sentEvents > 0) {
-        rec.f = { ...rec.f, sent: rec.f.sent + sentEvents };
-        safeSend(ws, JSON.stringify({ type: "ping", payload: { n: rec.f.sent } }));
-      }
-      if (tooFarBehind(rec.f)) {
-        this.close(ws, Close.TryAgainLater, "too far behind; resubscribe with after");
         continue;
       }
-      if (changed) this.save(ws, rec);
+      const backlog = this.store.newestSeq - sub.q;
+      if (backlog <= 0) continue;
+      let budget = eventsToSend(backlog, rec.f);
+      if (budget === 0) continue;
+      let rows = round.pages.get(sub.q);
+      if (!rows) {
+        rows = this.store.eventsAfter(sub.q, PAGE_EVENTS);
+        round.pages.set(sub.q, rows);
+      }
+      for (const row of rows) {
+        if (budget-- <= 0) break;
+        this.sendNext(ws, rec.t, id, sub, round, String(row.seq), () => eventView(row));
+        sub.q = row.seq;
+        sentEvents++;
+      }
+      // Everything after sub.q was pruned (a long-hibernated subscriber): never stall on the gap.
+      if (rows.length === 0) sub.q = this.store.newestSeq;
+      changed = true;
     }
+    if (sentEvents > 0) {
+      rec.f = { ...rec.f, sent: rec.f.sent + sentEvents };
+      safeSend(ws, JSON.stringify({ type: "ping", payload: { n: rec.f.sent } }));
+    }
+    if (tooFarBehind(rec.f)) {
+      this.close(ws, Close.TryAgainLater, "too far behind; resubscribe with after");
+      return;
+    }
+    if (changed) this.save(ws, rec);
   }
 
   private sendNext(
@@ -217,20 +218,20 @@ export class RealtimeHub {
     tenantId: string,
     id: string,
     sub: SubRecord,
-    value: unknown,
-    payloads: Map<string, string>,
-    seq?: number,
+    round: FlushRound,
+    eventKey: string,
+    value: () => unknown,
   ): void {
     const text = this.registry.byKey.get(sub.o);
     if (text === undefined) return;
     // Payloads depend only on the operation and the event, so each is rendered once per flush.
-    const cacheKey = seq === undefined ? `${sub.o}#score` : `${sub.o}#${seq}`;
-    let payload = payloads.get(cacheKey);
+    const cacheKey = `${sub.o}#${eventKey}`;
+    let payload = round.payloads.get(cacheKey);
     if (payload === undefined) {
       const kind = sub.k === EVENTS ? "coherenceEvents" : "tenantCoherenceUpdates";
       // Registered subscriptions select the same fields whatever their variables; the tenant is the socket's.
-      payload = JSON.stringify(renderEvent(realtimeSchema(), { kind, text, variables: { tenantId } }, value));
-      payloads.set(cacheKey, payload);
+      payload = JSON.stringify(renderEvent(realtimeSchema(), { kind, text, variables: { tenantId } }, value()));
+      round.payloads.set(cacheKey, payload);
     }
     safeSend(ws, `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
   }
@@ -268,7 +269,8 @@ export class RealtimeHub {
           if (next !== rec.f) {
             rec.f = next;
             this.save(ws, rec);
-            if (unacked(rec.f) === 0 && this.backlogOf(rec) > 0) this.requestFlush();
+            // The client caught up with a page: send it the next one now.
+            if (unacked(rec.f) === 0 && this.backlogOf(rec) > 0) this.flushSocket(ws, newRound());
           }
           break;
         }
@@ -312,7 +314,7 @@ export class RealtimeHub {
     this.save(ws, rec);
     logEvent({ op: "subscribe", tenant_id: rec.t, error_code: null, subscription: sub.kind });
     // A new subscription's replay or first score goes out now, not at the next event.
-    this.flush();
+    this.flushSocket(ws, newRound());
   }
 
   private async authenticate(payload: Record<string, unknown>, tenantId: string): Promise<AuthResult> {
@@ -360,6 +362,17 @@ export class RealtimeHub {
     this.sockets.set(ws, rec);
     ws.serializeAttachment(rec);
   }
+}
+
+/** Caches shared by all sockets within one flush. */
+interface FlushRound {
+  pages: Map<number, EventRow[]>;
+  payloads: Map<string, string>;
+  score: ReturnType<TenantStore["score"]> | null;
+}
+
+function newRound(): FlushRound {
+  return { pages: new Map(), payloads: new Map(), score: null };
 }
 
 function connectionState(rec: SocketRecord): ConnectionState {
