@@ -171,13 +171,14 @@ export class RealtimeHub {
   /** Brings one socket's subscriptions up to date; `round` shares pages and rendered payloads across sockets. */
   private flushSocket(ws: WebSocket, round: FlushRound): void {
     const rec = this.record(ws);
-    if (!rec || rec.p !== "ready") return;
+    if (rec?.p !== "ready") return;
     let sentEvents = 0;
     let changed = false;
     for (const [id, sub] of Object.entries(rec.s)) {
       if (sub.k === SCORE) {
         if (sub.q === this.store.scoreVersion) continue;
-        const view = (round.score ??= this.store.score(rec.t, this.clock()));
+        round.score ??= this.store.score(rec.t, this.clock());
+        const view = round.score;
         this.sendNext(ws, rec.t, id, sub, round, "score", () => view);
         sub.q = this.store.scoreVersion;
         changed = true;

@@ -1,6 +1,6 @@
 // `npm test`: the whole suite on a fresh clone. Installs dependencies when needed, runs `check`
 // (format, lint, typecheck), the unit tests with coverage (100 % on the score), then the workerd
-// integration tests and the end-to-end tests against `npm start`. Ends with one "N passed, N failed" line.
+// integration tests, the end-to-end tests against `npm start`, and the workbench in headless Chromium. Ends with one "N passed, N failed" line.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -38,9 +38,12 @@ ok = step("check: biome", [join(root, "node_modules", "@biomejs", "biome", "bin"
 ok = step("check: tsc (worker)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "."]) && ok;
 ok = step("check: tsc (tests)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test"]) && ok;
 ok = step("check: tsc (e2e)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test/e2e"]) && ok;
+ok = step("check: tsc (browser)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test/browser"]) && ok;
 ok = vitest("unit", ["--project", "unit", "--coverage"]) && ok;
 ok = vitest("integration", ["--project", "integration"]) && ok;
 ok = vitest("e2e", ["--project", "e2e"]) && ok;
+// Installs Debian's chromium on first use (scripts/lib/chromium.mjs), then drives the workbench page.
+ok = vitest("browser", ["--project", "browser"]) && ok;
 
 const passed = results.reduce((n, r) => n + (r.numPassedTests ?? 0), 0);
 const failed = results.reduce((n, r) => n + (r.numFailedTests ?? 0), 0);

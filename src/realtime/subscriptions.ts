@@ -45,7 +45,7 @@ function compile(schema: GraphQLSchema, text: string): Compiled | { error: strin
     const op = getOperationAST(document);
     const field = op?.selectionSet.selections[0];
     if (errors.length > 0) result = { error: errors[0]?.message ?? "invalid document" };
-    else if (!op || op.operation !== "subscription") result = { error: "only subscription operations run here" };
+    else if (op?.operation !== "subscription") result = { error: "only subscription operations run here" };
     else if (op.selectionSet.selections.length !== 1 || field?.kind !== "Field") {
       result = { error: "a subscription selects exactly one field" };
     } else {
