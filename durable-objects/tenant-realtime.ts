@@ -5,11 +5,14 @@ import { toIso } from "../src/domain/time";
 import type { PersistedRegistry } from "../src/graphql/persisted";
 import { logEvent } from "../src/http/log";
 import {
+  ACK_GRACE_MS,
   acknowledge,
   eventsToSend,
   type FlowState,
   flushDelay,
+  MAX_UNACKED_EVENTS,
   PAGE_EVENTS,
+  recordSent,
   tooFarBehind,
   unacked,
 } from "../src/realtime/coalesce";
@@ -95,7 +98,13 @@ export class RealtimeHub {
     }
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
-    this.save(server, { t: tenantId, c: this.clock(), p: "awaiting_init", s: {}, f: { sent: 0, acked: 0 } });
+    this.save(server, {
+      t: tenantId,
+      c: this.clock(),
+      p: "awaiting_init",
+      s: {},
+      f: { sent: 0, acked: 0, since: null },
+    });
     this.onDeadlinesChanged();
     return new Response(null, {
       status: 101,
@@ -137,6 +146,20 @@ export class RealtimeHub {
         });
       }
     }, delay);
+  }
+
+  private recheckTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** One pending re-check of slow clients (only while some client owes acknowledgements). */
+  private recheckAt(atMs: number): void {
+    if (this.recheckTimer !== null) return;
+    this.recheckTimer = setTimeout(
+      () => {
+        this.recheckTimer = null;
+        this.flush();
+      },
+      Math.max(0, atMs - this.clock()),
+    );
   }
 
   /** Earliest instant an unauthenticated socket must be closed, for the object's alarm. */
@@ -203,13 +226,19 @@ export class RealtimeHub {
       if (rows.length === 0) sub.q = this.store.newestSeq;
       changed = true;
     }
+    const now = this.clock();
     if (sentEvents > 0) {
-      rec.f = { ...rec.f, sent: rec.f.sent + sentEvents };
+      rec.f = recordSent(rec.f, sentEvents, now);
       safeSend(ws, JSON.stringify({ type: "ping", payload: { n: rec.f.sent } }));
     }
-    if (tooFarBehind(rec.f)) {
+    const backlog = this.backlogOf(rec);
+    if (tooFarBehind(rec.f, backlog, now)) {
       this.close(ws, Close.TryAgainLater, "too far behind; resubscribe with after");
       return;
+    }
+    // Owing more than the limit but still within the grace: look again when it runs out, traffic or not.
+    if (rec.f.since !== null && unacked(rec.f) + backlog > MAX_UNACKED_EVENTS) {
+      this.recheckAt(rec.f.since + ACK_GRACE_MS);
     }
     if (changed) this.save(ws, rec);
   }
@@ -266,7 +295,7 @@ export class RealtimeHub {
           this.save(ws, rec);
           break;
         case "acknowledge": {
-          const next = acknowledge(rec.f, action.payload?.n);
+          const next = acknowledge(rec.f, action.payload?.n, this.clock());
           if (next !== rec.f) {
             rec.f = next;
             this.save(ws, rec);

@@ -18,6 +18,16 @@ export interface FlowState {
   sent: number;
   /** Event frames the client has acknowledged. */
   acked: number;
+  /** Since when the client has owed an acknowledgement (`null` when it owes none). */
+  since: number | null;
+}
+
+/** A healthy client answers a ping within milliseconds; one silent this long while falling behind is stuck. */
+export const ACK_GRACE_MS = 1000;
+
+/** Records `n` more event frames sent at `nowMs`. */
+export function recordSent(flow: FlowState, n: number, nowMs: number): FlowState {
+  return { sent: flow.sent + n, acked: flow.acked, since: flow.since ?? nowMs };
 }
 
 /** Event frames sent and not yet acknowledged. */
@@ -25,11 +35,15 @@ export function unacked(flow: FlowState): number {
   return flow.sent - flow.acked;
 }
 
-/** Applies a pong's echoed count; stale or forged counts never move the acknowledgement backwards or past `sent`. */
-export function acknowledge(flow: FlowState, echoed: unknown): FlowState {
+/**
+ * Applies a pong's echoed count at `nowMs`; stale or forged counts never move the acknowledgement backwards
+ * or past `sent`. Progress restarts the grace period for what is still owed.
+ */
+export function acknowledge(flow: FlowState, echoed: unknown, nowMs: number): FlowState {
   if (typeof echoed !== "number" || !Number.isSafeInteger(echoed)) return flow;
   const acked = Math.min(flow.sent, Math.max(flow.acked, echoed));
-  return acked === flow.acked ? flow : { ...flow, acked };
+  if (acked === flow.acked) return flow;
+  return { sent: flow.sent, acked, since: acked === flow.sent ? null : nowMs };
 }
 
 /** Events past which a client is too far behind and is closed with 1013 (contract §6). */
@@ -47,7 +61,16 @@ export function eventsToSend(backlog: number, flow: FlowState): number {
   return unacked(flow) === 0 ? PAGE_EVENTS : 0;
 }
 
-/** `true` when a client has fallen so far behind that it must be closed (1013, resumable with `after`). */
-export function tooFarBehind(flow: FlowState): boolean {
-  return unacked(flow) > MAX_UNACKED_EVENTS;
+/**
+ * `true` when a client has fallen so far behind that it must be closed (1013, resumable with `after`):
+ * more than 1,000 event frames sent and unacknowledged (a hard bound on what the runtime buffers for it), or
+ * more than 1,000 events owed in all (unacknowledged plus not yet sent) while it has left a ping unanswered
+ * for longer than {@link ACK_GRACE_MS}. A client replaying a long backlog keeps acknowledging pages, so it is
+ * never closed for the size of its replay alone.
+ */
+export function tooFarBehind(flow: FlowState, unsentBacklog: number, nowMs: number): boolean {
+  const owed = unacked(flow);
+  if (owed > MAX_UNACKED_EVENTS) return true;
+  const stuck = owed > 0 && flow.since !== null && nowMs - flow.since >= ACK_GRACE_MS;
+  return stuck && owed + unsentBacklog > MAX_UNACKED_EVENTS;
 }

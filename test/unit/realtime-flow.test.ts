@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
+  ACK_GRACE_MS,
   acknowledge,
   eventsToSend,
   flushDelay,
   MAX_UNACKED_EVENTS,
   PAGE_EVENTS,
+  recordSent,
   tooFarBehind,
   unacked,
 } from "../../src/realtime/coalesce";
@@ -21,28 +23,45 @@ describe("coalescing", () => {
 
 describe("flow control", () => {
   it("sends a live backlog whole, even with frames unacknowledged", () => {
-    expect(eventsToSend(3, { sent: 10, acked: 0 })).toBe(3);
-    expect(eventsToSend(PAGE_EVENTS, { sent: 10, acked: 0 })).toBe(PAGE_EVENTS);
+    expect(eventsToSend(3, { sent: 10, acked: 0, since: 0 })).toBe(3);
+    expect(eventsToSend(PAGE_EVENTS, { sent: 10, acked: 0, since: 0 })).toBe(PAGE_EVENTS);
   });
 
   it("pages a large backlog, one page per acknowledgement", () => {
-    expect(eventsToSend(PAGE_EVENTS + 1, { sent: 0, acked: 0 })).toBe(PAGE_EVENTS);
-    expect(eventsToSend(5000, { sent: 500, acked: 0 })).toBe(0);
-    expect(eventsToSend(5000, { sent: 500, acked: 500 })).toBe(PAGE_EVENTS);
+    expect(eventsToSend(PAGE_EVENTS + 1, { sent: 0, acked: 0, since: null })).toBe(PAGE_EVENTS);
+    expect(eventsToSend(5000, { sent: 500, acked: 0, since: 0 })).toBe(0);
+    expect(eventsToSend(5000, { sent: 500, acked: 500, since: null })).toBe(PAGE_EVENTS);
   });
 
-  it("counts a client more than 1000 frames behind as too far behind", () => {
-    expect(tooFarBehind({ sent: MAX_UNACKED_EVENTS, acked: 0 })).toBe(false);
-    expect(tooFarBehind({ sent: MAX_UNACKED_EVENTS + 1, acked: 0 })).toBe(true);
+  it("closes a client with more than 1000 frames unacknowledged, however recent", () => {
+    const t = 1_000_000;
+    expect(tooFarBehind({ sent: MAX_UNACKED_EVENTS, acked: 0, since: t }, 0, t)).toBe(false);
+    expect(tooFarBehind({ sent: MAX_UNACKED_EVENTS + 1, acked: 0, since: t }, 0, t)).toBe(true);
+  });
+
+  it("closes a silent client owing more than 1000 events once its ping is overdue", () => {
+    const t = 1_000_000;
+    const stalled = { sent: 500, acked: 0, since: t };
+    expect(tooFarBehind(stalled, 1500, t + ACK_GRACE_MS - 1)).toBe(false);
+    expect(tooFarBehind(stalled, 1500, t + ACK_GRACE_MS)).toBe(true);
+    expect(tooFarBehind(stalled, 500, t + 10 * ACK_GRACE_MS)).toBe(false);
+  });
+
+  it("never closes a replaying client that keeps acknowledging pages", () => {
+    const t = 1_000_000;
+    let flow = recordSent({ sent: 0, acked: 0, since: null }, PAGE_EVENTS, t);
+    flow = acknowledge(flow, PAGE_EVENTS, t + 5);
+    expect(flow.since).toBeNull();
+    expect(tooFarBehind(flow, 100_000, t + 60_000)).toBe(false);
   });
 
   it("moves acknowledgements forward only, never past what was sent", () => {
-    const flow = { sent: 10, acked: 4 };
-    expect(acknowledge(flow, 8)).toEqual({ sent: 10, acked: 8 });
-    expect(acknowledge(flow, 2)).toBe(flow);
-    expect(acknowledge(flow, 99)).toEqual({ sent: 10, acked: 10 });
-    expect(acknowledge(flow, "8")).toBe(flow);
-    expect(unacked({ sent: 10, acked: 4 })).toBe(6);
+    const flow = { sent: 10, acked: 4, since: 1 };
+    expect(acknowledge(flow, 8, 50)).toEqual({ sent: 10, acked: 8, since: 50 });
+    expect(acknowledge(flow, 2, 50)).toBe(flow);
+    expect(acknowledge(flow, 99, 50)).toEqual({ sent: 10, acked: 10, since: null });
+    expect(acknowledge(flow, "8", 50)).toBe(flow);
+    expect(unacked({ sent: 10, acked: 4, since: 1 })).toBe(6);
   });
 });
 
