@@ -15,19 +15,22 @@ function lockHash() {
     .digest("hex");
 }
 
-/** Runs `npm ci` when node_modules is missing or older than package-lock.json. */
+/** Installs dependencies when node_modules is missing or older than package-lock.json. */
 export function ensureDeps() {
   const want = lockHash();
   const have = existsSync(stampPath) ? readFileSync(stampPath, "utf8").trim() : "";
   if (have === want && existsSync(join(root, "node_modules", ".bin", "node"))) return;
-  process.stderr.write("[deps] installing dependencies (package-lock.json changed or fresh clone)…\n");
-  const result = spawnSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], {
+  // A fresh clone gets `npm ci`; an existing tree gets `npm install`, which updates it in place instead of
+  // deleting node_modules under processes (servers, test runners) that are using it.
+  const fresh = !existsSync(join(root, "node_modules", ".bin", "node"));
+  process.stderr.write(`[deps] ${fresh ? "installing" : "updating"} dependencies (package-lock.json changed)…\n`);
+  const result = spawnSync("npm", [fresh ? "ci" : "install", "--no-audit", "--no-fund", "--loglevel=error"], {
     cwd: root,
     stdio: ["ignore", process.stderr, process.stderr],
     env: { ...process.env, npm_config_update_notifier: "false" },
   });
   if (result.status !== 0) {
-    process.stderr.write("[deps] npm ci failed\n");
+    process.stderr.write("[deps] npm failed\n");
     process.exit(result.status ?? 1);
   }
   writeFileSync(stampPath, `${want}\n`);
