@@ -66,6 +66,8 @@ export class TenantStore {
   constructor(
     private readonly sql: SqlStorage,
     private readonly storage: DurableObjectStorage,
+    /** Highest seq that may be pruned: rows the sinks have not received yet are kept whatever their age. */
+    private readonly prunableThroughSeq: () => number = () => Number.MAX_SAFE_INTEGER,
   ) {
     const row = sql
       .exec<{ sum_vw: number; sum_w: number; count: number; updated_ms: number | null; version: number }>(
@@ -275,12 +277,17 @@ export class TenantStore {
       }
       const prunable = this.sql
         .exec<{ n: number; top: number | null }>(
-          `SELECT COUNT(*) AS n, MAX(seq) AS top FROM signals WHERE phase = 2 AND accepted_ms <= ?`,
+          `SELECT COUNT(*) AS n, MAX(seq) AS top FROM signals WHERE phase = 2 AND accepted_ms <= ? AND seq <= ?`,
           nowMs - RECORD_TTL_MS,
+          this.prunableThroughSeq(),
         )
         .one();
       if (prunable.n > 0) {
-        this.sql.exec(`DELETE FROM signals WHERE phase = 2 AND accepted_ms <= ?`, nowMs - RECORD_TTL_MS);
+        this.sql.exec(
+          `DELETE FROM signals WHERE phase = 2 AND accepted_ms <= ? AND seq <= ?`,
+          nowMs - RECORD_TTL_MS,
+          this.prunableThroughSeq(),
+        );
         result.pruned += prunable.n;
         if ((prunable.top ?? 0) > this.prunedThroughSeqValue) {
           this.prunedThroughSeqValue = prunable.top ?? 0;

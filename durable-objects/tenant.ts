@@ -2,8 +2,10 @@ import { DurableObject } from "cloudflare:workers";
 import { loadConfig } from "../src/config";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
+import { earliest } from "../src/domain/window";
 import { persistedRegistry } from "../src/graphql/registry";
 import { logEvent } from "../src/http/log";
+import { SinkOutbox } from "./tenant-outbox";
 import { RealtimeHub } from "./tenant-realtime";
 import { migrate } from "./tenant-schema";
 import { TenantStore } from "./tenant-store";
@@ -17,6 +19,7 @@ import { TenantStore } from "./tenant-store";
 export class TenantObject extends DurableObject<Env> {
   private store!: TenantStore;
   private hub!: RealtimeHub;
+  private outbox!: SinkOutbox;
   /** Alarm instant currently armed (mirrors storage, to skip redundant `setAlarm` calls). */
   private armedAt: number | null = null;
   private readonly limiter = new FixedWindowLimiter();
@@ -29,7 +32,18 @@ export class TenantObject extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql);
-      this.store = new TenantStore(ctx.storage.sql, ctx.storage);
+      const config = loadConfig(env);
+      this.store = new TenantStore(ctx.storage.sql, ctx.storage, () => this.outbox.prunableThroughSeq());
+      const sinksOn = config.neo4j !== null || config.postgres !== null;
+      this.outbox = new SinkOutbox(
+        ctx.storage.sql,
+        this.store,
+        sinksOn ? env.SINK_QUEUE : null,
+        config.policyTags,
+        () => this.clock(),
+        config.fanoutWindowMs,
+        () => this.rearmLater(),
+      );
       const registry = await persistedRegistry;
       this.hub = new RealtimeHub(
         ctx,
@@ -37,9 +51,11 @@ export class TenantObject extends DurableObject<Env> {
         this.store,
         registry,
         () => this.clock(),
-        loadConfig(env).fanoutWindowMs,
+        config.fanoutWindowMs,
         () => this.rearmLater(),
       );
+      // Work left by a previous incarnation (crash, eviction mid-send) goes out now.
+      if (this.outbox.pending) this.outbox.requestDrain();
       this.armedAt = await ctx.storage.getAlarm();
       await this.rearm();
       // One line per object start: after hibernation or eviction, a wake-up shows as a new start.
@@ -91,7 +107,7 @@ export class TenantObject extends DurableObject<Env> {
     const version = this.store.scoreVersion;
     const newest = this.store.newestSeq;
     const outcome = this.store.ingest(cmd, now);
-    if (this.store.newestSeq !== newest || this.store.scoreVersion !== version) this.hub.requestFlush();
+    if (this.store.newestSeq !== newest || this.store.scoreVersion !== version) this.changed();
     await this.rearm();
     return outcome;
   }
@@ -103,7 +119,7 @@ export class TenantObject extends DurableObject<Env> {
     if (!admission.ok) return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
     const version = this.store.scoreVersion;
     const view = this.store.score(tenantId, now);
-    if (this.store.scoreVersion !== version) this.hub.requestFlush();
+    if (this.store.scoreVersion !== version) this.changed();
     await this.rearm();
     return { kind: "ok", view };
   }
@@ -120,12 +136,20 @@ export class TenantObject extends DurableObject<Env> {
       this.hub.expireInits(now);
       const version = this.store.scoreVersion;
       this.store.advance(now);
-      if (this.store.scoreVersion !== version) this.hub.requestFlush();
+      if (this.store.scoreVersion !== version) this.changed();
+      // A failed hand-off to the sink queue is retried here, on the alarm.
+      if (this.outbox.retryAt !== null && this.outbox.retryAt <= now) await this.outbox.drain();
       await this.rearm();
     } catch (err) {
       this.logFailure("alarm", err);
       throw err; // let the runtime retry the alarm
     }
+  }
+
+  /** Signals or the score changed: fan out to sockets and hand off to the sinks, each coalesced. */
+  private changed(): void {
+    this.hub.requestFlush();
+    this.outbox.requestDrain();
   }
 
   private logFailure(op: string, err: unknown): void {
@@ -144,9 +168,7 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Arms the one alarm for the earliest due work: window changes, pruning, connection-init deadlines. */
   private async rearm(): Promise<void> {
-    const initDue = this.hub?.nextInitDeadline() ?? null;
-    const storeDue = this.store.nextDue;
-    const due = initDue === null ? storeDue : storeDue === null ? initDue : Math.min(initDue, storeDue);
+    const due = earliest(this.hub?.nextInitDeadline(), this.store.nextDue, this.outbox?.retryAt);
     if (due === this.armedAt) return;
     if (due === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(due);

@@ -22,6 +22,13 @@ const configSchema = z.object({
   JWT_AUDIENCE: optionalText,
   RPS_MAX: z.coerce.number().int().positive().default(1000),
   FANOUT_WINDOW_MS: z.coerce.number().int().min(0).max(100).default(100),
+  NEO4J_URL: optionalText,
+  NEO4J_USER: z.string().default("neo4j"),
+  NEO4J_PASSWORD: z.string().default(""),
+  NEO4J_DATABASE: z.string().default("neo4j"),
+  DATABASE_URL: optionalText,
+  NEON_WSPROXY: optionalText,
+  READ_MODE: z.enum(["durable-object", "postgres"]).default("durable-object"),
   POLICY_PURPOSE: z.string().default("benchmarking"),
   POLICY_RETENTION: z.string().default("standard-365d"),
   POLICY_LICENSE: z.string().default("Restricted-TOS"),
@@ -47,6 +54,11 @@ export interface Config {
   rpsMax: number;
   /** Realtime fan-out coalescing window (contract §6: at most 100 ms). */
   fanoutWindowMs: number;
+  /** Sinks (contract §9); `null` when their settings are absent: that sink is off. */
+  neo4j: { url: string; user: string; password: string; database: string } | null;
+  postgres: { url: string; wsProxy: string | null } | null;
+  /** ADR-001 fallback: `postgres` serves `tenantCoherence` from the materialized table. */
+  readMode: "durable-object" | "postgres";
   policyTags: PolicyTags;
 }
 
@@ -89,6 +101,11 @@ export function loadConfig(env: object): Config {
     },
     rpsMax: e.RPS_MAX,
     fanoutWindowMs: e.FANOUT_WINDOW_MS,
+    neo4j: e.NEO4J_URL
+      ? { url: e.NEO4J_URL, user: e.NEO4J_USER, password: e.NEO4J_PASSWORD, database: e.NEO4J_DATABASE }
+      : null,
+    postgres: e.DATABASE_URL ? { url: e.DATABASE_URL, wsProxy: e.NEON_WSPROXY } : null,
+    readMode: e.READ_MODE,
     policyTags: {
       purpose: e.POLICY_PURPOSE,
       retention: e.POLICY_RETENTION,

@@ -1,8 +1,30 @@
+import { loadConfig } from "./config";
 import { app } from "./http/app";
+import { logEvent } from "./http/log";
+import { consumeSinkBatch, openSinks } from "./queues/consumer";
+import { consumeDeadLetters } from "./queues/dead-letters";
 
+export { DeadLetterStore } from "../durable-objects/dead-letters";
 export { TenantObject } from "../durable-objects/tenant";
 
-/** The Worker: HTTP through the Hono app. Queue consumers and scheduled jobs join with the sinks. */
+/** Signals older than this leave every store (contract §9: retention standard-365d). */
+export const RETENTION_MS = 365 * 24 * 60 * 60 * 1000;
+
+/** The Worker: HTTP through the Hono app, the sink queues, and the daily retention job. */
 export default {
   fetch: app.fetch,
+  async queue(batch, env) {
+    if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch, env);
+    return consumeSinkBatch(batch, env, loadConfig(env));
+  },
+  async scheduled(controller, env) {
+    // Tenant objects keep 24 h; the graph is the only store with older signals.
+    const sinks = openSinks(loadConfig(env));
+    try {
+      const removed = (await sinks.graph?.deleteSignalsBefore(controller.scheduledTime - RETENTION_MS)) ?? 0;
+      logEvent({ op: "retention", removed, cutoff: new Date(controller.scheduledTime - RETENTION_MS).toISOString() });
+    } finally {
+      await sinks.scores?.close();
+    }
+  },
 } satisfies ExportedHandler<Env>;

@@ -1,5 +1,5 @@
-/** Scopes a token may carry (contract §1). */
-export type Scope = "coherence:read" | "coherence:write" | "finops:read" | "metrics:read";
+/** Scopes a token may carry (contract §1, plus `ops:write` for operators). */
+export type Scope = "coherence:read" | "coherence:write" | "finops:read" | "metrics:read" | "ops:write";
 
 /** The verified caller: a tenant id, or `*` for operator tokens, and its scopes. */
 export interface Principal {
@@ -9,7 +9,8 @@ export interface Principal {
 }
 
 /** Operator tokens (`tenant: "*"`) only count for these scopes; they never touch coherence data. */
-const OPERATOR_SCOPES: ReadonlySet<string> = new Set(["finops:read", "metrics:read"]);
+// `ops:write` (dead-letter replay) is an addition to the contract's scopes, for operators only.
+const OPERATOR_SCOPES: ReadonlySet<string> = new Set(["finops:read", "metrics:read", "ops:write"]);
 
 /** `true` when the principal holds `scope` and, for operator tokens, the scope is one they may use. */
 export function hasScope(p: Principal, scope: Scope): boolean {

@@ -1,6 +1,7 @@
 import { hasScope, mayAccessTenant, type Scope } from "../auth/principal";
 import { validateSignals } from "../domain/signal";
 import { applySignals, rateLimited } from "../ingest/apply";
+import { openSinks } from "../queues/consumer";
 import { tenantStub } from "../tenants";
 import type { GraphQLServerContext } from "./context";
 import { gqlError, toGraphQLError } from "./errors";
@@ -29,6 +30,29 @@ function withoutNulls(input: PublishInput): Record<string, unknown> {
   return out;
 }
 
+/**
+ * ADR-001 fallback (`READ_MODE=postgres`): the materialized row, bypassing the object. A tenant without a row
+ * reads as UNKNOWN, like an empty window.
+ */
+async function readFromPostgres(ctx: GraphQLServerContext, tenantId: string) {
+  const store = openSinks(ctx.config).scores;
+  if (!store) throw gqlError(503, "SERVICE_UNAVAILABLE", "READ_MODE=postgres needs DATABASE_URL");
+  try {
+    const row = await store.readScore(tenantId);
+    return {
+      tenantId,
+      score: row?.score ?? 0,
+      status: row?.status ?? "UNKNOWN",
+      updatedAt: new Date(row?.updatedAtMs ?? Date.now()).toISOString(),
+      signalCount: row?.signalCount ?? 0,
+    };
+  } catch {
+    throw gqlError(503, "SERVICE_UNAVAILABLE", "the score store is unavailable");
+  } finally {
+    await store.close();
+  }
+}
+
 export const resolvers = {
   DateTime: {
     serialize: (value: unknown) => (value instanceof Date ? value.toISOString() : String(value)),
@@ -39,6 +63,7 @@ export const resolvers = {
     async tenantCoherence(_: unknown, args: { tenantId: string }, ctx: GraphQLServerContext) {
       ctx.log.op = "graphql_query";
       authorize(ctx, "coherence:read", args.tenantId);
+      if (ctx.config.readMode === "postgres") return readFromPostgres(ctx, args.tenantId);
       try {
         const stub = tenantStub(ctx.env.TENANT, ctx.config, args.tenantId);
         const outcome = await stub.score(args.tenantId, ctx.config.rpsMax);

@@ -7,6 +7,7 @@ import { requestLogging } from "./middleware/logging";
 import { graphqlRoutes } from "./routes/graphql";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
+import { opsRoutes } from "./routes/ops";
 import { realtimeRoutes } from "./routes/realtime";
 
 /** The Worker's HTTP app: routes, the one error handler, JSON 404/405. */
@@ -17,8 +18,16 @@ app.route("/", healthRoutes);
 app.route("/", ingestRoutes);
 app.route("/", graphqlRoutes);
 app.route("/", realtimeRoutes);
+app.route("/", opsRoutes);
 
-const KNOWN_PATHS = new Set(["/healthz", "/v1/coherence/signals", "/graphql"]);
+const KNOWN_PATHS = new Set([
+  "/healthz",
+  "/readyz",
+  "/v1/coherence/signals",
+  "/graphql",
+  "/v1/ops/dlq",
+  "/v1/ops/dlq/replay",
+]);
 
 app.notFound((c) => {
   const err = KNOWN_PATHS.has(c.req.path)

@@ -1,0 +1,112 @@
+import type { GraphWriter } from "../ports";
+import type { SinkScore, SinkSignal } from "../queues/messages";
+
+/** Settings of the Neo4j sink (contract §9). */
+export interface Neo4jSettings {
+  url: string;
+  user: string;
+  password: string;
+  database: string;
+}
+
+/** A sink call that failed; the consumer retries the message. Carries no credentials. */
+export class SinkError extends Error {
+  constructor(
+    readonly sink: "neo4j" | "postgres",
+    message: string,
+    /** `false` when retrying cannot help (e.g. a Cypher syntax error): the message goes to the dead-letter queue. */
+    readonly retryable = true,
+  ) {
+    super(message);
+  }
+}
+
+const WRITE_SIGNALS = `
+MERGE (t:Tenant {tenant_id: $tenantId})
+WITH t
+UNWIND $rows AS r
+MERGE (s:Signal {key: r.key})
+  ON CREATE SET s.tenant_id = $tenantId, s.signal_id = r.signalId, s.type = r.type, s.value = r.value,
+    s.weight = r.weight, s.source = r.source, s.ts = datetime({epochMillis: r.tsMs}),
+    s.accepted_at = datetime({epochMillis: r.acceptedMs}), s.provenance_id = r.provenanceId,
+    s.purpose = r.tags.purpose, s.retention = r.tags.retention, s.license = r.tags.license,
+    s.residency = r.tags.residency
+MERGE (t)-[:EMITS]->(s)`;
+
+const WRITE_SCORE = `
+MERGE (t:Tenant {tenant_id: $tenantId})
+MERGE (t)-[:HAS_SCORE]->(c:CoherenceScore {tenant_id: $tenantId})
+WITH c WHERE coalesce(c.version, -1) < $version
+SET c.score = $score, c.status = $status, c.signal_count = $signalCount,
+    c.updated_at = datetime({epochMillis: $updatedAtMs}), c.version = $version`;
+
+const DELETE_OLD = `
+MATCH (s:Signal) WHERE s.ts < datetime({epochMillis: $cutoffMs})
+WITH s LIMIT 10000
+DETACH DELETE s
+RETURN count(*) AS n`;
+
+/** The signal's node key: the contract's dedupe key `(tenantId, source, signalId, ts)`. */
+export function signalKey(tenantId: string, s: Pick<SinkSignal, "source" | "signalId" | "tsMs">): string {
+  return JSON.stringify([tenantId, s.source, s.signalId, s.tsMs]);
+}
+
+/** {@link GraphWriter} over Neo4j's HTTP Query API (`POST /db/{db}/query/v2`) with plain `fetch`. */
+export class Neo4jQueryApi implements GraphWriter {
+  private readonly endpoint: string;
+  private readonly auth: string;
+
+  constructor(settings: Neo4jSettings) {
+    this.endpoint = `${settings.url.replace(/\/+$/, "")}/db/${encodeURIComponent(settings.database)}/query/v2`;
+    this.auth = `Basic ${btoa(`${settings.user}:${settings.password}`)}`;
+  }
+
+  async writeSignals(tenantId: string, signals: SinkSignal[]): Promise<void> {
+    const rows = signals.map((s) => ({ ...s, key: signalKey(tenantId, s) }));
+    await this.run(WRITE_SIGNALS, { tenantId, rows });
+  }
+
+  async writeScore(score: SinkScore): Promise<void> {
+    await this.run(WRITE_SCORE, { ...score });
+  }
+
+  async deleteSignalsBefore(cutoffMs: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const values = await this.run(DELETE_OLD, { cutoffMs });
+      const n = Number(values[0]?.[0] ?? 0);
+      total += n;
+      if (n < 10000) return total;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.run("RETURN 1 AS ok", {});
+  }
+
+  /** Runs one statement in an implicit transaction; returns the result rows. */
+  async run(statement: string, parameters: Record<string, unknown>): Promise<unknown[][]> {
+    let res: Response;
+    try {
+      res = await fetch(this.endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json", authorization: this.auth },
+        body: JSON.stringify({ statement, parameters }),
+      });
+    } catch (err) {
+      throw new SinkError("neo4j", `unreachable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const body = (await res.json().catch(() => null)) as {
+      data?: { values?: unknown[][] };
+      errors?: Array<{ code?: string; message?: string }>;
+    } | null;
+    const first = body?.errors?.[0];
+    if (!res.ok || first) {
+      const code = first?.code ?? `HTTP ${res.status}`;
+      // Syntax and semantic errors cannot succeed on retry; transient and auth errors can (after a fix).
+      const permanent = /Neo\.ClientError\.Statement\.(SyntaxError|TypeError|ArgumentError)/.test(code);
+      throw new SinkError("neo4j", `${code}: ${first?.message ?? res.statusText}`, !permanent);
+    }
+    return body?.data?.values ?? [];
+  }
+}

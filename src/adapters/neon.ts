@@ -1,0 +1,84 @@
+import { neonConfig, Pool } from "@neondatabase/serverless";
+import type { ScoreStore } from "../ports";
+import type { SinkScore } from "../queues/messages";
+import { SinkError } from "./neo4j-query-api";
+
+/** Settings of the Postgres sink: a connection string, and for local use Neon's wsproxy (`host:port/v1`). */
+export interface PostgresSettings {
+  url: string;
+  wsProxy: string | null;
+}
+
+// Rows move forward only: an out-of-order (older) version never overwrites a newer one (contract §9).
+const UPSERT = `
+INSERT INTO coherence_scores (tenant_id, score, status, updated_at, signal_count, version)
+VALUES ($1, $2, $3, to_timestamp($4::double precision / 1000), $5, $6)
+ON CONFLICT (tenant_id) DO UPDATE SET
+  score = EXCLUDED.score, status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+  signal_count = EXCLUDED.signal_count, version = EXCLUDED.version
+WHERE coherence_scores.version < EXCLUDED.version`;
+
+/**
+ * {@link ScoreStore} over `@neondatabase/serverless` (node-postgres API over WebSocket). Workers cannot keep
+ * connections between invocations, so each user opens a store, uses it, and closes it.
+ */
+export class NeonScoreStore implements ScoreStore {
+  private readonly pool: Pool;
+
+  constructor(settings: PostgresSettings) {
+    if (settings.wsProxy) {
+      // Local/test only: plain ws:// to Neon's wsproxy in front of a real Postgres.
+      neonConfig.wsProxy = settings.wsProxy;
+      neonConfig.useSecureWebSocket = false;
+      neonConfig.pipelineConnect = false;
+    }
+    this.pool = new Pool({ connectionString: settings.url, max: 1 });
+  }
+
+  async upsertScore(s: SinkScore): Promise<void> {
+    await this.query(UPSERT, [s.tenantId, s.score, s.status, s.updatedAtMs, s.signalCount, s.version]);
+  }
+
+  async readScore(tenantId: string): Promise<SinkScore | null> {
+    const rows = await this.query(
+      `SELECT tenant_id, score::float8 AS score, status, (extract(epoch from updated_at) * 1000)::float8 AS updated_ms,
+              signal_count, version FROM coherence_scores WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    const r = rows[0] as
+      | { tenant_id: string; score: number; status: string; updated_ms: number; signal_count: number; version: string }
+      | undefined;
+    if (!r) return null;
+    return {
+      tenantId: r.tenant_id,
+      score: r.score,
+      status: r.status,
+      updatedAtMs: Math.round(r.updated_ms),
+      signalCount: r.signal_count,
+      version: Number(r.version),
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.query("SELECT 1", []);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private async query(text: string, params: unknown[]): Promise<unknown[]> {
+    try {
+      const result = await this.pool.query(text, params);
+      return result.rows;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "";
+      // Class 42 (syntax, undefined table/column) will not heal by retrying the same message.
+      throw new SinkError(
+        "postgres",
+        `${code} ${err instanceof Error ? err.message : String(err)}`,
+        !code.startsWith("42"),
+      );
+    }
+  }
+}

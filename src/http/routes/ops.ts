@@ -1,0 +1,48 @@
+import { Hono } from "hono";
+import { hasScope } from "../../auth/principal";
+import { openSinks } from "../../queues/consumer";
+import type { AppEnv } from "../context";
+import { AppError } from "../errors";
+import { requireAuth } from "../middleware/auth";
+
+type SinkState = "ok" | "down" | "off";
+
+async function probe(check: (() => Promise<void>) | null): Promise<SinkState> {
+  if (!check) return "off";
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), 2000));
+  try {
+    await Promise.race([check(), timeout]);
+    return "ok";
+  } catch {
+    return "down";
+  }
+}
+
+/** Operations: readiness with each sink's state (contract §8) and the dead-letter queue (contract §9). */
+export const opsRoutes = new Hono<AppEnv>()
+  .get("/readyz", async (c) => {
+    c.get("log").op = "readyz";
+    const sinks = openSinks(c.get("config"));
+    try {
+      const [neo4j, postgres] = await Promise.all([
+        probe(sinks.graph ? () => (sinks.graph as NonNullable<typeof sinks.graph>).ping() : null),
+        probe(sinks.scores ? () => (sinks.scores as NonNullable<typeof sinks.scores>).ping() : null),
+      ]);
+      const ready = neo4j !== "down" && postgres !== "down";
+      return c.json({ status: ready ? "ok" : "degraded", sinks: { neo4j, postgres } }, ready ? 200 : 503);
+    } finally {
+      await sinks.scores?.close();
+    }
+  })
+  .get("/v1/ops/dlq", requireAuth, async (c) => {
+    c.get("log").op = "dlq_list";
+    if (!hasScope(c.get("principal"), "metrics:read")) throw new AppError(403, "FORBIDDEN", "needs scope metrics:read");
+    const store = c.env.DEAD_LETTERS.get(c.env.DEAD_LETTERS.idFromName("dlq"));
+    return c.json({ count: await store.count(), messages: await store.list(100) });
+  })
+  .post("/v1/ops/dlq/replay", requireAuth, async (c) => {
+    c.get("log").op = "dlq_replay";
+    if (!hasScope(c.get("principal"), "ops:write")) throw new AppError(403, "FORBIDDEN", "needs scope ops:write");
+    const store = c.env.DEAD_LETTERS.get(c.env.DEAD_LETTERS.idFromName("dlq"));
+    return c.json(await store.replay());
+  });

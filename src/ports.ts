@@ -1,0 +1,22 @@
+import type { SinkScore, SinkSignal } from "./queues/messages";
+
+/** Where signals and scores go as a graph (Neo4j over its HTTP Query API in production). */
+export interface GraphWriter {
+  /** Writes signals idempotently (MERGE on the dedupe key); a redelivery changes nothing. */
+  writeSignals(tenantId: string, signals: SinkSignal[]): Promise<void>;
+  /** Writes a score unless a newer version is already there. */
+  writeScore(score: SinkScore): Promise<void>;
+  /** Removes signals whose `ts` is older than `cutoffMs`; returns how many went. */
+  deleteSignalsBefore(cutoffMs: number): Promise<number>;
+  /** Cheap liveness probe for `/readyz`. */
+  ping(): Promise<void>;
+}
+
+/** Where scores are materialized for fast reads (Neon Postgres in production). */
+export interface ScoreStore {
+  /** Upserts a score, never moving a tenant's row back to an older version. */
+  upsertScore(score: SinkScore): Promise<void>;
+  /** The materialized score of a tenant, or `null`. */
+  readScore(tenantId: string): Promise<SinkScore | null>;
+  ping(): Promise<void>;
+}
