@@ -12,7 +12,9 @@ import {
   flushDelay,
   MAX_UNACKED_EVENTS,
   PAGE_EVENTS,
+  recordPing,
   recordSent,
+  shouldPing,
   tooFarBehind,
   unacked,
 } from "../src/realtime/coalesce";
@@ -227,11 +229,13 @@ export class RealtimeHub {
       changed = true;
     }
     const now = this.clock();
-    if (sentEvents > 0) {
-      rec.f = recordSent(rec.f, sentEvents, now);
-      safeSend(ws, JSON.stringify({ type: "ping", payload: { n: rec.f.sent } }));
-    }
     const backlog = this.backlogOf(rec);
+    if (sentEvents > 0) rec.f = recordSent(rec.f, sentEvents);
+    if (shouldPing(rec.f, backlog)) {
+      rec.f = recordPing(rec.f, now);
+      safeSend(ws, JSON.stringify({ type: "ping", payload: { n: rec.f.sent } }));
+      changed = true;
+    }
     if (tooFarBehind(rec.f, backlog, now)) {
       this.close(ws, Close.TryAgainLater, "too far behind; resubscribe with after");
       return;

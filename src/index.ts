@@ -1,4 +1,5 @@
 import { loadConfig } from "./config";
+import { RETENTION_MS } from "./domain/window";
 import { app } from "./http/app";
 import { logEvent } from "./http/log";
 import { consumeSinkBatch, openSinks } from "./queues/consumer";
@@ -7,8 +8,7 @@ import { consumeDeadLetters } from "./queues/dead-letters";
 export { DeadLetterStore } from "../durable-objects/dead-letters";
 export { TenantObject } from "../durable-objects/tenant";
 
-/** Signals older than this leave every store (contract §9: retention standard-365d). */
-export const RETENTION_MS = 365 * 24 * 60 * 60 * 1000;
+// Only handlers and Durable Object classes may be exported from the entry module (workerd rejects the rest).
 
 /** The Worker: HTTP through the Hono app, the sink queues, and the daily retention job. */
 export default {

@@ -10,24 +10,42 @@ export function flushDelay(nowMs: number, lastFlushMs: number | null, windowMs: 
 
 /**
  * Per-socket flow control, counted in event frames (the runtime hides per-socket buffered bytes).
- * After each flush the server pings with `{"n": sent}`; the graphql-ws client echoes the payload in
- * its pong, which acknowledges every frame before it (one ordered stream).
+ * Now and then the server pings with `{"n": sent}`; the graphql-ws client echoes the payload in its pong,
+ * which acknowledges every frame before it (one ordered stream). Pings are sparse — every
+ * {@link PING_EVERY_EVENTS} events, and after each page of a large backlog — because each pong wakes the
+ * object: a ping per flush to 1,000 subscribers would cost 1,000 wake-ups per flush.
  */
 export interface FlowState {
   /** Event frames sent to the socket so far. */
   sent: number;
   /** Event frames the client has acknowledged. */
   acked: number;
-  /** Since when the client has owed an acknowledgement (`null` when it owes none). */
+  /** `sent` as of the last ping. */
+  pinged?: number;
+  /** Since when the client has left a ping unanswered (`null` when it owes no pong). */
   since: number | null;
 }
+
+/** Live traffic is pinged once per this many events. */
+export const PING_EVERY_EVENTS = 250;
 
 /** A healthy client answers a ping within milliseconds; one silent this long while falling behind is stuck. */
 export const ACK_GRACE_MS = 1000;
 
-/** Records `n` more event frames sent at `nowMs`. */
-export function recordSent(flow: FlowState, n: number, nowMs: number): FlowState {
-  return { sent: flow.sent + n, acked: flow.acked, since: flow.since ?? nowMs };
+/** Records `n` more event frames sent. */
+export function recordSent(flow: FlowState, n: number): FlowState {
+  return { ...flow, sent: flow.sent + n };
+}
+
+/** `true` when the server should ping now: enough unpinged events, or a paged backlog awaiting the next page. */
+export function shouldPing(flow: FlowState, backlogRemaining: number): boolean {
+  const unpinged = flow.sent - (flow.pinged ?? 0);
+  return unpinged > 0 && (unpinged >= PING_EVERY_EVENTS || backlogRemaining > 0);
+}
+
+/** Records a ping sent at `nowMs`. */
+export function recordPing(flow: FlowState, nowMs: number): FlowState {
+  return { ...flow, pinged: flow.sent, since: flow.since ?? nowMs };
 }
 
 /** Event frames sent and not yet acknowledged. */
@@ -43,7 +61,7 @@ export function acknowledge(flow: FlowState, echoed: unknown, nowMs: number): Fl
   if (typeof echoed !== "number" || !Number.isSafeInteger(echoed)) return flow;
   const acked = Math.min(flow.sent, Math.max(flow.acked, echoed));
   if (acked === flow.acked) return flow;
-  return { sent: flow.sent, acked, since: acked === flow.sent ? null : nowMs };
+  return { ...flow, acked, since: acked >= (flow.pinged ?? 0) ? null : nowMs };
 }
 
 /** Events past which a client is too far behind and is closed with 1013 (contract §6). */

@@ -6,7 +6,10 @@ import {
   flushDelay,
   MAX_UNACKED_EVENTS,
   PAGE_EVENTS,
+  PING_EVERY_EVENTS,
+  recordPing,
   recordSent,
+  shouldPing,
   tooFarBehind,
   unacked,
 } from "../../src/realtime/coalesce";
@@ -49,17 +52,25 @@ describe("flow control", () => {
 
   it("never closes a replaying client that keeps acknowledging pages", () => {
     const t = 1_000_000;
-    let flow = recordSent({ sent: 0, acked: 0, since: null }, PAGE_EVENTS, t);
+    let flow = recordPing(recordSent({ sent: 0, acked: 0, pinged: 0, since: null }, PAGE_EVENTS), t);
     flow = acknowledge(flow, PAGE_EVENTS, t + 5);
     expect(flow.since).toBeNull();
     expect(tooFarBehind(flow, 100_000, t + 60_000)).toBe(false);
   });
 
+  it("pings sparsely on live traffic and after every page of a backlog", () => {
+    const flow = { sent: 0, acked: 0, pinged: 0, since: null };
+    expect(shouldPing(recordSent(flow, PING_EVERY_EVENTS - 1), 0)).toBe(false);
+    expect(shouldPing(recordSent(flow, PING_EVERY_EVENTS), 0)).toBe(true);
+    expect(shouldPing(recordSent(flow, 10), 1)).toBe(true);
+    expect(shouldPing(flow, 1)).toBe(false);
+  });
+
   it("moves acknowledgements forward only, never past what was sent", () => {
-    const flow = { sent: 10, acked: 4, since: 1 };
-    expect(acknowledge(flow, 8, 50)).toEqual({ sent: 10, acked: 8, since: 50 });
+    const flow = { sent: 10, acked: 4, pinged: 10, since: 1 };
+    expect(acknowledge(flow, 8, 50)).toEqual({ sent: 10, acked: 8, pinged: 10, since: 50 });
     expect(acknowledge(flow, 2, 50)).toBe(flow);
-    expect(acknowledge(flow, 99, 50)).toEqual({ sent: 10, acked: 10, since: null });
+    expect(acknowledge(flow, 99, 50)).toEqual({ sent: 10, acked: 10, pinged: 10, since: null });
     expect(acknowledge(flow, "8", 50)).toBe(flow);
     expect(unacked({ sent: 10, acked: 4, since: 1 })).toBe(6);
   });
