@@ -1,0 +1,34 @@
+// `npm run dlq:replay`: sends every dead-lettered sink message back to the sink queue (after the cause is
+// fixed). Talks to the running service (COHERENCE_URL, default http://127.0.0.1:8787) with an operator token:
+// OPS_TOKEN if set, else a dev token minted like `npm run token -- --tenant '*' --scope ops:write`.
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { root } from "./lib/env.mjs";
+
+const base = (process.env.COHERENCE_URL ?? `http://127.0.0.1:${process.env.PORT ?? "8787"}`).replace(/\/+$/, "");
+const token =
+  process.env.OPS_TOKEN ??
+  execFileSync(
+    process.execPath,
+    [join(root, "scripts", "token.mjs"), "--tenant", "*", "--scope", "ops:write metrics:read"],
+    {
+      encoding: "utf8",
+    },
+  ).trim();
+const auth = { authorization: `Bearer ${token}` };
+
+const before = await fetch(`${base}/v1/ops/dlq`, { headers: auth });
+if (!before.ok) {
+  process.stderr.write(`[dlq] listing failed: ${before.status} ${await before.text()}\n`);
+  process.exit(1);
+}
+const listing = await before.json();
+process.stderr.write(`[dlq] ${listing.count} message(s) kept\n`);
+for (const m of listing.messages.slice(0, 10)) process.stderr.write(`[dlq]   #${m.id} ${m.code}: ${m.reason}\n`);
+const res = await fetch(`${base}/v1/ops/dlq/replay`, { method: "POST", headers: auth });
+const body = await res.text();
+if (!res.ok) {
+  process.stderr.write(`[dlq] replay failed: ${res.status} ${body}\n`);
+  process.exit(1);
+}
+process.stdout.write(`${body}\n`);
