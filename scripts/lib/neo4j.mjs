@@ -250,7 +250,9 @@ export async function startNeo4j({ httpPort = 0, boltPort = 0, dataDir, timeoutM
       const { code } = await exitPromise;
       clearTimeout(timer);
       if (recordCds && existsSync(cdsTmp)) {
-        if (code === 0 || code === 143) renameSync(cdsTmp, cdsPath);
+        // Keep the archive only when the JVM exited by itself (0, or 130/143 after SIGINT/SIGTERM); a SIGKILL
+        // may have cut it short.
+        if (code !== null) renameSync(cdsTmp, cdsPath);
         else rmSync(cdsTmp, { force: true });
       }
     }

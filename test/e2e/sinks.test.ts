@@ -1,0 +1,241 @@
+// The sinks end to end (contract §9): `npm start` with real Neo4j (Query API) and Postgres (Neon driver over
+// our WebSocket proxy), signals through the Durable Objects and the queue, verified with neo4j-driver over Bolt
+// and psql — never with the code under test.
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import neo4jDriver, { type Driver } from "neo4j-driver";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningNeo4j, startNeo4j } from "../../scripts/lib/neo4j.mjs";
+import { type RunningPostgres, type RunningWsproxy, startPostgres, startWsproxy } from "../../scripts/lib/postgres.mjs";
+import { migrateNeo4j, migratePostgres } from "../../scripts/migrate.mjs";
+import { ingest, readScore } from "./helpers";
+import { freePort, mintToken, type RunningService, startService } from "./service";
+
+const root = resolve(import.meta.dirname, "..", "..");
+const run = promisify(execFile);
+
+let pg: RunningPostgres;
+let proxy: RunningWsproxy;
+let neo4j: RunningNeo4j;
+let svc: RunningService;
+let driver: Driver;
+let neo4jDir: string;
+let pgDir: string;
+const ports = { neo4jHttp: 0, neo4jBolt: 0, pg: 0, proxy: 0 };
+
+async function startSinks(): Promise<void> {
+  pg = await startPostgres({ dataDir: pgDir, port: ports.pg });
+  proxy = await startWsproxy({ pgPort: pg.port, port: ports.proxy });
+  neo4j = await startNeo4j({ httpPort: ports.neo4jHttp, boltPort: ports.neo4jBolt, dataDir: neo4jDir });
+}
+
+async function psql(sql: string): Promise<string> {
+  const { stdout } = await run("psql", [pg.url, "-At", "-F", "|", "-c", sql]);
+  return stdout.trim();
+}
+
+async function cypher<T>(statement: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  const session = driver.session({ database: "neo4j" });
+  try {
+    const result = await session.run(statement, params);
+    return result.records.map((r) => r.toObject() as T);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Waits until `check` holds, polling (convergence is asynchronous by design: queue, retries, backoff). */
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+beforeAll(async () => {
+  for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await freePort();
+  neo4jDir = mkdtempSync(join(tmpdir(), "coherence-neo4j-"));
+  pgDir = join(root, ".cache", "pg-sinks");
+  await startSinks();
+  await psql("DROP TABLE IF EXISTS coherence_scores");
+  migratePostgres(pg.url);
+  await migrateNeo4j({ url: neo4j.httpUrl, user: neo4j.user, password: neo4j.password, database: neo4j.database });
+  driver = neo4jDriver.driver(neo4j.boltUrl, neo4jDriver.auth.basic(neo4j.user, neo4j.password));
+  svc = await startService({
+    env: {
+      NEO4J_URL: neo4j.httpUrl,
+      NEO4J_USER: neo4j.user,
+      NEO4J_PASSWORD: neo4j.password,
+      DATABASE_URL: pg.url,
+      NEON_WSPROXY: proxy.url,
+      RPS_MAX: "100000",
+    },
+  });
+}, 600_000);
+
+afterAll(async () => {
+  await svc?.stop();
+  await driver?.close();
+  await neo4j?.stop();
+  await proxy?.stop();
+  await pg?.stop();
+});
+
+const TENANTS = 20;
+const PER_TENANT = 500;
+/** One base instant for the whole file, so a re-sent signal carries the same ts (a true duplicate). */
+const BASE_MS = Date.now() - 3_600_000;
+
+function batch(tenantId: string, from: number, count: number) {
+  return Array.from({ length: count }, (_, i) => ({
+    tenantId,
+    signalId: `s-${from + i}`,
+    type: "latency",
+    source: "sink-e2e",
+    value: ((from + i) % 97) / 96,
+    weight: 1 + ((from + i) % 3),
+    ts: new Date(BASE_MS + from + i).toISOString(),
+  }));
+}
+
+async function signalsInGraph(tenantPrefix: string): Promise<number> {
+  const [row] = await cypher<{ n: { toNumber(): number } }>(
+    "MATCH (t:Tenant)-[:EMITS]->(s:Signal) WHERE t.tenant_id STARTS WITH $p RETURN count(s) AS n",
+    { p: tenantPrefix },
+  );
+  return row?.n.toNumber() ?? 0;
+}
+
+describe("sinks (§9)", () => {
+  it("lands 10,000 signals over 20 tenants in Neo4j and their scores in Neo4j and Postgres, duplicates once", async () => {
+    const prefix = `sink-${Date.now().toString(36)}-`;
+    const tenants = Array.from({ length: TENANTS }, (_, i) => `${prefix}${i}`);
+    const tokens = await Promise.all(tenants.map((t) => mintToken(t, "coherence:read coherence:write")));
+    for (let chunk = 0; chunk < PER_TENANT; chunk += 250) {
+      const answers = await Promise.all(
+        tenants.map((t, i) => ingest(svc.baseUrl, { signals: batch(t, chunk, 250) }, tokens[i])),
+      );
+      for (const a of answers) expect(a.status).toBe(202);
+    }
+    // Duplicates: the first 50 of every tenant again.
+    const dup = await Promise.all(tenants.map((t, i) => ingest(svc.baseUrl, { signals: batch(t, 0, 50) }, tokens[i])));
+    for (const a of dup) expect(a.body).toMatchObject({ accepted: 0, duplicates: 50 });
+
+    await eventually(
+      "10,000 signals in Neo4j",
+      async () => (await signalsInGraph(prefix)) === TENANTS * PER_TENANT,
+      120_000,
+    );
+    const scores = await Promise.all(tenants.map((t, i) => readScore(svc.baseUrl, t, tokens[i] as string)));
+    await eventually(
+      "every tenant's score in Postgres",
+      async () =>
+        Number(await psql(`SELECT count(*) FROM coherence_scores WHERE tenant_id LIKE '${prefix}%'`)) === TENANTS,
+      60_000,
+    );
+    for (const [i, tenant] of tenants.entries()) {
+      const view = scores[i];
+      await eventually(
+        `${tenant}'s score materialized`,
+        async () => {
+          const row = await psql(
+            `SELECT score::text, status, signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`,
+          );
+          return row === `${view?.score.toFixed(4)}|${view?.status}|${view?.signalCount}`;
+        },
+        30_000,
+      );
+      const [graph] = await cypher<{ score: number; status: string }>(
+        "MATCH (:Tenant {tenant_id: $t})-[:HAS_SCORE]->(c:CoherenceScore) RETURN c.score AS score, c.status AS status",
+        { t: tenant },
+      );
+      expect(graph).toEqual({ score: view?.score, status: view?.status });
+    }
+    // Exactly one node per signal (the dedupe key is unique), with provenance and policy tags.
+    const [sample] = await cypher<{ p: string; purpose: string; residency: string }>(
+      "MATCH (s:Signal {tenant_id: $t, signal_id: 's-7'}) RETURN s.provenance_id AS p, s.purpose AS purpose, s.residency AS residency",
+      { t: tenants[0] },
+    );
+    expect(sample?.p).toMatch(/^[0-9a-f-]{36}$/);
+    expect(sample).toMatchObject({ purpose: "benchmarking", residency: "US" });
+  });
+
+  it("loses nothing when Neo4j and Postgres are down for 30 s while ingest goes on", async () => {
+    const prefix = `outage-${Date.now().toString(36)}-`;
+    const tenants = [`${prefix}a`, `${prefix}b`];
+    const tokens = await Promise.all(tenants.map((t) => mintToken(t, "coherence:read coherence:write")));
+    await Promise.all(tenants.map((t, i) => ingest(svc.baseUrl, { signals: batch(t, 0, 100) }, tokens[i])));
+    await eventually("the first 200 in Neo4j", async () => (await signalsInGraph(prefix)) === 200, 60_000);
+
+    await Promise.all([neo4j.stop(), pg.stop(), proxy.stop()]);
+    const downSince = Date.now();
+    let sent = 100;
+    while (Date.now() - downSince < 30_000) {
+      const answers = await Promise.all(
+        tenants.map((t, i) => ingest(svc.baseUrl, { signals: batch(t, sent, 50) }, tokens[i])),
+      );
+      for (const a of answers) expect(a.status).toBe(202); // ingest never depends on the sinks
+      sent += 50;
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    await startSinks();
+    await driver.close();
+    driver = neo4jDriver.driver(neo4j.boltUrl, neo4jDriver.auth.basic(neo4j.user, neo4j.password));
+
+    await eventually(
+      "every signal in Neo4j after the outage",
+      async () => (await signalsInGraph(prefix)) === sent * 2,
+      180_000,
+    );
+    for (const [i, tenant] of tenants.entries()) {
+      const view = await readScore(svc.baseUrl, tenant, tokens[i] as string);
+      await eventually(
+        `${tenant}'s latest score in Postgres`,
+        async () =>
+          (await psql(`SELECT score::text, signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`)) ===
+          `${view.score.toFixed(4)}|${view.signalCount}`,
+        120_000,
+      );
+    }
+  }, 400_000);
+
+  it("dead-letters a message the store rejects, and converges after the fix and `npm run dlq:replay`", async () => {
+    const tenant = `poison-${Date.now().toString(36)}`;
+    const token = await mintToken(tenant, "coherence:read coherence:write");
+    // Break the store so score upserts fail permanently (undefined table, SQLSTATE 42P01).
+    await psql("ALTER TABLE coherence_scores RENAME TO coherence_scores_broken");
+    try {
+      await ingest(svc.baseUrl, { signals: batch(tenant, 0, 10) }, token);
+      const ops = await mintToken("*", "metrics:read");
+      await eventually(
+        "the score message in the dead-letter store",
+        async () => {
+          const res = await fetch(`${svc.baseUrl}/v1/ops/dlq`, { headers: { authorization: `Bearer ${ops}` } });
+          const body = (await res.json()) as { count: number };
+          return body.count > 0;
+        },
+        60_000,
+      );
+    } finally {
+      await psql("ALTER TABLE coherence_scores_broken RENAME TO coherence_scores");
+    }
+    const { stdout } = await run("npm", ["run", "dlq:replay"], {
+      cwd: root,
+      env: { ...process.env, COHERENCE_URL: svc.baseUrl },
+    });
+    expect(JSON.parse(stdout)).toMatchObject({ replayed: expect.any(Number) });
+    const view = await readScore(svc.baseUrl, tenant, token);
+    await eventually(
+      "the replayed score in Postgres",
+      async () =>
+        (await psql(`SELECT score::text, signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`)) ===
+        `${view.score.toFixed(4)}|${view.signalCount}`,
+      60_000,
+    );
+  }, 200_000);
+});
