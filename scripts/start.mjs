@@ -23,6 +23,8 @@ const args = [
   "--persist-to",
   stateDir,
   "--show-interactive-dev-session=false",
+  // Local only: GET /__scheduled runs the retention cron on demand (wrangler dev's test hook).
+  "--test-scheduled",
   "--log-level",
   process.env.WRANGLER_LOG ?? "log",
 ];

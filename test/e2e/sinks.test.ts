@@ -204,6 +204,76 @@ describe("sinks (§9)", () => {
     }
   }, 400_000);
 
+  it("reports each sink in /readyz: ok while up, down (503) while Postgres is stopped", async () => {
+    const up = await fetch(`${svc.baseUrl}/readyz`);
+    expect(up.status).toBe(200);
+    expect(await up.json()).toEqual({ status: "ok", sinks: { neo4j: "ok", postgres: "ok" } });
+    await pg.stop();
+    try {
+      const down = await fetch(`${svc.baseUrl}/readyz`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ status: "degraded", sinks: { neo4j: "ok", postgres: "down" } });
+    } finally {
+      pg = await startPostgres({ dataDir: pgDir, port: ports.pg });
+    }
+  });
+
+  it("removes signals older than 365 days from Neo4j on the retention cron, and keeps the rest", async () => {
+    const tenant = `retention-${Date.now().toString(36)}`;
+    const day = 24 * 3600 * 1000;
+    await cypher(
+      `MERGE (t:Tenant {tenant_id: $t})
+       WITH t UNWIND $rows AS r
+       CREATE (t)-[:EMITS]->(:Signal {key: r.key, tenant_id: $t, signal_id: r.id, ts: datetime({epochMillis: r.ts})})`,
+      {
+        t: tenant,
+        rows: [
+          // Bolt sends JS numbers as floats; datetime({epochMillis}) needs an integer.
+          { key: `${tenant}-old`, id: "old", ts: neo4jDriver.int(Date.now() - 400 * day) },
+          { key: `${tenant}-edge`, id: "edge", ts: neo4jDriver.int(Date.now() - 364 * day) },
+          { key: `${tenant}-new`, id: "new", ts: neo4jDriver.int(Date.now() - day) },
+        ],
+      },
+    );
+    const res = await fetch(`${svc.baseUrl}/__scheduled?cron=${encodeURIComponent("17 3 * * *")}`);
+    expect(res.status).toBe(200);
+    await eventually(
+      "the old signal gone",
+      async () => {
+        const rows = await cypher<{ id: string }>(
+          "MATCH (s:Signal {tenant_id: $t}) RETURN s.signal_id AS id ORDER BY id",
+          {
+            t: tenant,
+          },
+        );
+        return JSON.stringify(rows.map((r) => r.id)) === JSON.stringify(["edge", "new"]);
+      },
+      30_000,
+    );
+  });
+
+  it("serves tenantCoherence from Postgres with READ_MODE=postgres (ADR-001 fallback)", async () => {
+    const tenant = `readmode-${Date.now().toString(36)}`;
+    const token = await mintToken(tenant, "coherence:read coherence:write");
+    await ingest(svc.baseUrl, { signals: batch(tenant, 0, 5) }, token);
+    const view = await readScore(svc.baseUrl, tenant, token);
+    await eventually(
+      "the score in Postgres",
+      async () => (await psql(`SELECT signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`)) === "5",
+      60_000,
+    );
+    const fallback = await startService({
+      env: { DATABASE_URL: pg.url, NEON_WSPROXY: proxy.url, READ_MODE: "postgres" },
+      stateDir: mkdtempSync(join(tmpdir(), "coherence-readmode-")), // an empty object: only Postgres knows
+    });
+    try {
+      const read = await readScore(fallback.baseUrl, tenant, token);
+      expect(read).toMatchObject({ tenantId: tenant, score: view.score, status: view.status, signalCount: 5 });
+    } finally {
+      await fallback.stop();
+    }
+  });
+
   it("dead-letters a message the store rejects, and converges after the fix and `npm run dlq:replay`", async () => {
     const tenant = `poison-${Date.now().toString(36)}`;
     const token = await mintToken(tenant, "coherence:read coherence:write");
