@@ -2,6 +2,8 @@
 // writes bench/RESULTS.md. Every figure is set next to the bare baseline route (GET /healthz: constant JSON,
 // no Durable Object) measured in the same run. Timings never fail the bench: it exits 0 unless the service
 // cannot be started or driven at all. BENCH_SECONDS (default 8) sets the length of each measured phase.
+// After the HTTP phases it runs bench/realtime.mjs (fan-out, PartyServer comparison, memory, hibernation;
+// bench/RESULTS-realtime.md) in a child process, unless BENCH_REALTIME=0.
 import { execFileSync, spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -26,6 +28,7 @@ const FIXED_RATE = 200;
  */
 const FIXED_RATE_CONNECTIONS = 2;
 const STARTUP_TIMEOUT_MS = 90_000;
+const REALTIME = process.env.BENCH_REALTIME !== "0";
 
 const TARGETS = {
   ingestRatio: 0.6,
@@ -447,6 +450,14 @@ Notes on method:
   machine), not from the read path.
 - Every request carries signals never sent before (unique \`signalId\`), with \`ts\` one minute in the past.
 
+## Realtime
+
+${
+  REALTIME
+    ? "Fan-out latency, delivered messages/s against a PartyServer room, memory of 1000 idle subscribers and hibernation: see [RESULTS-realtime.md](RESULTS-realtime.md), written by bench/realtime.mjs right after these phases, in its own `wrangler dev`."
+    : "Not run this time (BENCH_REALTIME=0); [RESULTS-realtime.md](RESULTS-realtime.md) holds the figures of the last realtime run (`node bench/realtime.mjs`)."
+}
+
 ## Service log
 
 ${notes.length === 0 ? "No error lines and no reloads in the service's log during the run." : notes.map((n) => `- ${n}`).join("\n")}
@@ -604,4 +615,21 @@ async function main() {
   }
 }
 
+/** bench/realtime.mjs in a child process, after the HTTP service has stopped; its exit code joins ours. */
+function runRealtime() {
+  log("running bench/realtime.mjs (BENCH_REALTIME=0 skips it)");
+  return new Promise((ok) => {
+    const child = spawn(process.execPath, [join(root, "bench", "realtime.mjs")], { cwd: root, stdio: "inherit" });
+    child.once("error", (err) => {
+      log(`bench/realtime.mjs could not start: ${err.message}`);
+      ok(1);
+    });
+    child.once("exit", (code, signal) => ok(code ?? (signal ? 1 : 0)));
+  });
+}
+
 process.exitCode = await main();
+if (REALTIME) {
+  const code = await runRealtime();
+  if (code !== 0) process.exitCode = process.exitCode || code;
+}
