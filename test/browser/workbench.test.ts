@@ -159,12 +159,19 @@ describe("workbench page", () => {
       .map((f) => f.frame as { type?: string; payload?: { id?: string; variables?: Record<string, unknown> } })
       .find((f) => f.type === "subscribe" && f.payload?.id === "pq_coherence_events_v1");
     expect(resubscribe?.payload?.variables).toEqual({ tenantId, after: lastCursor });
-    // It answered the server's flow-control pings.
-    expect(framesSent.some((f) => f.frame.type === "pong")).toBe(true);
 
     const shot = join(root, ".tmp", "workbench.png");
     mkdirSync(join(root, ".tmp"), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
+  });
+
+  it("answers the server's flow-control ping with a pong echoing its payload", async () => {
+    // The server pings every 250 events (src/realtime/coalesce.ts): a burst of 260 brings one.
+    const before = framesSent.length;
+    await publish(Array.from({ length: 260 }, (_, i) => [`wb-burst-${i}`, 0.5, 1] as [string, number, number]));
+    await expect
+      .poll(() => framesSent.slice(before).find((f) => f.frame.type === "pong")?.frame, { timeout: 15_000 })
+      .toMatchObject({ type: "pong", payload: { n: expect.any(Number) } });
   });
 
   it("says why and stops retrying when the token is refused (4401)", async () => {

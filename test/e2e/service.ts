@@ -37,8 +37,24 @@ export interface RunningService {
   stop: () => Promise<void>;
 }
 
-/** Starts `npm start` and waits until `/healthz` answers. */
+/**
+ * Starts `npm start` and waits until `/healthz` answers. Two services starting at once can race for one of
+ * wrangler's internal loopback ports ("Address already in use"); that start is retried on fresh ports.
+ */
 export async function startService(
+  opts: { port?: number; stateDir?: string; env?: Record<string, string> } = {},
+): Promise<RunningService> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServiceOnce(opts);
+    } catch (err) {
+      const clash = err instanceof Error && err.message.includes("Address already in use");
+      if (!clash || attempt >= 3 || opts.port !== undefined) throw err;
+    }
+  }
+}
+
+async function startServiceOnce(
   opts: { port?: number; stateDir?: string; env?: Record<string, string> } = {},
 ): Promise<RunningService> {
   const port = opts.port ?? (await freePort());
