@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { connect } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 export const DEFAULT_PG_PORT = 54329;
 export const DEFAULT_WSPROXY_PORT = 54330;
@@ -190,6 +190,9 @@ export async function startPostgres({ dataDir, port = DEFAULT_PG_PORT }) {
     throw new Error(`[postgres] dataDir path is too long for a Unix socket inside it: ${dataDir}`);
   }
 
+  // Parents get the default mode (the postgres user must be able to search them); only the cluster is 0700.
+  // (`recursive` with `mode` would give every created parent 0700 too.)
+  mkdirSync(dirname(dataDir), { recursive: true });
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (isRoot()) {
     const ids = await mustRun("postgres", "id", ["-u", PG_OS_USER]);
