@@ -3,7 +3,8 @@
 // no Durable Object) measured in the same run. Timings never fail the bench: it exits 0 unless the service
 // cannot be started or driven at all. BENCH_SECONDS (default 8) sets the length of each measured phase.
 // After the HTTP phases it runs bench/realtime.mjs (fan-out, PartyServer comparison, memory, hibernation;
-// bench/RESULTS-realtime.md) in a child process, unless BENCH_REALTIME=0.
+// bench/RESULTS-realtime.md) in a child process, unless BENCH_REALTIME=0, and then bench/sinks.mjs (throughput
+// into Neo4j and Postgres, materialization lag, queue operations; bench/RESULTS-sinks.md) unless BENCH_SINKS=0.
 import { execFileSync, spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -29,6 +30,7 @@ const FIXED_RATE = 200;
 const FIXED_RATE_CONNECTIONS = 2;
 const STARTUP_TIMEOUT_MS = 90_000;
 const REALTIME = process.env.BENCH_REALTIME !== "0";
+const SINKS = process.env.BENCH_SINKS !== "0";
 
 const TARGETS = {
   ingestRatio: 0.6,
@@ -458,6 +460,14 @@ ${
     : "Not run this time (BENCH_REALTIME=0); [RESULTS-realtime.md](RESULTS-realtime.md) holds the figures of the last realtime run (`node bench/realtime.mjs`)."
 }
 
+## Sinks
+
+${
+  SINKS
+    ? "Signals/s into Neo4j against the raw Query API, materialization lag into Postgres and queue operations per 1,000 signals: see [RESULTS-sinks.md](RESULTS-sinks.md), written by bench/sinks.mjs at the end of this run, with its own Neo4j, Postgres and `wrangler dev`."
+    : "Not run this time (BENCH_SINKS=0); [RESULTS-sinks.md](RESULTS-sinks.md) holds the figures of the last sinks run (`node bench/sinks.mjs`)."
+}
+
 ## Service log
 
 ${notes.length === 0 ? "No error lines and no reloads in the service's log during the run." : notes.map((n) => `- ${n}`).join("\n")}
@@ -615,13 +625,13 @@ async function main() {
   }
 }
 
-/** bench/realtime.mjs in a child process, after the HTTP service has stopped; its exit code joins ours. */
-function runRealtime() {
-  log("running bench/realtime.mjs (BENCH_REALTIME=0 skips it)");
+/** A bench/*.mjs script in a child process, after the HTTP service has stopped; its exit code joins ours. */
+function runChild(script, skipVar) {
+  log(`running bench/${script} (${skipVar}=0 skips it)`);
   return new Promise((ok) => {
-    const child = spawn(process.execPath, [join(root, "bench", "realtime.mjs")], { cwd: root, stdio: "inherit" });
+    const child = spawn(process.execPath, [join(root, "bench", script)], { cwd: root, stdio: "inherit" });
     child.once("error", (err) => {
-      log(`bench/realtime.mjs could not start: ${err.message}`);
+      log(`bench/${script} could not start: ${err.message}`);
       ok(1);
     });
     child.once("exit", (code, signal) => ok(code ?? (signal ? 1 : 0)));
@@ -629,7 +639,11 @@ function runRealtime() {
 }
 
 process.exitCode = await main();
-if (REALTIME) {
-  const code = await runRealtime();
+for (const [enabled, script, skipVar] of [
+  [REALTIME, "realtime.mjs", "BENCH_REALTIME"],
+  [SINKS, "sinks.mjs", "BENCH_SINKS"],
+]) {
+  if (!enabled) continue;
+  const code = await runChild(script, skipVar);
   if (code !== 0) process.exitCode = process.exitCode || code;
 }
