@@ -84,7 +84,7 @@ export class SinkOutbox {
         if (version !== this.scoreVersion && tenantId !== null) {
           const view = this.store.score(tenantId, this.clock());
           await this.send({
-            v: 1,
+            v: 2,
             kind: "score",
             score: {
               tenantId,

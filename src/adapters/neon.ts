@@ -32,7 +32,7 @@ export class NeonScoreStore implements ScoreStore {
       neonConfig.useSecureWebSocket = false;
       neonConfig.pipelineConnect = false;
     }
-    this.pool = new Pool({ connectionString: settings.url, max: 1 });
+    this.pool = new Pool({ connectionString: settings.url, max: 4 });
   }
 
   async upsertScore(s: SinkScore): Promise<void> {

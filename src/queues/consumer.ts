@@ -3,7 +3,7 @@ import { NeonScoreStore } from "../adapters/neon";
 import type { Config } from "../config";
 import { logEvent } from "../http/log";
 import type { GraphWriter, ScoreStore } from "../ports";
-import { type SinkMessage, sinkMessageSchema } from "./messages";
+import { expandSignals, type SinkScore, type SinkSignal, sinkMessageSchema } from "./messages";
 
 /** Delay before the n-th retry of a message: 2 s, 4 s, 8 s … capped at 5 min. */
 export function retryDelaySeconds(attempts: number): number {
@@ -23,23 +23,50 @@ export function openSinks(config: Config): Sinks {
   };
 }
 
-/** Applies one message to every configured sink. Idempotent: MERGE in Neo4j, versioned UPSERT in Postgres. */
-export async function applyMessage(message: SinkMessage, sinks: Sinks): Promise<void> {
-  if (message.kind === "signals") {
-    await sinks.graph?.writeSignals(message.tenantId, message.signals);
-    return;
-  }
-  await Promise.all([sinks.graph?.writeScore(message.score), sinks.scores?.upsertScore(message.score)]);
+/** One tenant's share of a batch: its signal rows, its newest score, and the messages they came from. */
+interface TenantWork {
+  tenantId: string;
+  signals: SinkSignal[];
+  score: SinkScore | null;
+  messages: Array<Message<unknown>>;
 }
 
 /**
- * The sink queue's consumer: acks or retries each message on its own (one bad message never holds back the
- * batch). A message that cannot be parsed, or fails in a way retrying cannot fix, goes straight to the
- * dead-letter queue; transient failures retry with backoff until the queue's retry limit moves them there.
+ * Writes one tenant's share of a batch: all its signals in one `UNWIND` (then its score) to Neo4j, and its
+ * newest score to Postgres at the same time — so a slow graph never delays the materialized score. Idempotent:
+ * MERGE on the dedupe key in Neo4j, versioned UPSERT in Postgres (older versions in the batch are skipped).
+ */
+export async function applyTenantWork(
+  work: Pick<TenantWork, "tenantId" | "signals" | "score">,
+  sinks: Sinks,
+): Promise<void> {
+  const graph = async () => {
+    if (!sinks.graph) return;
+    if (work.signals.length > 0) await sinks.graph.writeSignals(work.tenantId, work.signals);
+    if (work.score) await sinks.graph.writeScore(work.score);
+  };
+  await Promise.all([graph(), work.score ? sinks.scores?.upsertScore(work.score) : undefined]);
+}
+
+/**
+ * The sink queue's consumer. A batch is grouped by tenant (one graph statement per tenant, the newest score
+ * only), tenants are written concurrently, and each tenant's messages are acked or retried together — one
+ * tenant's failure never holds back another's. A message that cannot be parsed, or fails in a way retrying
+ * cannot fix, goes straight to the dead-letter queue; transient failures retry with backoff until the queue's
+ * retry limit moves them there.
  */
 export async function consumeSinkBatch(batch: MessageBatch<unknown>, env: Env, config: Config): Promise<void> {
   const sinks = openSinks(config);
   try {
+    const byTenant = new Map<string, TenantWork>();
+    const workFor = (tenantId: string) => {
+      let w = byTenant.get(tenantId);
+      if (!w) {
+        w = { tenantId, signals: [], score: null, messages: [] };
+        byTenant.set(tenantId, w);
+      }
+      return w;
+    };
     for (const msg of batch.messages) {
       const parsed = sinkMessageSchema.safeParse(msg.body);
       if (!parsed.success) {
@@ -47,29 +74,49 @@ export async function consumeSinkBatch(batch: MessageBatch<unknown>, env: Env, c
         msg.ack();
         continue;
       }
-      try {
-        await applyMessage(parsed.data, sinks);
-        msg.ack();
-      } catch (err) {
-        const sinkErr = err instanceof SinkError ? err : null;
-        logEvent({
-          level: "warn",
-          op: "sink",
-          tenant_id: parsed.data.kind === "signals" ? parsed.data.tenantId : parsed.data.score.tenantId,
-          error_code: sinkErr ? `${sinkErr.sink.toUpperCase()}_FAILED` : "SINK_FAILED",
-          message: err instanceof Error ? err.message : String(err),
-          attempts: msg.attempts,
-        });
-        if (sinkErr && !sinkErr.retryable) {
-          await deadLetter(env, msg, `${sinkErr.sink.toUpperCase()}_REJECTED`, sinkErr.message);
-          msg.ack();
-        } else {
-          msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
-        }
+      const m = parsed.data;
+      if (m.kind === "signals") {
+        const w = workFor(m.tenantId);
+        w.signals.push(...expandSignals(m));
+        w.messages.push(msg);
+      } else {
+        const w = workFor(m.score.tenantId);
+        if (!w.score || m.score.version > w.score.version) w.score = m.score;
+        w.messages.push(msg);
       }
     }
+    await Promise.all(
+      [...byTenant.values()].map(async (work) => {
+        try {
+          await applyTenantWork(work, sinks);
+          for (const msg of work.messages) msg.ack();
+        } catch (err) {
+          await settleFailure(env, work, err);
+        }
+      }),
+    );
   } finally {
     await sinks.scores?.close();
+  }
+}
+
+async function settleFailure(env: Env, work: TenantWork, err: unknown): Promise<void> {
+  const sinkErr = err instanceof SinkError ? err : null;
+  logEvent({
+    level: "warn",
+    op: "sink",
+    tenant_id: work.tenantId,
+    error_code: sinkErr ? `${sinkErr.sink.toUpperCase()}_FAILED` : "SINK_FAILED",
+    message: err instanceof Error ? err.message : String(err),
+    attempts: work.messages[0]?.attempts,
+  });
+  for (const msg of work.messages) {
+    if (sinkErr && !sinkErr.retryable) {
+      await deadLetter(env, msg, `${sinkErr.sink.toUpperCase()}_REJECTED`, sinkErr.message);
+      msg.ack();
+    } else {
+      msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+    }
   }
 }
 

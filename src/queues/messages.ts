@@ -26,17 +26,29 @@ export const sinkScoreSchema = z.object({
 });
 export type SinkScore = z.infer<typeof sinkScoreSchema>;
 
+/** A signal on the wire: its provenance's policy tags travel once per message, not once per row. */
+const wireSignalSchema = sinkSignalSchema.omit({ tags: true });
+type WireSignal = z.infer<typeof wireSignalSchema>;
+
 /** Messages on the sink queue: versioned, validated on receipt (never cast). */
 export const sinkMessageSchema = z.discriminatedUnion("kind", [
   z.object({
-    v: z.literal(1),
+    v: z.literal(2),
     kind: z.literal("signals"),
     tenantId: z.string(),
-    signals: z.array(sinkSignalSchema).min(1),
+    /** Policy tags by provenance id, for the rows of this message. */
+    provenance: z.record(z.string(), z.record(z.string(), z.string())),
+    signals: z.array(wireSignalSchema).min(1),
   }),
-  z.object({ v: z.literal(1), kind: z.literal("score"), score: sinkScoreSchema }),
+  z.object({ v: z.literal(2), kind: z.literal("score"), score: sinkScoreSchema }),
 ]);
 export type SinkMessage = z.infer<typeof sinkMessageSchema>;
+type SignalsMessage = Extract<SinkMessage, { kind: "signals" }>;
+
+/** The signals of a message with their tags attached again (a missing provenance entry yields no tags). */
+export function expandSignals(message: SignalsMessage): SinkSignal[] {
+  return message.signals.map((s) => ({ ...s, tags: message.provenance[s.provenanceId] ?? {} }));
+}
 
 /**
  * Queue messages are capped at 128 KB; signals are packed into messages of at most this many bytes of JSON
@@ -52,19 +64,31 @@ const encoder = new TextEncoder();
  */
 export function packSignals(tenantId: string, signals: SinkSignal[], maxBytes = MAX_MESSAGE_BYTES): SinkMessage[] {
   const messages: SinkMessage[] = [];
-  const envelope = encoder.encode(JSON.stringify({ v: 1, kind: "signals", tenantId, signals: [] })).length;
-  let current: SinkSignal[] = [];
+  const envelope = encoder.encode(
+    JSON.stringify({ v: 2, kind: "signals", tenantId, provenance: {}, signals: [] }),
+  ).length;
+  let current: WireSignal[] = [];
+  let provenance: Record<string, Record<string, string>> = {};
   let size = envelope;
-  for (const s of signals) {
-    const bytes = encoder.encode(JSON.stringify(s)).length + 1;
-    if (current.length > 0 && size + bytes > maxBytes) {
-      messages.push({ v: 1, kind: "signals", tenantId, signals: current });
-      current = [];
-      size = envelope;
+  const flush = () => {
+    messages.push({ v: 2, kind: "signals", tenantId, provenance, signals: current });
+    current = [];
+    provenance = {};
+    size = envelope;
+  };
+  for (const { tags, ...row } of signals) {
+    const rowBytes = encoder.encode(JSON.stringify(row)).length + 1;
+    const tagBytes = provenance[row.provenanceId]
+      ? 0
+      : encoder.encode(JSON.stringify({ [row.provenanceId]: tags })).length;
+    if (current.length > 0 && size + rowBytes + tagBytes > maxBytes) flush();
+    if (!provenance[row.provenanceId]) {
+      provenance[row.provenanceId] = tags;
+      size += encoder.encode(JSON.stringify({ [row.provenanceId]: tags })).length;
     }
-    current.push(s);
-    size += bytes;
+    current.push(row);
+    size += rowBytes;
   }
-  if (current.length > 0) messages.push({ v: 1, kind: "signals", tenantId, signals: current });
+  if (current.length > 0) flush();
   return messages;
 }

@@ -29,7 +29,11 @@ const ports = { neo4jHttp: 0, neo4jBolt: 0, pg: 0, proxy: 0 };
 async function startSinks(): Promise<void> {
   pg = await startPostgres({ dataDir: pgDir, port: ports.pg });
   proxy = await startWsproxy({ pgPort: pg.port, port: ports.proxy });
+  // First start: Neo4j picks its own free ports (no window for another process to take them); a restart
+  // reuses them, since the running service's NEO4J_URL names the port.
   neo4j = await startNeo4j({ httpPort: ports.neo4jHttp, boltPort: ports.neo4jBolt, dataDir: neo4jDir });
+  ports.neo4jHttp = Number(new URL(neo4j.httpUrl).port);
+  ports.neo4jBolt = Number(new URL(neo4j.boltUrl).port);
 }
 
 async function psql(sql: string): Promise<string> {
@@ -58,7 +62,8 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 }
 
 beforeAll(async () => {
-  for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await freePort();
+  ports.pg = await freePort();
+  ports.proxy = await freePort();
   neo4jDir = mkdtempSync(join(tmpdir(), "coherence-neo4j-"));
   pgDir = join(root, ".cache", "pg-sinks");
   await startSinks();
