@@ -51,10 +51,11 @@ export function expandSignals(message: SignalsMessage): SinkSignal[] {
 }
 
 /**
- * Queue messages are capped at 128 KB; signals are packed into messages of at most this many bytes of JSON
- * (headroom for the envelope and encoding), so a 1,000-signal request costs a handful of queue operations.
+ * Queue messages are capped at 128 KB, and Cloudflare bills each message write, read and delete per 64 KB
+ * chunk. Packing to just under one chunk makes every message cost exactly 3 operations: a 1,000-signal request
+ * is about four signal messages plus one score message, ≈ 15 operations per 1,000 signals.
  */
-export const MAX_MESSAGE_BYTES = 100 * 1024;
+export const MAX_MESSAGE_BYTES = 60 * 1024;
 
 const encoder = new TextEncoder();
 
