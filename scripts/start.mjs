@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { ensureDeps } from "./lib/deps.mjs";
-import { devKeys } from "./lib/dev-keys.mjs";
+import { devKeys } from "./lib/dev-jwt.mjs";
 import { root, toolEnv } from "./lib/env.mjs";
 import { localSettings } from "./lib/settings.mjs";
 

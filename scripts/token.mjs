@@ -2,7 +2,7 @@
 // Prints one signed dev JWT on stdout and nothing else.
 import { parseArgs } from "node:util";
 import { ensureDeps } from "./lib/deps.mjs";
-import { devKeys } from "./lib/dev-keys.mjs";
+import { devKeys } from "./lib/dev-jwt.mjs";
 import { localSettings } from "./lib/settings.mjs";
 
 ensureDeps();
