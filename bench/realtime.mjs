@@ -24,10 +24,10 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
+import { freePort, percentile, sleep, stopService, waitHealthy } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const SUBSCRIBERS = positiveInt(process.env.RT_SUBSCRIBERS, 1000);
@@ -53,19 +53,7 @@ function positiveInt(raw, fallback) {
 }
 
 const log = (message) => process.stderr.write(`[bench:realtime] ${message}\n`);
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const now = () => performance.now();
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------- service
 
@@ -159,43 +147,6 @@ function startService(config, port, stateDir, logFile, publicPem) {
   closeSync(fd);
   const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
   return { child, exited };
-}
-
-async function stopService(service) {
-  if (!service?.child.pid) return;
-  const group = -service.child.pid;
-  try {
-    process.kill(group, "SIGTERM");
-  } catch {
-    return;
-  }
-  const done = await Promise.race([service.exited.then(() => true), sleep(5000).then(() => false)]);
-  if (done) await sleep(300);
-  try {
-    process.kill(group, "SIGKILL");
-  } catch {
-    // the whole group has exited
-  }
-}
-
-async function waitHealthy(base, service) {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let exited = null;
-  service.exited.then((e) => {
-    exited = e;
-  });
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`wrangler dev exited early (code ${exited.code}, signal ${exited.signal})`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`GET /healthz did not answer 200 within ${STARTUP_TIMEOUT_MS / 1000} s`);
 }
 
 /** The dev key pair; `npm run token` creates it on first use. */
@@ -716,12 +667,6 @@ function serviceNotes(logFile) {
 
 // ---------------------------------------------------------------------------------------------- report
 
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
-
 const fmtMs = (ms) => (ms === null || ms === undefined ? "n/a" : `${ms.toFixed(1)} ms`);
 const fmtInt = (n) => Math.round(n).toLocaleString("en-US");
 const fmtMiB = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
@@ -1001,7 +946,7 @@ async function main() {
     const t0 = now();
     service = startService(config, port, stateDir, logFile, publicPem);
     try {
-      await waitHealthy(base, service);
+      await waitHealthy(base, service, STARTUP_TIMEOUT_MS);
     } catch (err) {
       const tail = logLines(logFile).slice(-40).join("\n");
       log(`the service did not start: ${err.message}\n--- service log (tail) ---\n${tail}`);

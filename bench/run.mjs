@@ -7,10 +7,10 @@
 // into Neo4j and Postgres, materialization lag, queue operations; bench/RESULTS-sinks.md) unless BENCH_SINKS=0.
 import { execFileSync, spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
+import { freePort, percentile, stopService, waitHealthy } from "./lib.mjs";
 import { pacedLoad } from "./paced.mjs";
 
 const root = resolve(import.meta.dirname, "..");
@@ -48,19 +48,6 @@ function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-
 // ---------------------------------------------------------------------------------------------- service
 
 /** Starts `npm start` in its own process group; its output goes to a log file, not through this process. */
@@ -79,43 +66,6 @@ function startService(port, stateDir, logFile) {
 }
 
 /** Ends the whole process group (npm, wrangler, workerd), even when npm itself has already exited. */
-async function stopService(service) {
-  if (!service?.child.pid) return;
-  const group = -service.child.pid;
-  try {
-    process.kill(group, "SIGTERM");
-  } catch {
-    return; // no process of the group is left
-  }
-  const done = await Promise.race([service.exited.then(() => true), sleep(5000).then(() => false)]);
-  // Give workerd a moment after npm itself exits, then make sure nothing of the group is left.
-  if (done) await sleep(300);
-  try {
-    process.kill(group, "SIGKILL");
-  } catch {
-    // the whole group has exited
-  }
-}
-
-async function waitHealthy(base, service) {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let exited = null;
-  service.exited.then((e) => {
-    exited = e;
-  });
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`npm start exited early (code ${exited.code}, signal ${exited.signal})`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`GET /healthz did not answer 200 within ${STARTUP_TIMEOUT_MS / 1000} s`);
-}
 
 function mintToken() {
   const out = execFileSync("npm", ["run", "--silent", "token", "--", "--tenant", TENANT, "--scope", SCOPE], {
@@ -156,12 +106,6 @@ function batchJson() {
 const READ_BODY = JSON.stringify({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } });
 
 // ---------------------------------------------------------------------------------------------- runs
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
 
 /**
  * One autocannon run. Latencies of 2xx responses are collected here (autocannon's own histogram offers no
@@ -521,7 +465,7 @@ async function main() {
     const t0 = Date.now();
     service = startService(port, stateDir, logFile);
     try {
-      await waitHealthy(base, service);
+      await waitHealthy(base, service, STARTUP_TIMEOUT_MS);
     } catch (err) {
       let tail = "";
       try {

@@ -28,7 +28,6 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -37,6 +36,7 @@ import neo4jDriver from "neo4j-driver";
 import { startNeo4j } from "../scripts/lib/neo4j.mjs";
 import { startPostgres, startWsproxy } from "../scripts/lib/postgres.mjs";
 import { migrateNeo4j, migratePostgres } from "../scripts/migrate.mjs";
+import { freePort, percentile, sleep, stopService, waitHealthy } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const QUICK = process.env.SINK_QUICK === "1";
@@ -65,27 +65,9 @@ function positiveInt(raw, fallback) {
 }
 
 const log = (message) => process.stderr.write(`[bench:sinks] ${message}\n`);
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 /** Wall-clock milliseconds with sub-millisecond resolution (every timestamp in this file). */
 const nowMs = () => performance.timeOrigin + performance.now();
 const run = promisify(execFile);
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
 
 // ---------------------------------------------------------------------------------------------- the code's own
 
@@ -156,42 +138,6 @@ function startService(port, stateDir, logFile, env) {
 }
 
 /** Ends the whole process group (npm, wrangler, workerd), even when npm itself has already exited. */
-async function stopService(service) {
-  if (!service?.child.pid) return;
-  const group = -service.child.pid;
-  try {
-    process.kill(group, "SIGTERM");
-  } catch {
-    return;
-  }
-  const done = await Promise.race([service.exited.then(() => true), sleep(5000).then(() => false)]);
-  if (done) await sleep(300);
-  try {
-    process.kill(group, "SIGKILL");
-  } catch {
-    // the whole group has exited
-  }
-}
-
-async function waitHealthy(base, service) {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let exited = null;
-  service.exited.then((e) => {
-    exited = e;
-  });
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`npm start exited early (code ${exited.code}, signal ${exited.signal})`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`GET /healthz did not answer 200 within ${STARTUP_TIMEOUT_MS / 1000} s`);
-}
 
 async function mintToken(tenant) {
   const { stdout } = await run("npm", ["run", "--silent", "token", "--", "--tenant", tenant, "--scope", SCOPE], {
@@ -1164,7 +1110,7 @@ async function main() {
       NEON_WSPROXY: res.proxy.url,
     });
     try {
-      await waitHealthy(base, res.service);
+      await waitHealthy(base, res.service, STARTUP_TIMEOUT_MS);
     } catch (err) {
       const tail = existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-40).join("\n") : "";
       log(`the service did not start: ${err.message}\n--- service log (tail) ---\n${tail}`);
