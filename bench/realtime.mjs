@@ -16,7 +16,6 @@ import { execFileSync, spawn } from "node:child_process";
 import {
   closeSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -27,6 +26,7 @@ import {
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
+import { toolEnv } from "../scripts/lib/env.mjs";
 import { freePort, percentile, sleep, stopService, waitHealthy } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
@@ -56,22 +56,6 @@ const log = (message) => process.stderr.write(`[bench:realtime] ${message}\n`);
 const now = () => performance.now();
 
 // ---------------------------------------------------------------------------------------------- service
-
-/** The project's offline, quiet tool environment (scripts/lib/env.mjs), inlined to keep this file standalone. */
-function toolEnv() {
-  const tmp = join(root, ".tmp");
-  mkdirSync(join(tmp, "xdg"), { recursive: true });
-  return {
-    ...process.env,
-    CI: "true",
-    WRANGLER_SEND_METRICS: "false",
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    WRANGLER_HIDE_BANNER: "true",
-    XDG_CONFIG_HOME: join(tmp, "xdg"),
-    TMPDIR: tmp,
-    PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
-  };
-}
 
 /**
  * The bench Worker's wrangler config: the project's wrangler.toml (so its bindings, vars, migrations and

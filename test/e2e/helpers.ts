@@ -15,6 +15,14 @@ export const OPS = {
     "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ tenantId score status updatedAt signalCount } }",
 } as const;
 
+/** The 202 body of an ingest request (contract §3). */
+export interface IngestOk {
+  accepted: number;
+  duplicates: number;
+  provenanceId: string;
+  signals: Array<{ signalId: string; status: "accepted" | "duplicate" }>;
+}
+
 export interface HttpResult {
   status: number;
   headers: Headers;

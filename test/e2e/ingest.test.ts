@@ -7,6 +7,7 @@ import {
   expectRestError,
   type HttpResult,
   INGEST_PATH,
+  type IngestOk,
   ingest,
   isoAt,
   newTenant,
@@ -18,13 +19,6 @@ import {
   tenantWithToken,
 } from "./helpers";
 import { mintToken, type RunningService, startService } from "./service";
-
-interface IngestOk {
-  accepted: number;
-  duplicates: number;
-  provenanceId: string;
-  signals: Array<{ signalId: string; status: "accepted" | "duplicate" }>;
-}
 
 let svc: RunningService;
 let base: string;

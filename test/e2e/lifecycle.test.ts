@@ -7,6 +7,7 @@ import {
   expectRestError,
   graphql,
   type HttpResult,
+  type IngestOk,
   ingest,
   isoAt,
   readScore,
@@ -15,13 +16,6 @@ import {
   tenantWithToken,
 } from "./helpers";
 import { type RunningService, startService, tempStateDir } from "./service";
-
-interface IngestOk {
-  accepted: number;
-  duplicates: number;
-  provenanceId: string;
-  signals: Array<{ signalId: string; status: "accepted" | "duplicate" }>;
-}
 
 const running = new Set<RunningService>();
 async function start(opts: Parameters<typeof startService>[0] = {}): Promise<RunningService> {
