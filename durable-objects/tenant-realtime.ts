@@ -1,5 +1,6 @@
+import { authorize } from "../src/auth/authz";
 import { bearerToken, TokenError, verifyToken } from "../src/auth/jwt";
-import { hasScope, mayAccessTenant } from "../src/auth/principal";
+import type { Principal } from "../src/auth/principal";
 import { loadConfig } from "../src/config";
 import { toIso } from "../src/domain/time";
 import type { PersistedRegistry } from "../src/graphql/persisted";
@@ -57,6 +58,8 @@ interface SocketRecord {
   p: Phase;
   s: Record<string, SubRecord>;
   f: FlowState;
+  /** Scopes of the token that authenticated the socket (the policy judges every subscribe with them). */
+  a?: string[];
 }
 
 /**
@@ -281,9 +284,10 @@ export class RealtimeHub {
           return;
         case "authenticate": {
           this.save(ws, rec);
-          const result = await this.authenticate(action.payload, rec.t);
+          const { result, scopes } = await this.authenticate(action.payload, rec.t);
           const current = this.sockets.get(ws);
           if (!current) return; // closed while verifying
+          if (result === "ok") current.a = scopes;
           const step = onAuthenticated(connectionState(current), result);
           current.p = step.state.phase;
           this.save(ws, current);
@@ -292,7 +296,7 @@ export class RealtimeHub {
           return;
         }
         case "start":
-          this.start(ws, rec, action.id, action.payload);
+          await this.start(ws, rec, action.id, action.payload);
           break;
         case "stop":
           delete rec.s[action.id];
@@ -312,7 +316,7 @@ export class RealtimeHub {
     }
   }
 
-  private start(ws: WebSocket, rec: SocketRecord, id: string, payload: SubscribePayload): void {
+  private async start(ws: WebSocket, rec: SocketRecord, id: string, payload: SubscribePayload): Promise<void> {
     const resolved = resolveSubscription(payload, this.registry, realtimeSchema());
     const refuse = (code: string, message: string) => {
       safeSend(ws, errorFrame(id, code, message));
@@ -323,8 +327,12 @@ export class RealtimeHub {
       return;
     }
     const { sub } = resolved;
-    if (sub.tenantId !== rec.t) {
-      refuse("FORBIDDEN", "subscriptions are limited to the connection's tenant");
+    // The connection's principal: the path's tenant (checked at connection_init) with the token's scopes.
+    const principal: Principal = { tenant: rec.t, scopes: new Set(rec.a ?? []), subject: null };
+    const decision = await authorize("subscribe", principal, [sub.tenantId]);
+    if (!decision.allow) {
+      logEvent({ level: "warn", op: "authz", tenant_id: rec.t, authz: [`subscribe:${decision.reason}`] });
+      refuse("FORBIDDEN", "subscriptions are limited to the connection's tenant and scope");
       return;
     }
     const name = this.registry.nameByText.get(sub.text) ?? sub.text;
@@ -351,16 +359,26 @@ export class RealtimeHub {
     this.flushSocket(ws, newRound());
   }
 
-  private async authenticate(payload: Record<string, unknown>, tenantId: string): Promise<AuthResult> {
+  /** Verifies the `connection_init` token and asks the policy whether it may subscribe to `tenantId`. */
+  private async authenticate(
+    payload: Record<string, unknown>,
+    tenantId: string,
+  ): Promise<{ result: AuthResult; scopes: string[] }> {
     const header = payload.authorization ?? payload.Authorization;
     const token = typeof header === "string" ? bearerToken(header) : null;
-    if (!token) return "unauthenticated";
+    if (!token) return { result: "unauthenticated", scopes: [] };
     try {
       const principal = await verifyToken(token, loadConfig(this.env));
-      if (!hasScope(principal, "coherence:read") || !mayAccessTenant(principal, tenantId)) return "forbidden";
-      return "ok";
+      const decision = await authorize("subscribe", principal, [tenantId]);
+      logEvent({
+        level: decision.allow ? "info" : "warn",
+        op: "connection_init",
+        tenant_id: tenantId,
+        authz: [`subscribe:${decision.reason}`],
+      });
+      return { result: decision.allow ? "ok" : "forbidden", scopes: [...principal.scopes] };
     } catch (err) {
-      if (err instanceof TokenError) return "unauthenticated";
+      if (err instanceof TokenError) return { result: "unauthenticated", scopes: [] };
       throw err;
     }
   }

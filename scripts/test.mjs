@@ -1,5 +1,5 @@
 // `npm test`: the whole suite on a fresh clone. Installs dependencies when needed, runs `check`
-// (format, lint, typecheck), the unit tests with coverage (100 % on the score), then the workerd
+// (format, lint, typecheck), the OPA policy tests, the unit tests with coverage (100 % on the score), then the workerd
 // integration tests, the end-to-end tests against `npm start`, and the workbench in headless Chromium. Ends with one "N passed, N failed" line.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
@@ -39,6 +39,11 @@ ok = step("check: tsc (worker)", [join(root, "node_modules", "typescript", "bin"
 ok = step("check: tsc (tests)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test"]) && ok;
 ok = step("check: tsc (e2e)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test/e2e"]) && ok;
 ok = step("check: tsc (browser)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test/browser"]) && ok;
+// OPA: `opa test` with coverage >= 95 % and the committed policy/authz.wasm checked against the .rego
+// (builds OPA from the Go module proxy into .cache/ on first use).
+const policyOk = step("policy: opa test + wasm", [join(root, "scripts", "policy.mjs"), "test"]);
+results.push({ numPassedTests: policyOk ? 1 : 0, numFailedTests: policyOk ? 0 : 1 });
+ok = policyOk && ok;
 ok = vitest("unit", ["--project", "unit", "--coverage"]) && ok;
 ok = vitest("integration", ["--project", "integration"]) && ok;
 ok = vitest("e2e", ["--project", "e2e"]) && ok;

@@ -1,3 +1,5 @@
+import policyWasm from "../policy/authz.wasm";
+import { installPolicy } from "./auth/authz";
 import { loadConfig } from "./config";
 import { RETENTION_MS } from "./domain/window";
 import { app } from "./http/app";
@@ -7,6 +9,9 @@ import { consumeDeadLetters } from "./queues/dead-letters";
 
 export { DeadLetterStore } from "../durable-objects/dead-letters";
 export { TenantObject } from "../durable-objects/tenant";
+
+// The compiled OPA policy (npm run policy:build) decides every request and subscribe of this isolate.
+installPolicy(policyWasm);
 
 // Only handlers and Durable Object classes may be exported from the entry module (workerd rejects the rest).
 

@@ -1,4 +1,4 @@
-import { hasScope, mayAccessTenant, type Scope } from "../auth/principal";
+import { type AuthzAction, authorize, denialMessage, recordDecision } from "../auth/authz";
 import { validateSignals } from "../domain/signal";
 import { applySignals, rateLimited } from "../ingest/apply";
 import { openSinks } from "../queues/consumer";
@@ -16,10 +16,12 @@ interface PublishInput {
   signalId?: string | null;
 }
 
-function authorize(ctx: GraphQLServerContext, scope: Scope, tenantId: string | null): void {
-  if (!hasScope(ctx.principal, scope)) throw gqlError(403, "FORBIDDEN", `token lacks scope ${scope}`);
-  if (tenantId !== null && !mayAccessTenant(ctx.principal, tenantId)) {
-    throw gqlError(403, "FORBIDDEN", "operation is not allowed for this tenant");
+/** The policy's decision for this operation; `tenantId` null judges the scope only (contract §2's order). */
+async function enforce(ctx: GraphQLServerContext, action: AuthzAction, tenantId: string | null): Promise<void> {
+  const decision = await authorize(action, ctx.principal, tenantId === null ? undefined : [tenantId]);
+  recordDecision(ctx.log, action, decision);
+  if (tenantId === null ? !decision.scopeOk : !decision.allow) {
+    throw gqlError(403, "FORBIDDEN", denialMessage(action, decision));
   }
 }
 
@@ -62,7 +64,7 @@ export const resolvers = {
   Query: {
     async tenantCoherence(_: unknown, args: { tenantId: string }, ctx: GraphQLServerContext) {
       ctx.log.op = "graphql_query";
-      authorize(ctx, "coherence:read", args.tenantId);
+      await enforce(ctx, "graphql_query", args.tenantId);
       if (ctx.config.readMode === "postgres") return readFromPostgres(ctx, args.tenantId);
       try {
         const stub = tenantStub(ctx.env.TENANT, ctx.config, args.tenantId);
@@ -77,12 +79,12 @@ export const resolvers = {
   Mutation: {
     async publishCoherenceSignal(_: unknown, args: { input: PublishInput }, ctx: GraphQLServerContext) {
       ctx.log.op = "graphql_mutation";
-      authorize(ctx, "coherence:write", null);
+      await enforce(ctx, "graphql_mutation", null);
       const validated = await validateSignals([withoutNulls(args.input)], ctx.receivedAtMs);
       if (!validated.ok) {
         throw gqlError(400, "VALIDATION_FAILED", "the signal is invalid; nothing was stored", validated.details);
       }
-      authorize(ctx, "coherence:write", args.input.tenantId);
+      await enforce(ctx, "graphql_mutation", args.input.tenantId);
       try {
         const { response } = await applySignals({
           env: ctx.env,

@@ -7,6 +7,8 @@ export interface RequestLog {
   tenant_id: string | null;
   provenance_id: string | null;
   error_code: string | null;
+  /** Policy decisions of this request, `action:reason` (e.g. `ingest:allowed`); never the token. */
+  authz?: string[];
 }
 
 /** Hono environment of the app: bindings plus per-request variables. */

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { hasScope } from "../../auth/principal";
+import { authorize, denialMessage, recordDecision } from "../../auth/authz";
 import { sha256Hex } from "../../domain/dedupe-key";
 import { bodyKindOf } from "../../domain/ingest-body";
 import { yoga } from "../../graphql/yoga";
@@ -24,9 +24,9 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
   requireAuth,
   async (c) => {
     const principal = c.get("principal");
-    if (!hasScope(principal, "coherence:read") && !hasScope(principal, "coherence:write")) {
-      throw new AppError(403, "FORBIDDEN", "token lacks scope coherence:read or coherence:write");
-    }
+    const decision = await authorize("graphql", principal);
+    recordDecision(c.get("log"), "graphql", decision);
+    if (!decision.scopeOk) throw new AppError(403, "FORBIDDEN", denialMessage("graphql", decision));
     let request = c.req.raw;
     let bodyHash = "";
     if (c.req.method === "POST") {

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { hasScope } from "../../auth/principal";
+import { authorize, denialMessage, recordDecision } from "../../auth/authz";
 import { sha256Hex } from "../../domain/dedupe-key";
 import { bodyKindOf, decodeIngestBody } from "../../domain/ingest-body";
 import { validateSignals } from "../../domain/signal";
@@ -23,8 +23,10 @@ export const ingestRoutes = new Hono<AppEnv>().post(
   requireAuth,
   async (c) => {
     const principal = c.get("principal");
-    if (!hasScope(principal, "coherence:write")) {
-      throw new AppError(403, "FORBIDDEN", "token lacks scope coherence:write");
+    const scopeDecision = await authorize("ingest", principal);
+    if (!scopeDecision.scopeOk) {
+      recordDecision(c.get("log"), "ingest", scopeDecision);
+      throw new AppError(403, "FORBIDDEN", denialMessage("ingest", scopeDecision));
     }
     const kind = bodyKindOf(c.req.header("content-type"));
     if (!kind) {
@@ -51,8 +53,10 @@ export const ingestRoutes = new Hono<AppEnv>().post(
         validated.details,
       );
     }
-    const foreign = validated.signals.findIndex((s) => s.tenantId !== principal.tenant);
-    if (principal.tenant === "*" || foreign !== -1) {
+    const tenants = [...new Set(validated.signals.map((s) => s.tenantId))];
+    const decision = await authorize("ingest", principal, tenants);
+    recordDecision(c.get("log"), "ingest", decision);
+    if (!decision.allow) {
       throw new AppError(403, "FORBIDDEN", "signals may only be sent for the token's own tenant");
     }
     const tenantId = principal.tenant;

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
-import { hasScope } from "../../auth/principal";
+import { type AuthzAction, authorize, denialMessage, recordDecision } from "../../auth/authz";
+import type { Principal } from "../../auth/principal";
 import { openSinks } from "../../queues/consumer";
-import type { AppEnv } from "../context";
+import type { AppEnv, RequestLog } from "../context";
 import { AppError } from "../errors";
 import { requireAuth } from "../middleware/auth";
 
@@ -16,6 +17,13 @@ async function probe(check: (() => Promise<void>) | null): Promise<SinkState> {
   } catch {
     return "down";
   }
+}
+
+/** Cross-tenant operations: operator tokens (tenant `*`) with the action's scope, as the policy decides. */
+async function enforceOperator(principal: Principal, log: RequestLog, action: AuthzAction): Promise<void> {
+  const decision = await authorize(action, principal, []);
+  recordDecision(log, action, decision);
+  if (!decision.allow) throw new AppError(403, "FORBIDDEN", denialMessage(action, decision));
 }
 
 /** Operations: readiness with each sink's state (contract §8) and the dead-letter queue (contract §9). */
@@ -36,13 +44,13 @@ export const opsRoutes = new Hono<AppEnv>()
   })
   .get("/v1/ops/dlq", requireAuth, async (c) => {
     c.get("log").op = "dlq_list";
-    if (!hasScope(c.get("principal"), "metrics:read")) throw new AppError(403, "FORBIDDEN", "needs scope metrics:read");
+    await enforceOperator(c.get("principal"), c.get("log"), "dlq_read");
     const store = c.env.DEAD_LETTERS.get(c.env.DEAD_LETTERS.idFromName("dlq"));
     return c.json({ count: await store.count(), messages: await store.list(100) });
   })
   .post("/v1/ops/dlq/replay", requireAuth, async (c) => {
     c.get("log").op = "dlq_replay";
-    if (!hasScope(c.get("principal"), "ops:write")) throw new AppError(403, "FORBIDDEN", "needs scope ops:write");
+    await enforceOperator(c.get("principal"), c.get("log"), "dlq_replay");
     const store = c.env.DEAD_LETTERS.get(c.env.DEAD_LETTERS.idFromName("dlq"));
     return c.json(await store.replay());
   });

@@ -1,0 +1,138 @@
+# `opa test policy/ --coverage` (run by `npm test`; coverage must stay >= 95 %).
+package coherence.authz_test
+
+import data.coherence.authz
+
+tenant_token(scopes) := {"tenant": "acme", "scopes": scopes}
+
+operator_token(scopes) := {"tenant": "*", "scopes": scopes}
+
+decide(action, principal, tenants) := d if {
+	d := authz.decision with input as {"action": action, "principal": principal, "resource": {"tenantIds": tenants}}
+}
+
+scope_only(action, principal) := d if {
+	d := authz.decision with input as {"action": action, "principal": principal}
+}
+
+# --- tenant actions -------------------------------------------------------------------------------------------
+
+test_ingest_own_tenant_allowed if {
+	d := decide("ingest", tenant_token(["coherence:write"]), ["acme"])
+	d.allow
+	d.scope_ok
+	d.reason == "allowed"
+}
+
+test_ingest_batch_with_a_foreign_tenant_denied if {
+	d := decide("ingest", tenant_token(["coherence:write"]), ["acme", "globex"])
+	not d.allow
+	d.scope_ok
+	d.reason == "tenant_mismatch"
+}
+
+test_ingest_without_tenants_denied if {
+	d := decide("ingest", tenant_token(["coherence:write"]), [])
+	not d.allow
+	d.reason == "tenant_mismatch"
+}
+
+test_ingest_read_scope_denied if {
+	d := decide("ingest", tenant_token(["coherence:read"]), ["acme"])
+	not d.allow
+	not d.scope_ok
+	d.reason == "missing_scope"
+}
+
+test_scope_stage_without_resource if {
+	d := scope_only("ingest", tenant_token(["coherence:write"]))
+	d.scope_ok
+	not d.allow
+	d.reason == "tenant_mismatch"
+}
+
+test_graphql_either_coherence_scope if {
+	scope_only("graphql", tenant_token(["coherence:read"])).scope_ok
+	scope_only("graphql", tenant_token(["coherence:write"])).scope_ok
+	not scope_only("graphql", tenant_token(["finops:read", "metrics:read"])).scope_ok
+}
+
+test_query_needs_read_and_own_tenant if {
+	decide("graphql_query", tenant_token(["coherence:read"]), ["acme"]).allow
+	not decide("graphql_query", tenant_token(["coherence:write"]), ["acme"]).allow
+	decide("graphql_query", tenant_token(["coherence:read"]), ["globex"]).reason == "tenant_mismatch"
+}
+
+test_mutation_needs_write if {
+	decide("graphql_mutation", tenant_token(["coherence:write"]), ["acme"]).allow
+	decide("graphql_mutation", tenant_token(["coherence:read"]), ["acme"]).reason == "missing_scope"
+}
+
+test_subscribe_needs_read_and_own_tenant if {
+	decide("subscribe", tenant_token(["coherence:read"]), ["acme"]).allow
+	not decide("subscribe", tenant_token(["coherence:read"]), ["globex"]).allow
+	not decide("subscribe", tenant_token([]), ["acme"]).allow
+}
+
+test_look_alike_scopes_do_not_count if {
+	not decide("ingest", tenant_token(["coherence:writer", "coherence"]), ["acme"]).allow
+	not decide("graphql_query", tenant_token(["Coherence:Read"]), ["acme"]).allow
+}
+
+test_operator_never_touches_coherence_data if {
+	every action in authz.tenant_actions {
+		d := decide(action, operator_token(["coherence:read", "coherence:write"]), ["*"])
+		not d.allow
+		not d.scope_ok
+		d.reason == "operator_not_allowed"
+	}
+}
+
+# --- operator and FinOps actions ------------------------------------------------------------------------------
+
+test_dlq_for_operators_only if {
+	decide("dlq_read", operator_token(["metrics:read"]), []).allow
+	decide("dlq_replay", operator_token(["ops:write"]), []).allow
+	d := decide("dlq_read", tenant_token(["metrics:read"]), ["acme"])
+	not d.allow
+	d.reason == "operator_only"
+	decide("dlq_replay", tenant_token(["ops:write"]), []).reason == "operator_only"
+	decide("dlq_replay", operator_token(["metrics:read"]), []).reason == "missing_scope"
+}
+
+test_finops_operator_reads_any_tenant if {
+	decide("finops_read", operator_token(["finops:read"]), ["globex"]).allow
+}
+
+test_finops_tenant_reads_only_itself if {
+	decide("finops_read", tenant_token(["finops:read"]), ["acme"]).allow
+	decide("finops_read", tenant_token(["finops:read"]), ["globex"]).reason == "tenant_mismatch"
+	decide("finops_read", tenant_token(["coherence:read"]), ["acme"]).reason == "missing_scope"
+}
+
+test_metrics_needs_metrics_scope if {
+	decide("metrics_read", operator_token(["metrics:read"]), []).allow
+	decide("metrics_read", tenant_token(["metrics:read"]), []).allow
+	decide("metrics_read", operator_token(["finops:read"]), []).reason == "missing_scope"
+}
+
+# --- malformed input ------------------------------------------------------------------------------------------
+
+test_unknown_action_denied if {
+	d := decide("drop_tables", tenant_token(["coherence:write"]), ["acme"])
+	not d.allow
+	not d.scope_ok
+	d.reason == "unknown_action"
+}
+
+test_missing_principal_denied if {
+	d := authz.decision with input as {"action": "ingest", "resource": {"tenantIds": ["acme"]}}
+	not d.allow
+	d.reason == "missing_scope"
+}
+
+test_empty_input_denied if {
+	d := authz.decision with input as {}
+	not d.allow
+	d.reason == "unknown_action"
+}
