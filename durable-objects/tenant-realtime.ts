@@ -1,5 +1,6 @@
+import { decodeJwt } from "jose";
 import { authorize } from "../src/auth/authz";
-import { bearerToken, TokenError, verifyToken } from "../src/auth/jwt";
+import { bearerToken, CLOCK_TOLERANCE_S, TokenError, verifyToken } from "../src/auth/jwt";
 import type { Principal } from "../src/auth/principal";
 import { loadConfig } from "../src/config";
 import { toIso } from "../src/domain/time";
@@ -38,8 +39,6 @@ import type { EventRow, TenantStore } from "./tenant-store";
 
 /** A connection that has not completed `connection_init` by then is closed with 4408 (contract: within 11 s). */
 export const INIT_TIMEOUT_MS = 10_000;
-/** Sockets one tenant's object accepts at once; more are refused before the upgrade. */
-export const MAX_SOCKETS_PER_TENANT = 5000;
 
 const EVENTS = 0;
 const SCORE = 1;
@@ -60,6 +59,8 @@ interface SocketRecord {
   f: FlowState;
   /** Scopes of the token that authenticated the socket (the policy judges every subscribe with them). */
   a?: string[];
+  /** When that token stops being valid (its `exp` plus the verifier's leeway), epoch ms: the socket closes then. */
+  x?: number;
 }
 
 /**
@@ -98,8 +99,11 @@ export class RealtimeHub {
     if (!offered.includes(GRAPHQL_TRANSPORT_WS)) {
       return jsonError(400, "UNSUPPORTED_SUBPROTOCOL", `use the ${GRAPHQL_TRANSPORT_WS} subprotocol`);
     }
-    if (this.ctx.getWebSockets().length >= MAX_SOCKETS_PER_TENANT) {
-      return jsonError(429, "TOO_MANY_CONNECTIONS", "this tenant has too many open connections");
+    // Sockets one tenant's object accepts at once (WS_MAX_SOCKETS_PER_TENANT); more are refused before the upgrade.
+    if (this.ctx.getWebSockets().length >= loadConfig(this.env).wsMaxSocketsPerTenant) {
+      return jsonError(429, "TOO_MANY_CONNECTIONS", "this tenant has too many open connections", {
+        "Retry-After": "5",
+      });
     }
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
@@ -167,23 +171,36 @@ export class RealtimeHub {
     );
   }
 
-  /** Earliest instant an unauthenticated socket must be closed, for the object's alarm. */
-  nextInitDeadline(): number | null {
+  /** When a socket must be closed: its `connection_init` deadline, or once ready, its token's expiry. */
+  private deadlineOf(rec: SocketRecord): number | null {
+    if (rec.p !== "ready") return rec.c + INIT_TIMEOUT_MS;
+    return rec.x ?? null;
+  }
+
+  /** Earliest instant some socket must be closed (init timeout or token expiry), for the object's alarm. */
+  nextSocketDeadline(): number | null {
     let earliest: number | null = null;
     for (const ws of this.ctx.getWebSockets()) {
       const rec = this.record(ws);
-      if (!rec || rec.p === "ready") continue;
-      const due = rec.c + INIT_TIMEOUT_MS;
-      if (earliest === null || due < earliest) earliest = due;
+      const due = rec ? this.deadlineOf(rec) : null;
+      if (due !== null && (earliest === null || due < earliest)) earliest = due;
     }
     return earliest;
   }
 
-  /** Closes sockets that did not finish `connection_init` in time (4408). */
-  expireInits(nowMs: number): void {
+  /**
+   * Closes sockets whose deadline passed: 4408 without `connection_init` in time, 4401 once the token that
+   * authenticated the socket has expired (a long-lived socket never outlives its credentials).
+   */
+  expireSockets(nowMs: number): void {
     for (const ws of this.ctx.getWebSockets()) {
       const rec = this.record(ws);
-      if (rec && rec.p !== "ready" && rec.c + INIT_TIMEOUT_MS <= nowMs) {
+      const due = rec ? this.deadlineOf(rec) : null;
+      if (!rec || due === null || due > nowMs) continue;
+      if (rec.p === "ready") {
+        logEvent({ level: "warn", op: "token_expired", tenant_id: rec.t, error_code: "UNAUTHENTICATED" });
+        this.close(ws, Close.Unauthorized, "token expired");
+      } else {
         this.close(ws, Close.ConnectionInitialisationTimeout, "connection initialisation timeout");
       }
     }
@@ -284,10 +301,13 @@ export class RealtimeHub {
           return;
         case "authenticate": {
           this.save(ws, rec);
-          const { result, scopes } = await this.authenticate(action.payload, rec.t);
+          const { result, scopes, expiresAtMs } = await this.authenticate(action.payload, rec.t);
           const current = this.sockets.get(ws);
           if (!current) return; // closed while verifying
-          if (result === "ok") current.a = scopes;
+          if (result === "ok") {
+            current.a = scopes;
+            current.x = expiresAtMs;
+          }
           const step = onAuthenticated(connectionState(current), result);
           current.p = step.state.phase;
           this.save(ws, current);
@@ -363,10 +383,10 @@ export class RealtimeHub {
   private async authenticate(
     payload: Record<string, unknown>,
     tenantId: string,
-  ): Promise<{ result: AuthResult; scopes: string[] }> {
+  ): Promise<{ result: AuthResult; scopes: string[]; expiresAtMs: number }> {
     const header = payload.authorization ?? payload.Authorization;
     const token = typeof header === "string" ? bearerToken(header) : null;
-    if (!token) return { result: "unauthenticated", scopes: [] };
+    if (!token) return { result: "unauthenticated", scopes: [], expiresAtMs: 0 };
     try {
       const principal = await verifyToken(token, loadConfig(this.env));
       const decision = await authorize("subscribe", principal, [tenantId]);
@@ -376,9 +396,15 @@ export class RealtimeHub {
         tenant_id: tenantId,
         authz: [`subscribe:${decision.reason}`],
       });
-      return { result: decision.allow ? "ok" : "forbidden", scopes: [...principal.scopes] };
+      // Verified above (exp is required), so reading exp from the payload is safe.
+      const exp = decodeJwt(token).exp ?? 0;
+      return {
+        result: decision.allow ? "ok" : "forbidden",
+        scopes: [...principal.scopes],
+        expiresAtMs: (exp + CLOCK_TOLERANCE_S) * 1000,
+      };
     } catch (err) {
-      if (err instanceof TokenError) return { result: "unauthenticated", scopes: [] };
+      if (err instanceof TokenError) return { result: "unauthenticated", scopes: [], expiresAtMs: 0 };
       throw err;
     }
   }
@@ -451,6 +477,6 @@ function safeSend(ws: WebSocket, frame: string): void {
   }
 }
 
-function jsonError(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message, details: [] } }, { status });
+function jsonError(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return Response.json({ error: { code, message, details: [] } }, { status, headers });
 }

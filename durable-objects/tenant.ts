@@ -133,7 +133,7 @@ export class TenantObject extends DurableObject<Env> {
     try {
       this.armedAt = null;
       const now = this.clock();
-      this.hub.expireInits(now);
+      this.hub.expireSockets(now);
       const version = this.store.scoreVersion;
       this.store.advance(now);
       if (this.store.scoreVersion !== version) this.changed();
@@ -166,9 +166,9 @@ export class TenantObject extends DurableObject<Env> {
     this.rearm().catch((err) => this.logFailure("rearm", err));
   }
 
-  /** Arms the one alarm for the earliest due work: window changes, pruning, connection-init deadlines. */
+  /** Arms the one alarm for the earliest due work: window changes, pruning, socket deadlines (init, token expiry). */
   private async rearm(): Promise<void> {
-    const due = earliest(this.hub?.nextInitDeadline(), this.store.nextDue, this.outbox?.retryAt);
+    const due = earliest(this.hub?.nextSocketDeadline(), this.store.nextDue, this.outbox?.retryAt);
     if (due === this.armedAt) return;
     if (due === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(due);

@@ -22,6 +22,7 @@ const configSchema = z.object({
   JWT_AUDIENCE: optionalText,
   RPS_MAX: z.coerce.number().int().positive().default(1000),
   FANOUT_WINDOW_MS: z.coerce.number().int().min(0).max(100).default(100),
+  WS_MAX_SOCKETS_PER_TENANT: z.coerce.number().int().positive().max(32_768).default(5000),
   NEO4J_URL: optionalText,
   NEO4J_USER: z.string().default("neo4j"),
   NEO4J_PASSWORD: z.string().default(""),
@@ -54,6 +55,8 @@ export interface Config {
   rpsMax: number;
   /** Realtime fan-out coalescing window (contract §6: at most 100 ms). */
   fanoutWindowMs: number;
+  /** Open WebSockets one tenant's object accepts; the next upgrade gets 429 `TOO_MANY_CONNECTIONS`. */
+  wsMaxSocketsPerTenant: number;
   /** Sinks (contract §9); `null` when their settings are absent: that sink is off. */
   neo4j: { url: string; user: string; password: string; database: string } | null;
   postgres: { url: string; wsProxy: string | null } | null;
@@ -101,6 +104,7 @@ export function loadConfig(env: object): Config {
     },
     rpsMax: e.RPS_MAX,
     fanoutWindowMs: e.FANOUT_WINDOW_MS,
+    wsMaxSocketsPerTenant: e.WS_MAX_SOCKETS_PER_TENANT,
     neo4j: e.NEO4J_URL
       ? { url: e.NEO4J_URL, user: e.NEO4J_USER, password: e.NEO4J_PASSWORD, database: e.NEO4J_DATABASE }
       : null,
