@@ -72,6 +72,14 @@ export class TenantObject extends DurableObject<Env> {
         { status: 404 },
       );
     }
+    // An upgrade is a request like any other: it counts against the tenant's RPS_MAX.
+    const admission = this.limiter.admit(this.clock(), loadConfig(this.env).rpsMax);
+    if (!admission.ok) {
+      return Response.json(
+        { error: { code: "RATE_LIMITED", message: "too many requests for this tenant; retry later", details: [] } },
+        { status: 429, headers: { "Retry-After": String(admission.retryAfterSeconds) } },
+      );
+    }
     return this.hub.accept(decodeURIComponent(tenantId), request);
   }
 

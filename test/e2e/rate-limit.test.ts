@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { expectGraphqlError, expectRestError, graphql, ingest, newTenant, readScore, signal } from "./helpers";
 import { mintToken, type RunningService, startService } from "./service";
 
@@ -52,6 +53,38 @@ describe("per-tenant rate limit (§8)", () => {
     for (const a of limited) {
       expectGraphqlError(a, 429, "RATE_LIMITED", [token]);
       expect(a.headers.get("retry-after")).toBe("1");
+    }
+  });
+
+  it("counts WebSocket upgrades against the same budget: a burst of connects gets HTTP 429 RATE_LIMITED", async () => {
+    const tenantId = newTenant("ws");
+    const url = `${svc.baseUrl.replace(/^http/, "ws")}/v1/tenants/${tenantId}/graphql`;
+    const attempt = () =>
+      new Promise<{ status: number; retryAfter: string | null; body: string }>((ok) => {
+        const ws = new WebSocket(url, "graphql-transport-ws");
+        ws.on("open", () => {
+          ws.terminate();
+          ok({ status: 101, retryAfter: null, body: "" });
+        });
+        ws.on("error", () => {});
+        ws.on("unexpected-response", (_req, res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => {
+            body += c.toString("utf8");
+          });
+          res.on("end", () =>
+            ok({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"] ?? null, body }),
+          );
+        });
+      });
+    const answers = await Promise.all(Array.from({ length: 20 }, attempt));
+    const limited = answers.filter((a) => a.status === 429);
+    expect(answers.filter((a) => a.status === 101).length).toBeGreaterThan(0);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited.length + answers.filter((a) => a.status === 101).length).toBe(answers.length);
+    for (const a of limited) {
+      expect(JSON.parse(a.body)).toMatchObject({ error: { code: "RATE_LIMITED" } });
+      expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1);
     }
   });
 });
