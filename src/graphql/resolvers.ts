@@ -96,6 +96,7 @@ export const resolvers = {
           idempotency: null,
         });
         ctx.log.provenance_id = response.provenanceId;
+        ctx.log.request_sha256 = ctx.bodyHash;
         return true;
       } catch (err) {
         throw toGraphQLError(err);

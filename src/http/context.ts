@@ -9,6 +9,8 @@ export interface RequestLog {
   error_code: string | null;
   /** Policy decisions of this request, `action:reason` (e.g. `ingest:allowed`); never the token. */
   authz?: string[];
+  /** sha256 of the request body of an accepted write, as recorded with its provenance (repudiation). */
+  request_sha256?: string;
 }
 
 /** Hono environment of the app: bindings plus per-request variables. */

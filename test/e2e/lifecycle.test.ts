@@ -1,5 +1,6 @@
 // Contract §0, §3, §8 across process lifecycles of `npm start`: nothing answered 202 is lost when the
 // service stops mid-burst, FEATURE_COHERENCE=false answers 503 and keeps data, and the JSON request logs.
+import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { computeScore } from "../../src/domain/score";
 import {
@@ -179,6 +180,8 @@ describe("logs (§8)", () => {
     op?: unknown;
     latency_ms?: unknown;
     error_code?: unknown;
+    request_sha256?: unknown;
+    authz?: unknown;
   }
 
   function logLines(output: string): LogLine[] {
@@ -211,9 +214,12 @@ describe("logs (§8)", () => {
     const { tenantId, token } = await tenantWithToken();
     tokensUsed.push(token);
 
-    const okRes = await ingest(svc.baseUrl, signal(tenantId), token);
+    const sent = signal(tenantId);
+    const okRes = await ingest(svc.baseUrl, sent, token);
     expect(okRes.status, okRes.text).toBe(202);
     const provenanceId = (okRes.body as IngestOk).provenanceId;
+    const foreign = await ingest(svc.baseUrl, signal(`${tenantId}-other`), token);
+    expect(foreign.status).toBe(403);
     const bad = await ingest(svc.baseUrl, signal(tenantId, { value: 3 }), token);
     expect(bad.status).toBe(400);
     const unauth = await ingest(svc.baseUrl, signal(tenantId), `${token}x`);
@@ -225,6 +231,12 @@ describe("logs (§8)", () => {
     expect(accepted, "log line for the accepted request").toBeDefined();
     expect(accepted).toMatchObject({ tenant_id: tenantId, op: expect.any(String), error_code: null });
     expect(accepted?.latency_ms).toEqual(expect.any(Number));
+    // Repudiation (docs/threat-model.md): the body's hash is logged with its provenance id, and so is the
+    // policy's decision.
+    expect(accepted?.request_sha256).toBe(createHash("sha256").update(JSON.stringify(sent)).digest("hex"));
+    expect(accepted?.authz).toEqual(["ingest:allowed"]);
+    const denied = await findLine(svc, (l) => l.tenant_id === tenantId && l.error_code === "FORBIDDEN");
+    expect(denied?.authz).toEqual(["ingest:tenant_mismatch"]);
 
     const refused = await findLine(svc, (l) => l.tenant_id === tenantId && l.error_code === "VALIDATION_FAILED");
     expect(refused, "log line for the 400").toBeDefined();

@@ -71,6 +71,7 @@ export const ingestRoutes = new Hono<AppEnv>().post(
       idempotency: idempotencyKey === undefined ? null : { key: idempotencyKey, bodyHash },
     });
     c.get("log").provenance_id = response.provenanceId;
+    c.get("log").request_sha256 = bodyHash;
     if (replayed) c.header("Idempotency-Replayed", "true");
     return c.json(response, 202);
   },
