@@ -18,15 +18,19 @@ const ALLOWED_ALGS = ["RS256", "ES256"] as const;
 /**
  * How a `JWT_JWKS_URL` key set is cached (per URL, per isolate).
  *
- * - `cooldownMs` (5 s): the least time between two fetches that a request may cause, both for a token whose
- *   `kid` is not in the set (rotation: the issuer signs with a key it has just published) and for a retry after a
- *   failed fetch. A rotated-in key is thus accepted at most 5 s after the previous fetch, while a flood of
- *   tokens with made-up `kid`s (or a JWKS endpoint that is down) costs at most 12 fetches a minute per isolate.
+ * - `cooldownMs` (5 s): the least time between a fetch and the next one that a token whose `kid` is not in the
+ *   set may cause (rotation: the issuer signs with a key it has just published), and between a failed fetch and
+ *   the retry. A rotated-in key is thus accepted at most 5 s after the previous fetch, while a flood of tokens
+ *   with made-up `kid`s (or a JWKS endpoint that refuses connections) costs at most 12 fetches a minute per
+ *   isolate. Shorter would buy little (issuers normally publish a key well before signing with it); longer
+ *   makes an immediate rotation fail visibly.
  * - `maxAgeMs`: how long a fetched set is used before it is fetched again, which bounds how long a key removed
  *   from the JWKS is still accepted (tokens verified earlier included: see `verifyToken`). The JWKS response's
  *   `Cache-Control: max-age` decides, clamped to [`cooldownMs`, 10 min]; without one, 10 min (jose's default).
  *   The floor keeps an issuer's `no-cache` from turning into a fetch per request.
  * - A fetch gives up after 5 s and refuses a body over 64 KiB; redirects are not followed.
+ * - A stale set is never used, not even while the JWKS is unreachable (no stale-if-error): refusing is the
+ *   safe failure when the set may have dropped a compromised key.
  */
 export const JWKS_CACHE = {
   cooldownMs: 5_000,
@@ -64,7 +68,8 @@ type JwksFetch = (url: string, init: RequestInit) => Promise<Response>;
  * A remote JWKS with the caching policy of {@link JWKS_CACHE}. Keys are selected by `kid` (required: during a
  * rotation the set holds two keys of one type, and a token without `kid` would be ambiguous); only RSA and EC
  * members are kept, so a symmetric (`kty: oct`) member can never verify anything. Concurrent requests do not
- * share one in-flight fetch: on Workers an I/O promise must not outlive or cross its request.
+ * share one in-flight fetch (as jose does on Workers: a promise tied to one request's I/O must not be awaited by
+ * another), so until a first fetch has stored the set, each request that needs it fetches.
  */
 export class RemoteKeySet {
   private lookup: ReturnType<typeof createLocalJWKSet> | null = null;
@@ -72,8 +77,6 @@ export class RemoteKeySet {
   private maxAgeMs = 0;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   private lastFailureAt = Number.NEGATIVE_INFINITY;
-  /** Fetches made by this set (successful or not); for tests. */
-  fetches = 0;
 
   constructor(
     private readonly url: string,
@@ -92,26 +95,31 @@ export class RemoteKeySet {
       if (now < this.lastFailureAt + JWKS_CACHE.cooldownMs) throw new TokenError("JWKS unavailable");
       await this.refresh();
     }
-    try {
-      return await this.select(header);
-    } catch (err) {
-      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
-      if (this.now() < this.lastAttemptAt + JWKS_CACHE.cooldownMs) throw new TokenError(err.code);
-      await this.refresh();
-      return this.select(header);
-    }
+    const key = await this.select(header);
+    if (key) return key;
+    if (this.now() < this.lastAttemptAt + JWKS_CACHE.cooldownMs) throw new TokenError("no JWKS key has this kid");
+    await this.refresh();
+    const rotated = await this.select(header);
+    if (!rotated) throw new TokenError("no JWKS key has this kid");
+    return rotated;
   }
 
-  private async select(header: JWSHeaderParameters): Promise<CryptoKey> {
+  /** The key the current set holds for `header`, or `null` when it holds none. */
+  private async select(header: JWSHeaderParameters): Promise<CryptoKey | null> {
     if (!this.lookup) throw new TokenError("JWKS unavailable");
-    const key = await this.lookup(header);
+    let key: CryptoKey;
+    try {
+      key = await this.lookup(header);
+    } catch (err) {
+      if (err instanceof joseErrors.JWKSNoMatchingKey) return null;
+      throw new TokenError(err instanceof joseErrors.JOSEError ? err.code : "JWKS key could not be used");
+    }
     if (key.type !== "public") throw new TokenError("JWKS member is not a public key");
     return key;
   }
 
   private async refresh(): Promise<void> {
     this.lastAttemptAt = this.now();
-    this.fetches++;
     try {
       const res = await this.fetchImpl(this.url, {
         headers: { accept: "application/jwk-set+json, application/json" },
