@@ -284,6 +284,8 @@ export async function startPostgres({ dataDir, port = DEFAULT_PG_PORT }) {
   const sql = [
     `SELECT 'CREATE ROLE ${PG_USER} LOGIN CREATEDB PASSWORD ''${PG_PASSWORD}'''`,
     `  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${PG_USER}') \\gexec`,
+    // The owner role creates the Worker's least-privileged roles in migrations, as Neon's owner role can.
+    `ALTER ROLE ${PG_USER} CREATEROLE;`,
     `SELECT 'CREATE DATABASE ${PG_DATABASE} OWNER ${PG_USER}'`,
     `  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${PG_DATABASE}') \\gexec`,
     "",

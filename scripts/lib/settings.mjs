@@ -60,5 +60,10 @@ export function localSettings(devPublicPem) {
   const fromFile = existsSync(file) ? parseDotenv(readFileSync(file, "utf8")) : {};
   const fromEnv = {};
   for (const name of SETTING_NAMES) if (process.env[name] !== undefined) fromEnv[name] = process.env[name];
-  return { ...defaults, ...fromFile, ...fromEnv };
+  const merged = { ...defaults, ...fromFile, ...fromEnv };
+  // A JWKS given without an explicit PEM replaces the dev key (the verifier prefers a PEM when both are set).
+  if (merged.JWT_JWKS_URL && fromFile.JWT_PUBLIC_KEY === undefined && fromEnv.JWT_PUBLIC_KEY === undefined) {
+    delete merged.JWT_PUBLIC_KEY;
+  }
+  return merged;
 }

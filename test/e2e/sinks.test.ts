@@ -36,9 +36,18 @@ async function startSinks(): Promise<void> {
   ports.neo4jBolt = Number(new URL(neo4j.boltUrl).port);
 }
 
-async function psql(sql: string): Promise<string> {
-  const { stdout } = await run("psql", [pg.url, "-At", "-F", "|", "-c", sql]);
+async function psql(sql: string, url = pg.url): Promise<string> {
+  const { stdout } = await run("psql", [url, "-At", "-F", "|", "-c", sql]);
   return stdout.trim();
+}
+
+const WORKER_PASSWORD = "worker-least-privilege";
+/** DATABASE_URL of the Worker's least-privileged login user. */
+function workerUrl(): string {
+  const url = new URL(pg.url);
+  url.username = "coherence_worker";
+  url.password = WORKER_PASSWORD;
+  return url.toString();
 }
 
 async function cypher<T>(statement: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -69,6 +78,9 @@ beforeAll(async () => {
   await startSinks();
   await psql("DROP TABLE IF EXISTS coherence_scores");
   migratePostgres(pg.url);
+  // The Worker connects as a login user holding only coherence_writer (migrations/postgres/0002).
+  await psql("DROP ROLE IF EXISTS coherence_worker");
+  await psql(`CREATE ROLE coherence_worker LOGIN PASSWORD '${WORKER_PASSWORD}' IN ROLE coherence_writer`);
   await migrateNeo4j({ url: neo4j.httpUrl, user: neo4j.user, password: neo4j.password, database: neo4j.database });
   driver = neo4jDriver.driver(neo4j.boltUrl, neo4jDriver.auth.basic(neo4j.user, neo4j.password));
   svc = await startService({
@@ -76,7 +88,7 @@ beforeAll(async () => {
       NEO4J_URL: neo4j.httpUrl,
       NEO4J_USER: neo4j.user,
       NEO4J_PASSWORD: neo4j.password,
-      DATABASE_URL: pg.url,
+      DATABASE_URL: workerUrl(),
       NEON_WSPROXY: proxy.url,
       RPS_MAX: "100000",
     },
@@ -268,7 +280,7 @@ describe("sinks (§9)", () => {
       60_000,
     );
     const fallback = await startService({
-      env: { DATABASE_URL: pg.url, NEON_WSPROXY: proxy.url, READ_MODE: "postgres" },
+      env: { DATABASE_URL: workerUrl(), NEON_WSPROXY: proxy.url, READ_MODE: "postgres" },
       stateDir: mkdtempSync(join(tmpdir(), "coherence-readmode-")), // an empty object: only Postgres knows
     });
     try {
@@ -313,4 +325,61 @@ describe("sinks (§9)", () => {
       60_000,
     );
   }, 200_000);
+
+  it("connects as a least-privileged user: it upserts scores but cannot drop, delete or create (STRIDE: elevation)", async () => {
+    const tenant = `sink-lp-${Date.now().toString(36)}`;
+    const token = await mintToken(tenant, "coherence:read coherence:write");
+    expect((await ingest(svc.baseUrl, { signals: batch(tenant, 0, 3) }, token)).status).toBe(202);
+    await eventually(
+      "the score written by coherence_worker",
+      async () => (await psql(`SELECT signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`)) === "3",
+      60_000,
+    );
+    for (const sql of [
+      "DROP TABLE coherence_scores",
+      `DELETE FROM coherence_scores WHERE tenant_id = '${tenant}'`,
+      "CREATE TABLE escalated (x int)",
+      "ALTER TABLE coherence_scores ADD COLUMN x int",
+    ]) {
+      await expect(psql(sql, workerUrl()), sql).rejects.toThrow(/permission denied|must be owner/);
+    }
+    expect(await psql(`SELECT signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`)).toBe("3");
+  }, 90_000);
+
+  it("stores hostile strings verbatim: Cypher and SQL are parameterized (STRIDE: elevation, tampering)", async () => {
+    const tenant = `sink-inj-${Date.now().toString(36)}`;
+    const token = await mintToken(tenant, "coherence:read coherence:write");
+    const hostile = [
+      "x'}) MATCH (n) DETACH DELETE n //",
+      '"}) WITH 1 AS x MATCH (n) DETACH DELETE n RETURN 1 //',
+      "'); DROP TABLE coherence_scores; --",
+      "$t {tenant_id: 'other'} \\u0027 `backtick`",
+    ];
+    const before = await cypher<{ n: { toNumber(): number } }>("MATCH (n) RETURN count(n) AS n");
+    const signals = hostile.map((text, i) => ({
+      tenantId: tenant,
+      signalId: text.slice(0, 40) + i,
+      type: text,
+      source: text,
+      value: 0.5,
+      ts: new Date(BASE_MS + i).toISOString(),
+    }));
+    expect((await ingest(svc.baseUrl, { signals }, token)).status).toBe(202);
+    await eventually(
+      "the hostile signals in Neo4j",
+      async () => (await signalsInGraph(tenant)) === hostile.length,
+      60_000,
+    );
+    const stored = await cypher<{ id: string; type: string; source: string }>(
+      "MATCH (:Tenant {tenant_id: $t})-[:EMITS]->(s:Signal) RETURN s.signal_id AS id, s.type AS type, s.source AS source ORDER BY id",
+      { t: tenant },
+    );
+    expect(stored).toEqual(
+      signals.map((x) => ({ id: x.signalId, type: x.type, source: x.source })).sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
+    const after = await cypher<{ n: { toNumber(): number } }>("MATCH (n) RETURN count(n) AS n");
+    // Nothing was deleted: the graph only grew (by the tenant's signals, its node and its score).
+    expect(after[0]?.n.toNumber()).toBeGreaterThan(before[0]?.n.toNumber() ?? 0);
+    expect(await psql("SELECT to_regclass('coherence_scores') IS NOT NULL")).toBe("t");
+  }, 90_000);
 });
