@@ -11,6 +11,8 @@ export interface RequestLog {
   authz?: string[];
   /** sha256 of the request body of an accepted write, as recorded with its provenance (repudiation). */
   request_sha256?: string;
+  /** The verified token's `sub` (who sent it); never the token. */
+  subject?: string | null;
 }
 
 /** Hono environment of the app: bindings plus per-request variables. */

@@ -14,6 +14,7 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
     const principal = await verifyToken(token, c.get("config"));
     c.set("principal", principal);
     if (principal.tenant !== "*") c.get("log").tenant_id = principal.tenant;
+    c.get("log").subject = principal.subject;
   } catch (err) {
     if (err instanceof TokenError) throw unauthenticated("invalid or expired token", err.message);
     throw err;
