@@ -83,6 +83,8 @@ export class RealtimeHub {
     private readonly windowMs: number,
     /** Called when init deadlines change, so the object re-arms its single alarm. */
     private readonly onDeadlinesChanged: () => void,
+    /** Called once per `subscribe` message answered (FinOps counts them). */
+    private readonly onSubscribe: (tenantId: string, rejected: boolean) => void = () => {},
   ) {
     // Woken from hibernation or eviction: pick up subscriptions that missed a flush while asleep.
     let behind = false;
@@ -341,6 +343,7 @@ export class RealtimeHub {
     const refuse = (code: string, message: string) => {
       safeSend(ws, errorFrame(id, code, message));
       logEvent({ level: "warn", op: "subscribe", tenant_id: rec.t, error_code: code });
+      this.onSubscribe(rec.t, true);
     };
     if (!resolved.ok) {
       refuse(resolved.code, resolved.message);
@@ -374,6 +377,7 @@ export class RealtimeHub {
       rec.s[id] = { k: EVENTS, o: name, q: from };
     }
     this.save(ws, rec);
+    this.onSubscribe(rec.t, false);
     logEvent({ op: "subscribe", tenant_id: rec.t, error_code: null, subscription: sub.kind });
     // A new subscription's replay or first score goes out now, not at the next event.
     this.flushSocket(ws, newRound());

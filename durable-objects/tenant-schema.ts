@@ -1,5 +1,5 @@
 /** Bump when the statements below change; the object migrates forward from the stored version. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Statements per schema version, applied in order inside `blockConcurrencyWhile`.
@@ -49,6 +49,35 @@ export const MIGRATIONS: Record<number, string[]> = {
   ],
   // v2 (realtime): a change counter, so score subscribers see every change even within one millisecond.
   2: [`ALTER TABLE window_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0`],
+  // v3 (FinOps): per-day, per-operation request counters, written in the same transaction as the request they
+  // count; `seq` marks changes not yet pushed to Upstash. Budget alerts raised, once per period and level.
+  3: [
+    `CREATE TABLE IF NOT EXISTS usage (
+       day TEXT NOT NULL,
+       op TEXT NOT NULL,
+       requests INTEGER NOT NULL DEFAULT 0,
+       rejected INTEGER NOT NULL DEFAULT 0,
+       signals INTEGER NOT NULL DEFAULT 0,
+       seq INTEGER NOT NULL DEFAULT 0,
+       PRIMARY KEY (day, op)
+     )`,
+    `CREATE TABLE IF NOT EXISTS usage_meta (
+       id INTEGER PRIMARY KEY CHECK (id = 1),
+       seq INTEGER NOT NULL,
+       pushed_seq INTEGER NOT NULL,
+       tenant_id TEXT
+     )`,
+    `INSERT OR IGNORE INTO usage_meta (id, seq, pushed_seq, tenant_id) VALUES (1, 0, 0, NULL)`,
+    `CREATE TABLE IF NOT EXISTS budget_alerts (
+       period TEXT NOT NULL,
+       level TEXT NOT NULL,
+       cost_usd REAL NOT NULL,
+       budget_usd REAL NOT NULL,
+       at_ms INTEGER NOT NULL,
+       seq INTEGER NOT NULL,
+       PRIMARY KEY (period, level)
+     )`,
+  ],
 };
 
 /** Applies every migration newer than the stored version. Synchronous: SQLite storage is. */

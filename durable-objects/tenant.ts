@@ -3,12 +3,15 @@ import { loadConfig } from "../src/config";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
 import { earliest } from "../src/domain/window";
+import { tenantBudget } from "../src/finops/budget";
+import { type UsageOp, upstashClient } from "../src/finops/usage";
 import { persistedRegistry } from "../src/graphql/registry";
 import { logEvent } from "../src/http/log";
 import { SinkOutbox } from "./tenant-outbox";
 import { RealtimeHub } from "./tenant-realtime";
 import { migrate } from "./tenant-schema";
 import { TenantStore } from "./tenant-store";
+import { UsageLedger } from "./tenant-usage";
 
 /**
  * One object per tenant: dedupes and stores its signals, keeps the 24 h window's running sums, drives
@@ -20,6 +23,7 @@ export class TenantObject extends DurableObject<Env> {
   private store!: TenantStore;
   private hub!: RealtimeHub;
   private outbox!: SinkOutbox;
+  private usage!: UsageLedger;
   /** Alarm instant currently armed (mirrors storage, to skip redundant `setAlarm` calls). */
   private armedAt: number | null = null;
   private readonly limiter = new FixedWindowLimiter();
@@ -44,6 +48,13 @@ export class TenantObject extends DurableObject<Env> {
         config.fanoutWindowMs,
         () => this.rearmLater(),
       );
+      this.usage = new UsageLedger(
+        ctx.storage.sql,
+        () => this.clock(),
+        upstashClient(config),
+        tenantBudget(config.environment, config.finops.tenantDailyBudgetUsd),
+        config.finops.flushIntervalMs,
+      );
       const registry = await persistedRegistry;
       this.hub = new RealtimeHub(
         ctx,
@@ -53,6 +64,10 @@ export class TenantObject extends DurableObject<Env> {
         () => this.clock(),
         config.fanoutWindowMs,
         () => this.rearmLater(),
+        (tenantId, rejected) => {
+          this.usage.record(tenantId, "subscribe", { rejected });
+          this.rearmLater();
+        },
       );
       // Work left by a previous incarnation (crash, eviction mid-send) goes out now.
       if (this.outbox.pending) this.outbox.requestDrain();
@@ -75,12 +90,19 @@ export class TenantObject extends DurableObject<Env> {
     // An upgrade is a request like any other: it counts against the tenant's RPS_MAX.
     const admission = this.limiter.admit(this.clock(), loadConfig(this.env).rpsMax);
     if (!admission.ok) {
+      this.usage.record(decodeURIComponent(tenantId), "subscribe", { rejected: true });
+      this.rearmLater();
       return Response.json(
         { error: { code: "RATE_LIMITED", message: "too many requests for this tenant; retry later", details: [] } },
         { status: 429, headers: { "Retry-After": String(admission.retryAfterSeconds) } },
       );
     }
-    return this.hub.accept(decodeURIComponent(tenantId), request);
+    const answer = this.hub.accept(decodeURIComponent(tenantId), request);
+    if (answer.status !== 101) {
+      this.usage.record(decodeURIComponent(tenantId), "subscribe", { rejected: true });
+      this.rearmLater();
+    }
+    return answer;
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -111,10 +133,19 @@ export class TenantObject extends DurableObject<Env> {
   async ingest(cmd: IngestCommand): Promise<IngestOutcome> {
     const now = this.clock();
     const admission = this.limiter.admit(now, cmd.rpsMax);
-    if (!admission.ok) return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+    if (!admission.ok) {
+      this.usage.record(cmd.tenantId, cmd.op, { rejected: true });
+      await this.rearm();
+      return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+    }
     const version = this.store.scoreVersion;
     const newest = this.store.newestSeq;
     const outcome = this.store.ingest(cmd, now);
+    // Counted in the same synchronous step as the signals: both are stored, or neither.
+    this.usage.record(cmd.tenantId, cmd.op, {
+      rejected: outcome.kind !== "applied",
+      signals: outcome.kind === "applied" && !outcome.replayed ? cmd.signals.length : 0,
+    });
     if (this.store.newestSeq !== newest || this.store.scoreVersion !== version) this.changed();
     await this.rearm();
     return outcome;
@@ -124,12 +155,32 @@ export class TenantObject extends DurableObject<Env> {
   async score(tenantId: string, rpsMax: number): Promise<ScoreOutcome> {
     const now = this.clock();
     const admission = this.limiter.admit(now, rpsMax);
-    if (!admission.ok) return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+    if (!admission.ok) {
+      this.usage.record(tenantId, "graphql_query", { rejected: true });
+      await this.rearm();
+      return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+    }
     const version = this.store.scoreVersion;
     const view = this.store.score(tenantId, now);
+    this.usage.record(tenantId, "graphql_query", { rejected: false });
     if (this.store.scoreVersion !== version) this.changed();
     await this.rearm();
     return { kind: "ok", view };
+  }
+
+  /**
+   * Counts a request the Worker answered for this tenant without reaching the object otherwise (4xx before
+   * the object, reads served from Postgres). Awaited by the Worker, so the count is stored before it answers.
+   */
+  async recordUsage(tenantId: string, op: UsageOp, rejected: boolean): Promise<void> {
+    this.usage.record(tenantId, op, { rejected });
+    await this.rearm();
+  }
+
+  /** Pushes this tenant's changed FinOps counters to Upstash now (before a usage read, so it is exact). */
+  async flushUsage(): Promise<void> {
+    await this.usage.flush();
+    await this.rearm();
   }
 
   /** Number of stored signal records; for operations and tests. */
@@ -147,6 +198,16 @@ export class TenantObject extends DurableObject<Env> {
       if (this.store.scoreVersion !== version) this.changed();
       // A failed hand-off to the sink queue is retried here, on the alarm.
       if (this.outbox.retryAt !== null && this.outbox.retryAt <= now) await this.outbox.drain();
+      const flushAt = this.usage.nextFlushAt();
+      if (flushAt !== null && flushAt <= now) {
+        try {
+          await this.usage.flush();
+        } catch (err) {
+          // Upstash is down: the counts stay in the object and the push is retried later.
+          this.logFailure("usage_flush", err);
+        }
+      }
+      this.usage.prune();
       await this.rearm();
     } catch (err) {
       this.logFailure("alarm", err);
@@ -176,7 +237,12 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Arms the one alarm for the earliest due work: window changes, pruning, socket deadlines (init, token expiry). */
   private async rearm(): Promise<void> {
-    const due = earliest(this.hub?.nextSocketDeadline(), this.store.nextDue, this.outbox?.retryAt);
+    const due = earliest(
+      this.hub?.nextSocketDeadline(),
+      this.store.nextDue,
+      this.outbox?.retryAt,
+      this.usage?.nextFlushAt(),
+    );
     if (due === this.armedAt) return;
     if (due === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(due);

@@ -16,7 +16,7 @@ package coherence.authz
 # The scopes that grant each action; any one of them suffices.
 grants := {
 	"ingest": {"coherence:write"},
-	"graphql": {"coherence:read", "coherence:write"},
+	"graphql": {"coherence:read", "coherence:write", "finops:read"},
 	"graphql_query": {"coherence:read"},
 	"graphql_mutation": {"coherence:write"},
 	"subscribe": {"coherence:read"},
@@ -27,7 +27,10 @@ grants := {
 }
 
 # Actions on one tenant's coherence data: never for operator tokens, only on the token's own tenant.
-tenant_actions := {"ingest", "graphql", "graphql_query", "graphql_mutation", "subscribe"}
+tenant_actions := {"ingest", "graphql_query", "graphql_mutation", "subscribe"}
+
+# `graphql` is the check before a GraphQL request's operation is known: any scope a GraphQL operation can use.
+# It decides on scopes alone; the operation's own action then decides on the tenant.
 
 # Actions across every tenant's data (dead letters hold signals of many tenants): operator tokens only.
 operator_actions := {"dlq_read", "dlq_replay"}
@@ -49,6 +52,13 @@ scope_granted if {
 operator_misuse if {
 	operator
 	input.action in tenant_actions
+}
+
+# Over GraphQL an operator can only read FinOps usage.
+operator_misuse if {
+	operator
+	input.action == "graphql"
+	not "finops:read" in input.principal.scopes
 }
 
 # Cross-tenant operations are for operators only.
@@ -77,6 +87,8 @@ resource_ok if {
 }
 
 resource_ok if input.action in operator_actions
+
+resource_ok if input.action == "graphql"
 
 # FinOps: an operator reads any tenant, a tenant reads only itself.
 resource_ok if {

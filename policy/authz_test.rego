@@ -44,6 +44,16 @@ test_ingest_read_scope_denied if {
 	d.reason == "missing_scope"
 }
 
+test_graphql_precheck_decides_on_scope_alone if {
+	d := scope_only("graphql", tenant_token(["coherence:read"]))
+	d.allow
+	d.scope_ok
+	scope_only("graphql", tenant_token(["finops:read"])).allow
+	scope_only("graphql", operator_token(["finops:read"])).allow
+	scope_only("graphql", operator_token(["coherence:read", "coherence:write"])).reason == "operator_not_allowed"
+	scope_only("graphql", operator_token(["metrics:read"])).reason == "operator_not_allowed"
+}
+
 test_scope_stage_without_resource if {
 	d := scope_only("ingest", tenant_token(["coherence:write"]))
 	d.scope_ok
@@ -51,10 +61,11 @@ test_scope_stage_without_resource if {
 	d.reason == "tenant_mismatch"
 }
 
-test_graphql_either_coherence_scope if {
+test_graphql_any_graphql_scope if {
 	scope_only("graphql", tenant_token(["coherence:read"])).scope_ok
 	scope_only("graphql", tenant_token(["coherence:write"])).scope_ok
-	not scope_only("graphql", tenant_token(["finops:read", "metrics:read"])).scope_ok
+	scope_only("graphql", tenant_token(["finops:read"])).scope_ok
+	not scope_only("graphql", tenant_token(["metrics:read", "ops:write"])).scope_ok
 }
 
 test_query_needs_read_and_own_tenant if {

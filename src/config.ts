@@ -30,6 +30,14 @@ const configSchema = z.object({
   DATABASE_URL: optionalText,
   NEON_WSPROXY: optionalText,
   READ_MODE: z.enum(["durable-object", "postgres"]).default("durable-object"),
+  UPSTASH_REDIS_REST_URL: optionalText,
+  UPSTASH_REDIS_REST_TOKEN: optionalText,
+  FINOPS_FLUSH_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+  FINOPS_TENANT_DAILY_BUDGET_USD: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? null : Number(v)))
+    .refine((v) => v === null || (Number.isFinite(v) && v > 0), "must be a positive number"),
   POLICY_PURPOSE: z.string().default("benchmarking"),
   POLICY_RETENTION: z.string().default("standard-365d"),
   POLICY_LICENSE: z.string().default("Restricted-TOS"),
@@ -62,6 +70,14 @@ export interface Config {
   postgres: { url: string; wsProxy: string | null } | null;
   /** ADR-001 fallback: `postgres` serves `tenantCoherence` from the materialized table. */
   readMode: "durable-object" | "postgres";
+  /** FinOps counters (contract §7) in Upstash; `null` when its settings are absent (counting continues, reads 503). */
+  upstash: { url: string; token: string } | null;
+  finops: {
+    /** How often a tenant's object pushes changed counters to Upstash (reads push first, so they are exact). */
+    flushIntervalMs: number;
+    /** Overrides the per-tenant daily budget of `.maestro/ci_budget.json` (tests, incidents). */
+    tenantDailyBudgetUsd: number | null;
+  };
   policyTags: PolicyTags;
 }
 
@@ -110,6 +126,11 @@ export function loadConfig(env: object): Config {
       : null,
     postgres: e.DATABASE_URL ? { url: e.DATABASE_URL, wsProxy: e.NEON_WSPROXY } : null,
     readMode: e.READ_MODE,
+    upstash:
+      e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
+        ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
+        : null,
+    finops: { flushIntervalMs: e.FINOPS_FLUSH_INTERVAL_MS, tenantDailyBudgetUsd: e.FINOPS_TENANT_DAILY_BUDGET_USD },
     policyTags: {
       purpose: e.POLICY_PURPOSE,
       retention: e.POLICY_RETENTION,

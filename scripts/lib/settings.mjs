@@ -29,6 +29,8 @@ export const SETTING_NAMES = [
   "WS_MAX_SOCKETS_PER_TENANT",
   "UPSTASH_REDIS_REST_URL",
   "UPSTASH_REDIS_REST_TOKEN",
+  "FINOPS_FLUSH_INTERVAL_MS",
+  "FINOPS_TENANT_DAILY_BUDGET_USD",
 ];
 
 /** Parses a dotenv-style file (KEY=VALUE, optional quotes, # comments). */

@@ -14,6 +14,8 @@ export interface IngestCommand {
   idempotency: { key: string; bodyHash: string } | null;
   /** The tenant's request limit per second (`RPS_MAX`), enforced by the object. */
   rpsMax: number;
+  /** Which operation this is, for the tenant's FinOps counters. */
+  op: "ingest" | "graphql_mutation";
 }
 
 /** Per-signal outcome in a 202 answer. */

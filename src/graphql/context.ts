@@ -1,6 +1,6 @@
 import type { Principal } from "../auth/principal";
 import type { Config } from "../config";
-import type { RequestLog } from "../http/context";
+import type { RequestLog, UsageMark } from "../http/context";
 
 /** What every resolver receives besides yoga's own fields. */
 export interface GraphQLServerContext {
@@ -8,6 +8,7 @@ export interface GraphQLServerContext {
   config: Config;
   principal: Principal;
   log: RequestLog;
+  usage: UsageMark;
   /** Raw body hash, recorded as the provenance request hash of mutations. */
   bodyHash: string;
   receivedAtMs: number;

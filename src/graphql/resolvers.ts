@@ -1,5 +1,7 @@
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../auth/authz";
 import { validateSignals } from "../domain/signal";
+import { UsageUnavailable, usageReport } from "../finops/usage";
+import { usageQuery } from "../http/routes/finops";
 import { applySignals, rateLimited } from "../ingest/apply";
 import { openSinks } from "../queues/consumer";
 import { tenantStub } from "../tenants";
@@ -69,9 +71,27 @@ export const resolvers = {
       try {
         const stub = tenantStub(ctx.env.TENANT, ctx.config, args.tenantId);
         const outcome = await stub.score(args.tenantId, ctx.config.rpsMax);
+        ctx.usage.counted = true; // the object counted the read (or its 429)
         if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
         return outcome.view;
       } catch (err) {
+        throw toGraphQLError(err);
+      }
+    },
+    async tenantUsage(_: unknown, args: { tenantId: string; from: string; to: string }, ctx: GraphQLServerContext) {
+      ctx.log.op = "finops_usage";
+      await enforce(ctx, "finops_read", null);
+      let query: { tenantId: string; days: string[] };
+      try {
+        query = usageQuery(args.tenantId, args.from, args.to);
+      } catch (err) {
+        throw toGraphQLError(err);
+      }
+      await enforce(ctx, "finops_read", query.tenantId);
+      try {
+        return await usageReport(ctx.env, ctx.config, query.tenantId, query.days);
+      } catch (err) {
+        if (err instanceof UsageUnavailable) throw gqlError(503, "FINOPS_UNAVAILABLE", err.message);
         throw toGraphQLError(err);
       }
     },
@@ -94,6 +114,8 @@ export const resolvers = {
           receivedAtMs: ctx.receivedAtMs,
           requestHash: ctx.bodyHash,
           idempotency: null,
+          op: "graphql_mutation",
+          usage: ctx.usage,
         });
         ctx.log.provenance_id = response.provenanceId;
         ctx.log.request_sha256 = ctx.bodyHash;

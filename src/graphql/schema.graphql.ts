@@ -33,8 +33,33 @@ export const typeDefs = /* GraphQL */ `
     signalId: String
   }
 
+  "Requests answered for a tenant on one UTC day, per operation (contract §7)."
+  type UsageRequests {
+    ingest: Int!
+    graphql_query: Int!
+    graphql_mutation: Int!
+    subscribe: Int!
+  }
+
+  "One tenant's usage on one UTC day."
+  type UsageDay {
+    "YYYY-MM-DD (UTC)"
+    date: String!
+    requests: UsageRequests!
+    signals: Int!
+    rejected: Int!
+    estimatedCostUsd: Float!
+  }
+
+  type TenantUsage {
+    tenantId: ID!
+    days: [UsageDay!]!
+  }
+
   type Query {
     tenantCoherence(tenantId: ID!): CoherenceScore!
+    "FinOps counters (scope finops:read; operator tokens may read any tenant). from/to are YYYY-MM-DD, inclusive."
+    tenantUsage(tenantId: ID!, from: String!, to: String!): TenantUsage!
   }
 
   type Mutation {

@@ -4,6 +4,8 @@ import type { AppEnv } from "./context";
 import { AppError, graphqlErrorBody, restErrorBody } from "./errors";
 import { logEvent } from "./log";
 import { requestLogging } from "./middleware/logging";
+import { countUsage } from "./middleware/usage";
+import { finopsRoutes } from "./routes/finops";
 import { graphqlRoutes } from "./routes/graphql";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
@@ -14,11 +16,13 @@ import { realtimeRoutes } from "./routes/realtime";
 export const app = new Hono<AppEnv>();
 
 app.use("*", requestLogging);
+app.use("*", countUsage);
 app.route("/", healthRoutes);
 app.route("/", ingestRoutes);
 app.route("/", graphqlRoutes);
 app.route("/", realtimeRoutes);
 app.route("/", opsRoutes);
+app.route("/", finopsRoutes);
 
 const KNOWN_PATHS = new Set([
   "/healthz",
@@ -27,6 +31,7 @@ const KNOWN_PATHS = new Set([
   "/graphql",
   "/v1/ops/dlq",
   "/v1/ops/dlq/replay",
+  "/v1/finops/usage",
 ]);
 
 app.notFound((c) => {

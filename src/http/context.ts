@@ -15,6 +15,11 @@ export interface RequestLog {
   subject?: string | null;
 }
 
+/** Whether a request was already counted for FinOps by the tenant's object (else the Worker counts a rejection). */
+export interface UsageMark {
+  counted: boolean;
+}
+
 /** Hono environment of the app: bindings plus per-request variables. */
 export interface AppEnv {
   Bindings: Env;
@@ -22,5 +27,6 @@ export interface AppEnv {
     config: Config;
     principal: Principal;
     log: RequestLog;
+    usage: UsageMark;
   };
 }

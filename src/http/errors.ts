@@ -16,6 +16,7 @@ export type ErrorCode =
   | "METHOD_NOT_ALLOWED"
   | "UPGRADE_REQUIRED"
   | "SERVICE_UNAVAILABLE"
+  | "FINOPS_UNAVAILABLE"
   | "INTERNAL";
 
 /** The one error type of the HTTP layer; the error handler renders it (JSON or GraphQL shape). */

@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import type { NormalizedSignal } from "../domain/signal";
 import type { IngestResponse } from "../domain/tenant-protocol";
+import type { UsageMark } from "../http/context";
 import { AppError } from "../http/errors";
 import { tenantStub } from "../tenants";
 
@@ -29,6 +30,9 @@ export async function applySignals(args: {
   receivedAtMs: number;
   requestHash: string;
   idempotency: { key: string; bodyHash: string } | null;
+  op: "ingest" | "graphql_mutation";
+  /** Set once the object has answered: it counted the request for FinOps itself. */
+  usage: UsageMark;
 }): Promise<AppliedIngest> {
   const stub = tenantStub(args.env.TENANT, args.config, args.tenantId);
   const outcome = await stub.ingest({
@@ -40,7 +44,9 @@ export async function applySignals(args: {
     requestHash: args.requestHash,
     idempotency: args.idempotency,
     rpsMax: args.config.rpsMax,
+    op: args.op,
   });
+  args.usage.counted = true;
   if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
   if (outcome.kind === "idempotency_conflict") {
     throw new AppError(

@@ -42,6 +42,7 @@ export function command(tenantId: string, signals: NormalizedSignal[], receivedA
     requestHash: "test",
     idempotency: null,
     rpsMax: 1000,
+    op: "ingest",
   };
 }
 

@@ -186,6 +186,20 @@ export const ENDPOINTS: readonly Entry[] = [
     request: () => ({ method: "POST", path: "/v1/ops/dlq/replay", headers: {} }),
     okStatus: 200,
   },
+  {
+    method: "GET",
+    path: "/v1/finops/usage",
+    served: "worker",
+    // A tenant reads its own usage; operator tokens (tenant *) may read any tenant's (contract §7).
+    access: { kind: "tenant", scope: "finops:read" },
+    denial: "rest",
+    request: (tenantId) => {
+      const today = new Date().toISOString().slice(0, 10);
+      const query = new URLSearchParams({ tenantId, from: today, to: today });
+      return { method: "GET", path: `/v1/finops/usage?${query}`, headers: {} };
+    },
+    okStatus: 200,
+  },
 ];
 
 export type OperationKind = "query" | "mutation" | "subscription";
@@ -238,6 +252,16 @@ export const OPERATIONS: readonly PersistedOperation[] = [
     scope: "coherence:read",
     variables: (tenantId) => ({ tenantId }),
     field: "tenantCoherenceUpdates",
+  },
+  {
+    id: "pq_tenant_usage_v1",
+    kind: "query",
+    scope: "finops:read",
+    variables: (tenantId) => {
+      const today = new Date().toISOString().slice(0, 10);
+      return { tenantId, from: today, to: today };
+    },
+    field: "tenantUsage",
   },
 ];
 

@@ -48,6 +48,7 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
       config: c.get("config"),
       principal,
       log: c.get("log"),
+      usage: c.get("usage"),
       bodyHash,
       receivedAtMs: Date.now(),
     });

@@ -69,6 +69,8 @@ export const ingestRoutes = new Hono<AppEnv>().post(
       receivedAtMs,
       requestHash: bodyHash,
       idempotency: idempotencyKey === undefined ? null : { key: idempotencyKey, bodyHash },
+      op: "ingest",
+      usage: c.get("usage"),
     });
     c.get("log").provenance_id = response.provenanceId;
     c.get("log").request_sha256 = bodyHash;

@@ -1,0 +1,236 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import { type AlertLevel, newlyCrossed, type TenantBudget } from "../src/finops/budget";
+import { type DayUsage, estimatedCostUsd } from "../src/finops/cost-model";
+import { alertKey, expiresAtS, USAGE_OPS, type UsageOp, usageFields, usageKey, utcDay } from "../src/finops/usage";
+import { logEvent } from "../src/http/log";
+
+/** Counter rows kept in the object: long enough for month-to-date budgets. */
+const KEEP_DAYS = 40;
+/** Pseudo-operation row counting the Upstash commands this object sent (an input of the cost model). */
+const UPSTASH_ROW = "upstash";
+/** Retry delay after a failed push (Upstash down); counts stay in the object meanwhile. */
+const RETRY_MS = 30_000;
+/** Month-to-date budgets are re-checked at most this often per object (the daily one on every request). */
+const MONTHLY_CHECK_MS = 1_000;
+
+type Row = {
+  day: string;
+  op: string;
+  requests: number;
+  rejected: number;
+  signals: number;
+};
+
+/**
+ * The tenant's FinOps counters (contract §7). Every request the object answers is counted in its SQLite storage
+ * in the same synchronous step as the request itself, so a count is never lost when an isolate dies, never
+ * doubled, and costs no extra round trip. Changed counters are pushed to Upstash on the object's alarm (every
+ * `FINOPS_FLUSH_INTERVAL_MS`) and before every usage read, as absolute values (`HSET`): the object is the only
+ * writer of its tenant's keys, so a repeated push is harmless. Budget crossings are raised once per period and
+ * level (a row in `budget_alerts`), as one structured log line, and pushed with the counters.
+ */
+export class UsageLedger {
+  private pushFailedAt: number | null = null;
+  private lastPushAt = 0;
+  private lastMonthlyCheck = 0;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly clock: () => number,
+    private readonly redis: Redis | null,
+    private readonly budget: TenantBudget,
+    private readonly flushIntervalMs: number,
+  ) {}
+
+  /** Counts one answered request of `tenantId` (rejected or not) and the signals it carried. */
+  record(tenantId: string, op: UsageOp, outcome: { rejected: boolean; signals?: number }): void {
+    const now = this.clock();
+    const day = utcDay(now);
+    const seq = this.nextSeq(tenantId);
+    this.sql.exec(
+      `INSERT INTO usage (day, op, requests, rejected, signals, seq) VALUES (?, ?, 1, ?, ?, ?)
+       ON CONFLICT (day, op) DO UPDATE SET requests = requests + 1, rejected = rejected + excluded.rejected,
+         signals = signals + excluded.signals, seq = excluded.seq`,
+      day,
+      op,
+      outcome.rejected ? 1 : 0,
+      outcome.signals ?? 0,
+      seq,
+    );
+    this.checkBudgets(tenantId, now, day);
+  }
+
+  /** When the next push is due, or `null` when nothing changed (or FinOps is off). */
+  nextFlushAt(): number | null {
+    if (!this.redis || !this.dirty()) return null;
+    if (this.pushFailedAt !== null) return this.pushFailedAt + RETRY_MS;
+    return this.lastPushAt + this.flushIntervalMs;
+  }
+
+  /** Pushes changed counters and alerts to Upstash. Throws when Upstash fails (the counts stay here). */
+  async flush(): Promise<void> {
+    if (!this.redis) throw new Error("UPSTASH_REDIS_REST_URL is not set");
+    const meta = this.meta();
+    if (!meta.tenantId || meta.seq <= meta.pushedSeq) return;
+    const tenantId = meta.tenantId;
+    const upto = meta.seq;
+    const rows = this.sql
+      .exec<Row>(
+        `SELECT day, op, requests, rejected, signals FROM usage WHERE seq > ? AND op != ?`,
+        meta.pushedSeq,
+        UPSTASH_ROW,
+      )
+      .toArray();
+    const commandsByDay = new Map(
+      this.sql
+        .exec<{ day: string; requests: number }>(`SELECT day, requests FROM usage WHERE op = ?`, UPSTASH_ROW)
+        .toArray()
+        .map((r) => [r.day, r.requests] as const),
+    );
+    const alerts = this.sql
+      .exec<{ period: string; level: string; cost_usd: number; budget_usd: number; at_ms: number }>(
+        `SELECT period, level, cost_usd, budget_usd, at_ms FROM budget_alerts WHERE seq > ?`,
+        meta.pushedSeq,
+      )
+      .toArray();
+    const byDay = new Map<string, Record<string, number>>();
+    for (const row of rows) byDay.set(row.day, { ...(byDay.get(row.day) ?? {}), ...usageFields(row.op, row) });
+    for (const [day, fields] of byDay) {
+      const commands = commandsByDay.get(day);
+      if (commands !== undefined) fields["upstash:commands"] = commands;
+    }
+    const pipe = this.redis.pipeline();
+    let commands = 0;
+    for (const [day, fields] of byDay) {
+      pipe.hset(usageKey(tenantId, day), fields);
+      pipe.expireat(usageKey(tenantId, day), expiresAtS(day));
+      commands += 2;
+    }
+    for (const a of alerts) {
+      const key = alertKey(tenantId, a.period);
+      pipe.hset(key, { [a.level]: JSON.stringify({ costUsd: a.cost_usd, budgetUsd: a.budget_usd, atMs: a.at_ms }) });
+      pipe.expireat(key, expiresAtS(a.period.length === 7 ? `${a.period}-28` : a.period));
+      commands += 2;
+    }
+    try {
+      await pipe.exec();
+    } catch (err) {
+      this.pushFailedAt = this.clock();
+      throw err;
+    }
+    this.pushFailedAt = null;
+    this.lastPushAt = this.clock();
+    this.sql.exec(`UPDATE usage_meta SET pushed_seq = MAX(pushed_seq, ?) WHERE id = 1`, upto);
+    // The push's own commands are counted for the cost model without marking anything dirty (that would make
+    // every push schedule the next one); they go out with the next real change.
+    this.sql.exec(
+      `INSERT INTO usage (day, op, requests, rejected, signals, seq) VALUES (?, ?, ?, 0, 0, 0)
+       ON CONFLICT (day, op) DO UPDATE SET requests = requests + excluded.requests`,
+      utcDay(this.lastPushAt),
+      UPSTASH_ROW,
+      commands,
+    );
+  }
+
+  /** Drops counter rows older than the budget horizon (Upstash keeps the history). */
+  prune(): void {
+    const cutoff = utcDay(this.clock() - KEEP_DAYS * 86_400_000);
+    const meta = this.meta();
+    // Only rows already pushed may go.
+    this.sql.exec(`DELETE FROM usage WHERE day < ? AND seq <= ?`, cutoff, meta.pushedSeq);
+    this.sql.exec(`DELETE FROM budget_alerts WHERE substr(period, 1, 10) < ? AND seq <= ?`, cutoff, meta.pushedSeq);
+  }
+
+  private dirty(): boolean {
+    const meta = this.meta();
+    return meta.seq > meta.pushedSeq;
+  }
+
+  private meta(): { seq: number; pushedSeq: number; tenantId: string | null } {
+    const row = this.sql
+      .exec<{ seq: number; pushed_seq: number; tenant_id: string | null }>(
+        `SELECT seq, pushed_seq, tenant_id FROM usage_meta WHERE id = 1`,
+      )
+      .toArray()[0];
+    return { seq: row?.seq ?? 0, pushedSeq: row?.pushed_seq ?? 0, tenantId: row?.tenant_id ?? null };
+  }
+
+  private nextSeq(tenantId: string): number {
+    const row = this.sql
+      .exec<{ seq: number }>(
+        `UPDATE usage_meta SET seq = seq + 1, tenant_id = COALESCE(tenant_id, ?) WHERE id = 1 RETURNING seq`,
+        tenantId,
+      )
+      .toArray()[0];
+    return row?.seq ?? 0;
+  }
+
+  private usageSince(firstDay: string, lastDay: string): DayUsage {
+    const usage: DayUsage = {
+      requests: { ingest: 0, graphql_query: 0, graphql_mutation: 0, subscribe: 0 },
+      signals: 0,
+      rejected: 0,
+      upstashCommands: 0,
+    };
+    const rows = this.sql
+      .exec<{ op: string; requests: number; rejected: number; signals: number }>(
+        `SELECT op, SUM(requests) AS requests, SUM(rejected) AS rejected, SUM(signals) AS signals
+         FROM usage WHERE day >= ? AND day <= ? GROUP BY op`,
+        firstDay,
+        lastDay,
+      )
+      .toArray();
+    for (const row of rows) {
+      if (row.op === UPSTASH_ROW) {
+        usage.upstashCommands += row.requests;
+      } else if ((USAGE_OPS as readonly string[]).includes(row.op)) {
+        usage.requests[row.op as UsageOp] += row.requests;
+        usage.rejected += row.rejected;
+        usage.signals += row.signals;
+      }
+    }
+    return usage;
+  }
+
+  private checkBudgets(tenantId: string, now: number, day: string): void {
+    this.checkPeriod(tenantId, now, day, estimatedCostUsd(this.usageSince(day, day)), this.budget.dailyUsd);
+    if (now - this.lastMonthlyCheck >= MONTHLY_CHECK_MS) {
+      this.lastMonthlyCheck = now;
+      const month = day.slice(0, 7);
+      const cost = estimatedCostUsd(this.usageSince(`${month}-01`, `${month}-31`));
+      this.checkPeriod(tenantId, now, month, cost, this.budget.monthlyUsd);
+    }
+  }
+
+  private checkPeriod(tenantId: string, now: number, period: string, costUsd: number, budgetUsd: number): void {
+    const raised = new Set(
+      this.sql
+        .exec<{ level: AlertLevel }>(`SELECT level FROM budget_alerts WHERE period = ?`, period)
+        .toArray()
+        .map((r) => r.level),
+    );
+    for (const level of newlyCrossed(costUsd, budgetUsd, raised)) {
+      const seq = this.nextSeq(tenantId);
+      this.sql.exec(
+        `INSERT INTO budget_alerts (period, level, cost_usd, budget_usd, at_ms, seq) VALUES (?, ?, ?, ?, ?, ?)`,
+        period,
+        level,
+        costUsd,
+        budgetUsd,
+        now,
+        seq,
+      );
+      logEvent({
+        level: level === "critical" ? "error" : "warn",
+        op: "budget_alert",
+        tenant_id: tenantId,
+        period: period.length === 7 ? "month" : "day",
+        period_key: period,
+        threshold: level,
+        estimated_cost_usd: costUsd,
+        budget_usd: budgetUsd,
+        ratio: Math.round((costUsd / budgetUsd) * 1000) / 1000,
+      });
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { Redis } from "@upstash/redis/cloudflare";
+import type { Config } from "../config";
+import { tenantStub } from "../tenants";
+import { type DayUsage, estimatedCostUsd } from "./cost-model";
+
+/** Operations counted per tenant and UTC day (contract §7). */
+export const USAGE_OPS = ["ingest", "graphql_query", "graphql_mutation", "subscribe"] as const;
+export type UsageOp = (typeof USAGE_OPS)[number];
+
+/** Counters expire this long after their day ends: the retention (standard-365d) plus a day of slack. */
+export const USAGE_RETENTION_DAYS = 366;
+/** Longest range one usage read may span. */
+export const MAX_USAGE_DAYS = 366;
+
+/** `YYYY-MM-DD` (UTC) of an instant. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Every UTC day from `from` to `to` inclusive; `null` when either is not a real date or from > to. */
+export function daysBetween(from: string, to: string): string[] | null {
+  const re = /^\d{4}-\d{2}-\d{2}$/;
+  if (!re.test(from) || !re.test(to)) return null;
+  const start = Date.parse(`${from}T00:00:00Z`);
+  const end = Date.parse(`${to}T00:00:00Z`);
+  if (Number.isNaN(start) || Number.isNaN(end) || utcDay(start) !== from || utcDay(end) !== to || start > end) {
+    return null;
+  }
+  const out: string[] = [];
+  for (let t = start; t <= end; t += 86_400_000) out.push(utcDay(t));
+  return out;
+}
+
+/** Redis key of one tenant-day's counters: a hash with one field per counter (see {@link usageFields}). */
+export function usageKey(tenantId: string, day: string): string {
+  return `usage:v1:${tenantId}:${day}`;
+}
+
+/** Redis key of one tenant's budget alerts for a period (`YYYY-MM-DD` or `YYYY-MM`). */
+export function alertKey(tenantId: string, period: string): string {
+  return `budget-alerts:v1:${tenantId}:${period}`;
+}
+
+/** Epoch seconds at which a day's keys expire. */
+export function expiresAtS(day: string): number {
+  return Math.floor(Date.parse(`${day}T00:00:00Z`) / 1000) + (USAGE_RETENTION_DAYS + 1) * 86_400;
+}
+
+/** The counters of one (day, op) row as hash fields: `<op>`, `<op>:rejected`, `<op>:signals`. */
+export function usageFields(op: string, row: { requests: number; rejected: number; signals: number }) {
+  return { [op]: row.requests, [`${op}:rejected`]: row.rejected, [`${op}:signals`]: row.signals };
+}
+
+/** A day as contract §7 reports it. */
+export interface UsageDayView {
+  date: string;
+  requests: Record<UsageOp, number>;
+  signals: number;
+  rejected: number;
+  estimatedCostUsd: number;
+}
+
+/** Builds a day's view from its hash (missing fields are zero). */
+export function dayView(date: string, hash: Record<string, unknown> | null): UsageDayView {
+  const n = (field: string) => {
+    const v = Number(hash?.[field] ?? 0);
+    return Number.isFinite(v) ? v : 0;
+  };
+  const requests = { ingest: 0, graphql_query: 0, graphql_mutation: 0, subscribe: 0 } as Record<UsageOp, number>;
+  let signals = 0;
+  let rejected = 0;
+  for (const op of USAGE_OPS) {
+    requests[op] = n(op);
+    signals += n(`${op}:signals`);
+    rejected += n(`${op}:rejected`);
+  }
+  const usage: DayUsage = { requests, signals, rejected, upstashCommands: n("upstash:commands") };
+  return { date, requests, signals, rejected, estimatedCostUsd: estimatedCostUsd(usage) };
+}
+
+/** The Upstash client of this config, or `null` when `UPSTASH_REDIS_REST_URL`/`_TOKEN` are absent (FinOps off). */
+export function upstashClient(config: Config): Redis | null {
+  if (!config.upstash) return null;
+  // automaticDeserialization off: counters are numbers in hashes, read as strings and converted above.
+  return new Redis({ url: config.upstash.url, token: config.upstash.token, automaticDeserialization: false });
+}
+
+/** Reads one tenant's days from Upstash (one pipeline). */
+export async function readUsage(redis: Redis, tenantId: string, days: readonly string[]): Promise<UsageDayView[]> {
+  if (days.length === 0) return [];
+  const pipe = redis.pipeline();
+  for (const day of days) pipe.hgetall(usageKey(tenantId, day));
+  const hashes = (await pipe.exec()) as Array<Record<string, unknown> | null>;
+  return days.map((day, i) => dayView(day, hashes[i] ?? null));
+}
+
+/** Why a usage report could not be produced. */
+export class UsageUnavailable extends Error {}
+
+/**
+ * One tenant's usage over `days` (contract §7): the tenant's object pushes its latest counters first, so the
+ * answer includes every request answered before this call. Throws {@link UsageUnavailable} when Upstash is not
+ * configured or cannot be reached.
+ */
+export async function usageReport(
+  env: Env,
+  config: Config,
+  tenantId: string,
+  days: readonly string[],
+): Promise<{ tenantId: string; days: UsageDayView[] }> {
+  const redis = upstashClient(config);
+  if (!redis) throw new UsageUnavailable("FinOps counters are off: UPSTASH_REDIS_REST_URL is not set");
+  try {
+    await tenantStub(env.TENANT, config, tenantId).flushUsage();
+    return { tenantId, days: await readUsage(redis, tenantId, days) };
+  } catch (err) {
+    if (err instanceof UsageUnavailable) throw err;
+    throw new UsageUnavailable("the FinOps counter store is unreachable");
+  }
+}
