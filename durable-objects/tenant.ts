@@ -144,7 +144,8 @@ export class TenantObject extends DurableObject<Env> {
     // Counted in the same synchronous step as the signals: both are stored, or neither.
     this.usage.record(cmd.tenantId, cmd.op, {
       rejected: outcome.kind !== "applied",
-      signals: outcome.kind === "applied" && !outcome.replayed ? cmd.signals.length : 0,
+      // Signals newly stored (duplicates and replays store nothing), so counted signals equal stored ones.
+      signals: outcome.kind === "applied" && !outcome.replayed ? outcome.response.accepted : 0,
     });
     if (this.store.newestSeq !== newest || this.store.scoreVersion !== version) this.changed();
     await this.rearm();
