@@ -1,0 +1,385 @@
+// A local Redis for the Upstash dev server (scripts/lib/upstash-dev.mjs) and the tests, plus the small RESP2
+// client both use. Plain Node (no dependencies); progress goes to stderr.
+//
+// Redis comes from Debian's `redis-server` package (installed with apt-get when missing). We run our own server,
+// not Debian's service: a child of this process, on 127.0.0.1 only, its files in `dataDir`. The counters it holds
+// must not be lost, so persistence is the append-only file with `appendfsync always`: Redis fsyncs the AOF before
+// it answers a write (one fsync per event-loop turn, shared by every write in that turn), which is what Upstash
+// promises ("every write operation is stored in both memory and the block storage"). `everysec` would survive a
+// killed process too, but not a power loss or kernel crash (up to a second, or two when the disk lags), and the
+// cost of `always` does not matter at a dev server's volume. No RDB snapshots: the AOF is the one copy.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join, resolve } from "node:path";
+
+export const DEFAULT_REDIS_PORT = 56379;
+
+const HOST = "127.0.0.1";
+const REDIS_SERVER = "/usr/bin/redis-server";
+const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
+const log = (tag, msg) => process.stderr.write(`[${tag}] ${msg}\n`);
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+// ---------------------------------------------------------------------------------------------------------------
+// RESP2: requests are arrays of bulk strings; replies are parsed into
+//   { status: string } | { error: string } | bigint (integer) | Buffer (bulk string) | null | Reply[] (array).
+
+const CRLF = Buffer.from("\r\n");
+
+/** Encodes commands (arrays of strings, numbers, booleans or Buffers) as one RESP2 byte string. */
+export function encodeCommands(commands) {
+  const parts = [];
+  for (const args of commands) {
+    parts.push(Buffer.from(`*${args.length}\r\n`));
+    for (const arg of args) {
+      const bytes = Buffer.isBuffer(arg) ? arg : Buffer.from(String(arg), "utf8");
+      parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Parses one reply at `pos`: `{ value, next }`, or `{ need }` (the buffer length that may complete it) when the
+ * buffer ends first. Throws on bytes that are not RESP2.
+ */
+export function parseReply(buf, pos = 0) {
+  const end = buf.indexOf(CRLF, pos);
+  if (end === -1) return { need: buf.length + 1 };
+  const line = buf.toString("utf8", pos + 1, end);
+  const next = end + 2;
+  switch (buf[pos]) {
+    case 0x2b: // +
+      return { value: { status: line }, next };
+    case 0x2d: // -
+      return { value: { error: line }, next };
+    case 0x3a: // :
+      return { value: BigInt(line), next };
+    case 0x24: {
+      // $
+      const len = Number(line);
+      if (len < 0) return { value: null, next };
+      if (buf.length < next + len + 2) return { need: next + len + 2 };
+      return { value: buf.subarray(next, next + len), next: next + len + 2 };
+    }
+    case 0x2a: {
+      // *
+      const count = Number(line);
+      if (count < 0) return { value: null, next };
+      const items = [];
+      let at = next;
+      for (let i = 0; i < count; i++) {
+        const item = parseReply(buf, at);
+        if (!("value" in item)) return item;
+        items.push(item.value);
+        at = item.next;
+      }
+      return { value: items, next: at };
+    }
+    default:
+      throw new Error(`not a RESP2 reply (type byte 0x${(buf[pos] ?? 0).toString(16)})`);
+  }
+}
+
+/**
+ * One TCP connection to Redis with pipelining: `send(commands)` writes a batch in a single write and resolves
+ * with its replies. Redis answers one connection's commands in order, so replies are matched to batches first
+ * in, first out, and concurrent batches never mix. A batch is contiguous on the wire, so MULTI…EXEC sent as one
+ * batch is a transaction even on a shared connection. Once the socket fails, every waiting batch rejects and
+ * `alive` is false.
+ */
+export class RedisConnection {
+  alive = true;
+  #socket;
+  #chunks = [];
+  #length = 0;
+  #need = 0;
+  #waiting = [];
+
+  constructor({ port, host = HOST }) {
+    this.#socket = connect({ host, port });
+    this.#socket.setNoDelay(true);
+    this.#socket.on("data", (chunk) => this.#onData(chunk));
+    this.#socket.on("error", (err) => this.#fail(err));
+    this.#socket.on("close", () => this.#fail(new Error(`connection to Redis on ${host}:${port} closed`)));
+  }
+
+  /** Batches sent and not yet answered. */
+  get pending() {
+    return this.#waiting.length;
+  }
+
+  send(commands) {
+    if (!this.alive) return Promise.reject(new Error("connection to Redis is closed"));
+    if (commands.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ count: commands.length, replies: [], resolve, reject });
+      this.#socket.write(encodeCommands(commands));
+    });
+  }
+
+  close() {
+    this.#fail(new Error("connection to Redis closed by us"));
+  }
+
+  #onData(chunk) {
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+    if (this.#length < this.#need) return; // a long bulk string still arriving: parse once it is all here
+    let buf = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#length);
+    let pos = 0;
+    try {
+      while (pos < buf.length) {
+        const parsed = parseReply(buf, pos);
+        if (!("value" in parsed)) {
+          this.#need = parsed.need - pos;
+          break;
+        }
+        pos = parsed.next;
+        this.#deliver(parsed.value);
+      }
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    buf = buf.subarray(pos);
+    this.#chunks = buf.length > 0 ? [buf] : [];
+    this.#length = buf.length;
+    if (buf.length === 0) this.#need = 0;
+  }
+
+  #deliver(reply) {
+    const batch = this.#waiting[0];
+    if (!batch) throw new Error("Redis sent a reply nobody asked for");
+    batch.replies.push(reply);
+    if (batch.replies.length === batch.count) {
+      this.#waiting.shift();
+      batch.resolve(batch.replies);
+    }
+  }
+
+  #fail(err) {
+    this.alive = false;
+    this.#socket.destroy();
+    for (const batch of this.#waiting.splice(0)) batch.reject(err);
+  }
+}
+
+/** Runs one command on a connection of its own and resolves with its reply (rejects after `timeoutMs`). */
+export async function redisCommand(port, args, { timeoutMs = 2000 } = {}) {
+  const conn = new RedisConnection({ port });
+  let timer;
+  try {
+    const timeout = new Promise((_, fail) => {
+      timer = setTimeout(
+        () => fail(new Error(`Redis on ${HOST}:${port} did not answer in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    const [reply] = await Promise.race([conn.send([args]), timeout]);
+    return reply;
+  } finally {
+    clearTimeout(timer);
+    conn.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The server
+
+/** Runs a command; resolves with its exit code and output (echoed to stderr as it comes when `echo`). */
+function run(cmd, args, { env, echo = false } = {}) {
+  return new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    const collect = (d) => {
+      output += d;
+      if (echo) process.stderr.write(d);
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
+    child.once("error", (err) => fail(new Error(`could not run ${cmd}: ${err.message}`)));
+    child.once("close", (code) => ok({ code: code ?? 1, output }));
+  });
+}
+
+async function mustRun(cmd, args, opts) {
+  const result = await run(cmd, args, opts);
+  if (result.code !== 0) {
+    const output = result.output.trim();
+    throw new Error(`[redis] ${cmd} ${args.join(" ")} failed (exit ${result.code})${output ? `:\n${output}` : ""}`);
+  }
+}
+
+/**
+ * Makes sure `redis-server` is installed, installing Debian's `redis-server` with apt-get when it is missing
+ * (needs root, as on the project's machines and CI). The package's own service (port 6379) is kept from
+ * starting and disabled: we run our own servers. Returns the server's path.
+ */
+export async function ensureRedisInstalled() {
+  if (existsSync(REDIS_SERVER)) return REDIS_SERVER;
+  if (!isRoot()) {
+    throw new Error(
+      "[redis] redis-server is not installed and we are not root; install it with " +
+        "apt-get update && apt-get install -y --no-install-recommends redis-server",
+    );
+  }
+  const started = Date.now();
+  log("redis", `${REDIS_SERVER} not found; installing Debian's redis-server…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  // Debian's invoke-rc.d asks policy-rc.d whether to start services; 101 means "no" (the usual container setup).
+  const policy = "/usr/sbin/policy-rc.d";
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+  try {
+    log("redis", "apt-get update");
+    await mustRun("apt-get", ["-q", "update"], { env, echo: true });
+    log("redis", "apt-get install -y --no-install-recommends redis-server");
+    await mustRun("apt-get", ["-q", "install", "-y", "--no-install-recommends", "redis-server"], { env, echo: true });
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
+  // Under systemd the package enables its service for the next boot; we never use it.
+  if (existsSync("/run/systemd/system")) await run("systemctl", ["disable", "--now", "redis-server"]);
+  if (!existsSync(REDIS_SERVER))
+    throw new Error(`[redis] apt-get installed redis-server but ${REDIS_SERVER} is missing`);
+  log("redis", `installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return REDIS_SERVER;
+}
+
+/** Whether `pid` is a live redis-server (not a zombie, not another program that got the number). */
+function isRedisAlive(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const close = stat.lastIndexOf(")");
+    return stat.slice(stat.indexOf("(") + 1, close) === "redis-server" && stat[close + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+function tail(file, lines = 20) {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+const confString = (s) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+const text = (reply) => (Buffer.isBuffer(reply) ? reply.toString("utf8") : JSON.stringify(reply));
+
+/** The data directory of whatever Redis answers on `port`, or null when nothing does. */
+async function servedDir(port) {
+  try {
+    const reply = await redisCommand(port, ["CONFIG", "GET", "dir"], { timeoutMs: 1000 });
+    return Array.isArray(reply) && Buffer.isBuffer(reply[1]) ? reply[1].toString("utf8") : "?";
+  } catch {
+    return null;
+  }
+}
+
+// Children still running when this process exits get SIGTERM (Redis then shuts down cleanly).
+const children = new Set();
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGTERM");
+});
+
+/**
+ * Starts `redis-server` as a child of this process, on 127.0.0.1:`port` only, with its files (config, AOF, log,
+ * pid file) in `dataDir` and the AOF persistence above. Resolves once it answers with `{ port, url, dataDir,
+ * pid, exited, stop() }`. When our Redis of `dataDir` already runs on `port` (another process's), that one is used and
+ * `stop()` leaves it alone; on another port, this fails rather than run two servers on one AOF.
+ */
+export async function startRedis({ dataDir, port = DEFAULT_REDIS_PORT }) {
+  const started = Date.now();
+  const bin = await ensureRedisInstalled();
+  mkdirSync(resolve(dataDir), { recursive: true, mode: 0o700 });
+  dataDir = realpathSync(resolve(dataDir)); // what Redis reports as its `dir`
+  const conf = join(dataDir, "redis.conf");
+  const logFile = join(dataDir, "redis.log");
+  const pidFile = join(dataDir, "redis.pid");
+  const url = `redis://${HOST}:${port}`;
+
+  const runningPid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : 0;
+  if (runningPid > 0 && isRedisAlive(runningPid)) {
+    if ((await servedDir(port)) === dataDir) {
+      log("redis", `reusing the Redis already running on ${HOST}:${port} (${dataDir}, pid ${runningPid})`);
+      const exited = new Promise((ok) => {
+        const timer = setInterval(() => {
+          if (isRedisAlive(runningPid)) return;
+          clearInterval(timer);
+          ok({ code: null, signal: null });
+        }, 200).unref();
+      });
+      return { port, url, dataDir, pid: runningPid, exited, stop: async () => {} };
+    }
+    throw new Error(`[redis] a Redis (pid ${runningPid}) already runs in ${dataDir}, not on port ${port}`);
+  }
+  const other = await servedDir(port);
+  if (other !== null) throw new Error(`[redis] port ${port} on ${HOST} is already in use (a Redis of ${other})`);
+
+  writeFileSync(
+    conf,
+    [
+      "# Written by scripts/lib/redis.mjs on every start.",
+      `bind ${HOST}`,
+      `port ${port}`,
+      "protected-mode yes", // loopback clients need no password; nothing else can reach us anyway
+      "daemonize no",
+      `dir ${confString(dataDir)}`,
+      `pidfile ${confString(pidFile)}`,
+      `logfile ${confString(logFile)}`,
+      'save ""',
+      "appendonly yes",
+      "appendfsync always",
+      "",
+    ].join("\n"),
+  );
+
+  const child = spawn(bin, [conf], { cwd: dataDir, stdio: ["ignore", "ignore", "pipe"] });
+  children.add(child);
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const exited = new Promise((ok) => {
+    child.once("exit", (code, signal) => {
+      children.delete(child);
+      ok({ code, signal });
+    });
+  });
+  child.once("error", (err) => {
+    stderr += `could not run ${bin}: ${err.message}`;
+  });
+
+  const failed = (why) => new Error(`[redis] ${why}\n${stderr.trim()}\n--- ${logFile} ---\n${tail(logFile)}`.trimEnd());
+  for (let waited = 0; ; waited += 50) {
+    if (child.exitCode !== null || child.signalCode !== null) throw failed("redis-server exited while starting");
+    if ((await servedDir(port)) === dataDir) break;
+    if (waited > 10_000) {
+      child.kill("SIGKILL");
+      throw failed(`redis-server did not answer on ${HOST}:${port} within 10 s`);
+    }
+    await sleep(50);
+  }
+  log("redis", `ready on ${HOST}:${port} (${dataDir}) in ${Date.now() - started} ms`);
+
+  return {
+    port,
+    url,
+    dataDir,
+    pid: child.pid,
+    exited,
+    /** SHUTDOWN (the AOF is already on disk); SIGKILL if it has not exited after 10 s. Idempotent. */
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const reply = await redisCommand(port, ["SHUTDOWN"]).catch(() => null); // success: closed, no reply
+      if (reply !== null) log("redis", `SHUTDOWN answered ${text(reply)}`);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
