@@ -1,19 +1,9 @@
 // Helpers shared by the benchmarks: ports, a service in its own process group, readiness, percentiles.
-import { createServer } from "node:net";
+import { freePort } from "../scripts/lib/net.mjs";
+
+export { freePort };
 
 export const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-
-/** A free loopback TCP port. */
-export function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
 
 /** Stops a service started in its own process group (`{ child, exited }`): SIGTERM, then SIGKILL to what is left. */
 export async function stopService(service) {

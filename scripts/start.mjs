@@ -1,17 +1,50 @@
 // `npm start`: installs what is missing, then serves the Worker with wrangler dev (workerd) on 127.0.0.1.
 // PORT overrides 8787; COHERENCE_STATE_DIR overrides where Durable Object state persists (.wrangler/state).
+// Without UPSTASH_REDIS_REST_URL it also runs the local Upstash (scripts/lib/upstash-dev.mjs in front of
+// Debian's redis-server, data under the state directory, so counters persist with the objects).
 import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDeps } from "./lib/deps.mjs";
 import { devKeys } from "./lib/dev-jwt.mjs";
 import { root, toolEnv } from "./lib/env.mjs";
+import { freePort } from "./lib/net.mjs";
+import { redisCommand, startRedis } from "./lib/redis.mjs";
 import { localSettings } from "./lib/settings.mjs";
+import { startUpstashDev } from "./lib/upstash-dev.mjs";
 
 ensureDeps();
 const keys = await devKeys();
 const settings = localSettings(keys.publicPem);
 const port = process.env.PORT ?? "8787";
 const stateDir = process.env.COHERENCE_STATE_DIR ?? join(root, ".wrangler", "state");
+
+/** The local Upstash: redis-server (its port kept in the state directory across restarts) + the REST server. */
+async function localUpstash() {
+  const dataDir = join(stateDir, "redis");
+  mkdirSync(dataDir, { recursive: true });
+  const portFile = join(dataDir, "port");
+  let redisPort = existsSync(portFile) ? Number(readFileSync(portFile, "utf8")) : 0;
+  // A Redis left running by a killed `npm start` keeps its port; otherwise take a fresh free one.
+  const alive =
+    redisPort > 0 && (await redisCommand(redisPort, ["PING"], { timeoutMs: 500 }).catch(() => null)) !== null;
+  if (!alive) redisPort = await freePort();
+  writeFileSync(portFile, String(redisPort));
+  const redis = await startRedis({ dataDir, port: redisPort });
+  const upstash = await startUpstashDev({ redisPort: redis.port, port: 0 });
+  process.stderr.write(`[start] FinOps counters: local Upstash at ${upstash.url} (redis-server on ${redis.port})\n`);
+  const stop = async () => {
+    await upstash.stop();
+    await redis.stop();
+  };
+  return { url: upstash.url, token: upstash.token, stop };
+}
+
+const sidecar = settings.UPSTASH_REDIS_REST_URL ? null : await localUpstash();
+if (sidecar) {
+  settings.UPSTASH_REDIS_REST_URL = sidecar.url;
+  settings.UPSTASH_REDIS_REST_TOKEN = sidecar.token;
+}
 
 const args = [
   join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
@@ -36,4 +69,7 @@ const child = spawn(join(root, "node_modules", ".bin", "node"), args, { cwd: roo
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => child.kill(signal));
 }
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on("exit", async (code, signal) => {
+  await sidecar?.stop().catch(() => {});
+  process.exit(code ?? (signal ? 1 : 0));
+});

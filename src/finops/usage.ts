@@ -90,8 +90,19 @@ export async function readUsage(redis: Redis, tenantId: string, days: readonly s
   if (days.length === 0) return [];
   const pipe = redis.pipeline();
   for (const day of days) pipe.hgetall(usageKey(tenantId, day));
-  const hashes = (await pipe.exec()) as Array<Record<string, unknown> | null>;
-  return days.map((day, i) => dayView(day, hashes[i] ?? null));
+  // Without automatic deserialization the client hands HGETALL's reply over as it came: [field, value, …].
+  const replies = (await pipe.exec()) as unknown[];
+  return days.map((day, i) => dayView(day, hashFromReply(replies[i])));
+}
+
+/** A hash from an HGETALL reply, flat `[field, value, …]` or already an object. */
+export function hashFromReply(reply: unknown): Record<string, unknown> | null {
+  if (Array.isArray(reply)) {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
+    return out;
+  }
+  return reply !== null && typeof reply === "object" ? (reply as Record<string, unknown>) : null;
 }
 
 /** Why a usage report could not be produced. */

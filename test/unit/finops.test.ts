@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { newlyCrossed, tenantBudget } from "../../src/finops/budget";
 import { type DayUsage, estimateCost, estimatedCostUsd } from "../../src/finops/cost-model";
-import { daysBetween, dayView, expiresAtS, usageKey } from "../../src/finops/usage";
+import { daysBetween, dayView, expiresAtS, hashFromReply, usageKey } from "../../src/finops/usage";
 
 const day = (over: Partial<DayUsage> = {}): DayUsage => ({
   requests: { ingest: 0, graphql_query: 0, graphql_mutation: 0, subscribe: 0 },
@@ -105,5 +105,14 @@ describe("usage keys and days", () => {
     });
     expect(view.estimatedCostUsd).toBeGreaterThan(0);
     expect(dayView("2026-11-27", null)).toMatchObject({ signals: 0, rejected: 0, estimatedCostUsd: 0 });
+  });
+});
+
+describe("hashFromReply", () => {
+  it("reads HGETALL as a flat field/value list or as an object", () => {
+    expect(hashFromReply(["ingest", "3", "ingest:rejected", "1"])).toEqual({ ingest: "3", "ingest:rejected": "1" });
+    expect(hashFromReply([])).toEqual({});
+    expect(hashFromReply({ ingest: 2 })).toEqual({ ingest: 2 });
+    expect(hashFromReply(null)).toBeNull();
   });
 });

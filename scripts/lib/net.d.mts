@@ -1,0 +1,2 @@
+/** A free loopback TCP port. */
+export declare function freePort(): Promise<number>;
