@@ -272,9 +272,10 @@ describe("/graphql failures in the GraphQL shape (§2, §5)", () => {
     });
   });
 
-  it("answers 403 FORBIDDEN (scope), not 415, for a token without coherence scopes and a text/plain body", async () => {
+  it("answers 403 FORBIDDEN (scope), not 415, for a token without a GraphQL scope and a text/plain body", async () => {
     const tenantId = newTenant();
-    const token = await mintToken(tenantId, "finops:read");
+    // finops:read is a GraphQL scope (tenantUsage); metrics:read is not.
+    const token = await mintToken(tenantId, "metrics:read");
     expectGraphqlError(await graphql(base, "hello", token, { "content-type": "text/plain" }), 403, "FORBIDDEN", [
       token,
     ]);
