@@ -6,6 +6,8 @@ import { loadConfig } from "../src/config";
 import { toIso } from "../src/domain/time";
 import type { PersistedRegistry } from "../src/graphql/persisted";
 import { logEvent } from "../src/http/log";
+import { metricsBuffer } from "../src/metrics/collect";
+import { METRICS } from "../src/metrics/model";
 import {
   ACK_GRACE_MS,
   acknowledge,
@@ -213,12 +215,29 @@ export class RealtimeHub {
     this.lastFlushMs = this.clock();
     const round = newRound();
     for (const ws of this.ctx.getWebSockets()) this.flushSocket(ws, round);
+    this.report(round);
+  }
+
+  /** Brings one socket up to date outside a full flush (new subscription, acknowledged page). */
+  private flushOne(ws: WebSocket): void {
+    const round = newRound();
+    this.flushSocket(ws, round);
+    this.report(round);
+  }
+
+  /** Sends a round's fan-out latencies to the metrics aggregator (batched; identical samples travel as one). */
+  private report(round: FlushRound): void {
+    if (round.latencies.size === 0) return;
+    const buffer = metricsBuffer(this.env.METRICS);
+    buffer.add([...round.latencies].map(([value, count]) => ({ name: METRICS.fanoutLatency.name, value, count })));
+    buffer.flushSoon().catch(() => {});
   }
 
   /** Brings one socket's subscriptions up to date; `round` shares pages and rendered payloads across sockets. */
   private flushSocket(ws: WebSocket, round: FlushRound): void {
     const rec = this.record(ws);
     if (rec?.p !== "ready") return;
+    const sentAt = this.clock();
     let sentEvents = 0;
     let changed = false;
     for (const [id, sub] of Object.entries(rec.s)) {
@@ -245,6 +264,11 @@ export class RealtimeHub {
         this.sendNext(ws, rec.t, id, sub, round, String(row.seq), () => eventView(row));
         sub.q = row.seq;
         sentEvents++;
+        // Live fan-out latency: events accepted after the socket connected (replays of older ones are not).
+        if (row.accepted_ms >= rec.c) {
+          const ms = Math.max(0, sentAt - row.accepted_ms);
+          round.latencies.set(ms, (round.latencies.get(ms) ?? 0) + 1);
+        }
       }
       // Everything after sub.q was pruned (a long-hibernated subscriber): never stall on the gap.
       if (rows.length === 0) sub.q = this.store.newestSeq;
@@ -330,7 +354,7 @@ export class RealtimeHub {
             rec.f = next;
             this.save(ws, rec);
             // The client caught up with a page: send it the next one now.
-            if (unacked(rec.f) === 0 && this.backlogOf(rec) > 0) this.flushSocket(ws, newRound());
+            if (unacked(rec.f) === 0 && this.backlogOf(rec) > 0) this.flushOne(ws);
           }
           break;
         }
@@ -380,7 +404,7 @@ export class RealtimeHub {
     this.onSubscribe(rec.t, false);
     logEvent({ op: "subscribe", tenant_id: rec.t, error_code: null, subscription: sub.kind });
     // A new subscription's replay or first score goes out now, not at the next event.
-    this.flushSocket(ws, newRound());
+    this.flushOne(ws);
   }
 
   /** Verifies the `connection_init` token and asks the policy whether it may subscribe to `tenantId`. */
@@ -451,10 +475,12 @@ interface FlushRound {
   pages: Map<number, EventRow[]>;
   payloads: Map<string, string>;
   score: ReturnType<TenantStore["score"]> | null;
+  /** Live fan-out latencies of this round: ms → frames. */
+  latencies: Map<number, number>;
 }
 
 function newRound(): FlushRound {
-  return { pages: new Map(), payloads: new Map(), score: null };
+  return { pages: new Map(), payloads: new Map(), score: null, latencies: new Map() };
 }
 
 function connectionState(rec: SocketRecord): ConnectionState {

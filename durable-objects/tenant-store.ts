@@ -43,6 +43,7 @@ export type EventRow = {
   weight: number;
   source: string;
   ts_ms: number;
+  accepted_ms: number;
 };
 
 /** What changed when the window advanced; the realtime layer fans score changes out. */
@@ -111,7 +112,7 @@ export class TenantStore {
   eventsAfter(seq: number, limit: number): EventRow[] {
     return this.sql
       .exec<EventRow>(
-        `SELECT seq, signal_id, type, value, weight, source, ts_ms FROM signals WHERE seq > ? ORDER BY seq LIMIT ?`,
+        `SELECT seq, signal_id, type, value, weight, source, ts_ms, accepted_ms FROM signals WHERE seq > ? ORDER BY seq LIMIT ?`,
         seq,
         limit,
       )

@@ -22,6 +22,7 @@ const configSchema = z.object({
   JWT_AUDIENCE: optionalText,
   RPS_MAX: z.coerce.number().int().positive().default(1000),
   FANOUT_WINDOW_MS: z.coerce.number().int().min(0).max(100).default(100),
+  DEBUG_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   WS_MAX_SOCKETS_PER_TENANT: z.coerce.number().int().positive().max(32_768).default(5000),
   NEO4J_URL: optionalText,
   NEO4J_USER: z.string().default("neo4j"),
@@ -65,6 +66,8 @@ export interface Config {
   fanoutWindowMs: number;
   /** Open WebSockets one tenant's object accepts; the next upgrade gets 429 `TOO_MANY_CONNECTIONS`. */
   wsMaxSocketsPerTenant: number;
+  /** Test only (refused in production): every /graphql answer is delayed this long, to prove the SLO gate fails. */
+  debugDelayMs: number;
   /** Sinks (contract §9); `null` when their settings are absent: that sink is off. */
   neo4j: { url: string; user: string; password: string; database: string } | null;
   postgres: { url: string; wsProxy: string | null } | null;
@@ -103,6 +106,9 @@ export function loadConfig(env: object): Config {
     throw new ConfigError(`invalid settings: ${fields}`);
   }
   const e = parsed.data;
+  if (e.ENVIRONMENT === "production" && e.DEBUG_DELAY_MS > 0) {
+    throw new ConfigError("DEBUG_DELAY_MS is a test setting and is refused when ENVIRONMENT=production");
+  }
   if (e.ENVIRONMENT === "production" && e.DEV_UNPINNED_DURABLE_OBJECTS) {
     throw new ConfigError("DEV_UNPINNED_DURABLE_OBJECTS is refused when ENVIRONMENT=production");
   }
@@ -121,6 +127,7 @@ export function loadConfig(env: object): Config {
     rpsMax: e.RPS_MAX,
     fanoutWindowMs: e.FANOUT_WINDOW_MS,
     wsMaxSocketsPerTenant: e.WS_MAX_SOCKETS_PER_TENANT,
+    debugDelayMs: e.DEBUG_DELAY_MS,
     neo4j: e.NEO4J_URL
       ? { url: e.NEO4J_URL, user: e.NEO4J_USER, password: e.NEO4J_PASSWORD, database: e.NEO4J_DATABASE }
       : null,

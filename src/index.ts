@@ -8,6 +8,7 @@ import { consumeSinkBatch, openSinks } from "./queues/consumer";
 import { consumeDeadLetters } from "./queues/dead-letters";
 
 export { DeadLetterStore } from "../durable-objects/dead-letters";
+export { MetricsAggregator } from "../durable-objects/metrics";
 export { TenantObject } from "../durable-objects/tenant";
 
 // The compiled OPA policy (npm run policy:build) decides every request and subscribe of this isolate.

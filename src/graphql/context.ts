@@ -1,6 +1,7 @@
 import type { Principal } from "../auth/principal";
 import type { Config } from "../config";
 import type { RequestLog, UsageMark } from "../http/context";
+import type { Observation } from "../metrics/model";
 
 /** What every resolver receives besides yoga's own fields. */
 export interface GraphQLServerContext {
@@ -9,6 +10,7 @@ export interface GraphQLServerContext {
   principal: Principal;
   log: RequestLog;
   usage: UsageMark;
+  observations: Observation[];
   /** Raw body hash, recorded as the provenance request hash of mutations. */
   bodyHash: string;
   receivedAtMs: number;

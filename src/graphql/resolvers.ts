@@ -116,6 +116,7 @@ export const resolvers = {
           idempotency: null,
           op: "graphql_mutation",
           usage: ctx.usage,
+          observations: ctx.observations,
         });
         ctx.log.provenance_id = response.provenanceId;
         ctx.log.request_sha256 = ctx.bodyHash;

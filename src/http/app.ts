@@ -32,6 +32,7 @@ const KNOWN_PATHS = new Set([
   "/v1/ops/dlq",
   "/v1/ops/dlq/replay",
   "/v1/finops/usage",
+  "/metrics",
 ]);
 
 app.notFound((c) => {

@@ -1,5 +1,6 @@
 import type { Principal } from "../auth/principal";
 import type { Config } from "../config";
+import type { Observation } from "../metrics/model";
 
 /** Per-request log fields, filled in as the request is understood and written once at the end. */
 export interface RequestLog {
@@ -28,5 +29,7 @@ export interface AppEnv {
     principal: Principal;
     log: RequestLog;
     usage: UsageMark;
+    /** Metric observations of this request, sent (batched, off the latency path) when it ends. */
+    observations: Observation[];
   };
 }

@@ -3,6 +3,7 @@ import type { NormalizedSignal } from "../domain/signal";
 import type { IngestResponse } from "../domain/tenant-protocol";
 import type { UsageMark } from "../http/context";
 import { AppError } from "../http/errors";
+import { METRICS, type Observation } from "../metrics/model";
 import { tenantStub } from "../tenants";
 
 /** The 429 answer for a tenant over `RPS_MAX` (contract §8). */
@@ -33,6 +34,8 @@ export async function applySignals(args: {
   op: "ingest" | "graphql_mutation";
   /** Set once the object has answered: it counted the request for FinOps itself. */
   usage: UsageMark;
+  /** The request's metric observations; processed and duplicate signals are added. */
+  observations?: Observation[];
 }): Promise<AppliedIngest> {
   const stub = tenantStub(args.env.TENANT, args.config, args.tenantId);
   const outcome = await stub.ingest({
@@ -53,6 +56,13 @@ export async function applySignals(args: {
       422,
       "IDEMPOTENCY_KEY_REUSED",
       "this Idempotency-Key was used with a different request body in the last 24 h",
+    );
+  }
+  if (!outcome.replayed) {
+    const { accepted, duplicates } = outcome.response;
+    args.observations?.push(
+      { name: METRICS.ingestProcessed.name, value: accepted + duplicates },
+      { name: METRICS.ingestDuplicates.name, value: duplicates },
     );
   }
   return { response: outcome.response, replayed: outcome.replayed };

@@ -21,6 +21,8 @@ export type Access =
   | { kind: "public"; reason: string }
   | { kind: "tenant"; scope: Scope }
   | { kind: "operator"; scope: Scope }
+  /** Any token with the scope, tenant or operator: the route answers no tenant's data (e.g. `/metrics`). */
+  | { kind: "any"; scope: Scope }
   /** `/graphql`: each persisted operation names its own scope (see {@link OPERATIONS}). */
   | { kind: "per-operation" };
 
@@ -62,7 +64,7 @@ export interface PublicEntry extends EntryBase {
 }
 
 export interface RestEntry extends EntryBase {
-  access: { kind: "tenant" | "operator"; scope: Scope };
+  access: { kind: "tenant" | "operator" | "any"; scope: Scope };
   denial: "rest";
   /** A request that a valid token with the scope gets served, acting on `tenantId`'s data. */
   request: (tenantId: string) => RequestSpec;
@@ -188,6 +190,16 @@ export const ENDPOINTS: readonly Entry[] = [
   },
   {
     method: "GET",
+    path: "/metrics",
+    served: "worker",
+    // Aggregates without tenant labels: any token with metrics:read (operators and tenants alike).
+    access: { kind: "any", scope: "metrics:read" },
+    denial: "rest",
+    request: () => ({ method: "GET", path: "/metrics", headers: {} }),
+    okStatus: 200,
+  },
+  {
+    method: "GET",
     path: "/v1/finops/usage",
     served: "worker",
     // A tenant reads its own usage; operator tokens (tenant *) may read any tenant's (contract §7).
@@ -291,7 +303,8 @@ export function pathFor(entry: EntryBase, tenantId: string): string {
 
 /** Who a valid token for a target is issued to and with which scope. */
 export interface TargetAccess {
-  audience: "tenant" | "operator";
+  /** `any`: the "other tenant" variant does not apply (a token of any tenant with the scope is served). */
+  audience: "tenant" | "operator" | "any";
   scope: Scope;
 }
 

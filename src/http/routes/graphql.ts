@@ -43,14 +43,18 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
       bodyHash = await sha256Hex(bytes);
       request = new Request(c.req.raw.url, { method: "POST", headers: c.req.raw.headers, body: text });
     }
-    return yoga.fetch(request, {
+    const answer = await yoga.fetch(request, {
       env: c.env,
       config: c.get("config"),
       principal,
       log: c.get("log"),
       usage: c.get("usage"),
+      observations: c.get("observations"),
       bodyHash,
       receivedAtMs: Date.now(),
     });
+    const delayMs = c.get("config").debugDelayMs;
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    return answer;
   },
 );

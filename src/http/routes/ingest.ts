@@ -71,6 +71,7 @@ export const ingestRoutes = new Hono<AppEnv>().post(
       idempotency: idempotencyKey === undefined ? null : { key: idempotencyKey, bodyHash },
       op: "ingest",
       usage: c.get("usage"),
+      observations: c.get("observations"),
     });
     c.get("log").provenance_id = response.provenanceId;
     c.get("log").request_sha256 = bodyHash;

@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../../auth/authz";
 import type { Principal } from "../../auth/principal";
+import { gatherMetrics } from "../../metrics/collect";
+import { render } from "../../metrics/model";
 import { openSinks } from "../../queues/consumer";
 import type { AppEnv, RequestLog } from "../context";
 import { AppError } from "../errors";
@@ -41,6 +43,14 @@ export const opsRoutes = new Hono<AppEnv>()
     } finally {
       await sinks.scores?.close();
     }
+  })
+  .get("/metrics", requireAuth, async (c) => {
+    c.get("log").op = "metrics";
+    const decision = await authorize("metrics_read", c.get("principal"), []);
+    recordDecision(c.get("log"), "metrics_read", decision);
+    if (!decision.allow) throw new AppError(403, "FORBIDDEN", denialMessage("metrics_read", decision));
+    const text = render(await gatherMetrics(c.env.METRICS));
+    return c.body(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   })
   .get("/v1/ops/dlq", requireAuth, async (c) => {
     c.get("log").op = "dlq_list";
