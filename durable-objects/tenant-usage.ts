@@ -40,6 +40,8 @@ export class UsageLedger {
     private readonly redis: Redis | null,
     private readonly budget: TenantBudget,
     private readonly flushIntervalMs: number,
+    /** Called once per alert raised (the object turns it into a metric). */
+    private readonly onAlert: (period: "day" | "month", level: AlertLevel) => void = () => {},
   ) {}
 
   /** Counts one answered request of `tenantId` (rejected or not) and the signals it carried. */
@@ -220,6 +222,7 @@ export class UsageLedger {
         now,
         seq,
       );
+      this.onAlert(period.length === 7 ? "month" : "day", level);
       logEvent({
         level: level === "critical" ? "error" : "warn",
         op: "budget_alert",

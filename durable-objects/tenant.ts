@@ -7,6 +7,8 @@ import { tenantBudget } from "../src/finops/budget";
 import { type UsageOp, upstashClient } from "../src/finops/usage";
 import { persistedRegistry } from "../src/graphql/registry";
 import { logEvent } from "../src/http/log";
+import { metricsBuffer } from "../src/metrics/collect";
+import { METRICS } from "../src/metrics/model";
 import { SinkOutbox } from "./tenant-outbox";
 import { RealtimeHub } from "./tenant-realtime";
 import { migrate } from "./tenant-schema";
@@ -54,6 +56,11 @@ export class TenantObject extends DurableObject<Env> {
         upstashClient(config),
         tenantBudget(config.environment, config.finops.tenantDailyBudgetUsd),
         config.finops.flushIntervalMs,
+        (period, level) => {
+          const buffer = metricsBuffer(env.METRICS);
+          buffer.add([{ name: METRICS.budgetAlerts.name, labels: { period, threshold: level }, value: 1 }]);
+          buffer.flushSoon().catch(() => {});
+        },
       );
       const registry = await persistedRegistry;
       this.hub = new RealtimeHub(

@@ -51,6 +51,11 @@ export const METRICS = {
     kind: "counter",
     help: "Signals that were duplicates of stored ones (dedupe key).",
   },
+  budgetAlerts: {
+    name: "finops_budget_alerts_total",
+    kind: "counter",
+    help: "FinOps budget alerts raised (once per tenant, period and threshold), by period and threshold.",
+  },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS]["name"];

@@ -173,6 +173,19 @@ describe("budget alerts", () => {
     const mine = alerts.filter((a) => a.tenant_id === tenant && a.period === "day");
     expect(mine.map((a) => a.threshold).sort()).toEqual(["critical", "warning"]);
     expect(alerts.filter((a) => a.tenant_id === quiet)).toEqual([]);
+    // …and as a metric, counted once per alert (this service's tenants may have raised others before).
+    const ops = await mintToken("*", "metrics:read");
+    const raised = alerts.filter((a) => a.period === "day" && a.threshold === "critical").length;
+    let value = -1;
+    for (let i = 0; i < 20 && value !== raised; i++) {
+      const metrics = await send(`${svc.baseUrl}/metrics`, { headers: { authorization: `Bearer ${ops}` } });
+      const line = metrics.text
+        .split("\n")
+        .find((l) => l.startsWith('finops_budget_alerts_total{period="day",threshold="critical"}'));
+      value = line ? Number(line.split(" ").at(-1)) : 0;
+      if (value !== raised) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(value).toBe(raised);
   }, 60_000);
 });
 
