@@ -1,0 +1,313 @@
+// Fuzzing `npm start` with generated hostile requests (contract §2, §3, §5, §6, §8): ingest bodies, headers,
+// GraphQL bodies, methods and paths, raw HTTP bytes and graphql-transport-ws frame sequences, ≥ 10,000 in all with
+// a fixed seed. Every answer is < 500 in the contract's error shape, every close code is the contract's; afterwards
+// the service still ingests, scores exactly and streams; and its log never holds a token or a configured secret.
+// FUZZ_RUNS / FUZZ_SEED scale and vary the run (`npm run fuzz -- --runs N --seed S`).
+import { randomBytes } from "node:crypto";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { computeScore } from "../../src/domain/score";
+import {
+  graphqlCaseArb,
+  HTTP_TENANT,
+  type HttpCase,
+  headersCaseArb,
+  ingestCaseArb,
+  OTHER_TENANT,
+  pathsCaseArb,
+  scoreSubscribe,
+  type Tokens,
+  validInit,
+  type WireCase,
+  WS_TENANT,
+  type WsCase,
+  wireCaseArb,
+  wsCaseArb,
+} from "../fuzz/arbitraries";
+import { checkHttp, checkWire } from "../fuzz/http-oracle";
+import { pool, runWs, sendHttp, sendWire } from "../fuzz/send";
+import { checkWs, settledFor } from "../fuzz/ws-oracle";
+import { band, ingest, newTenant, readScore, signal } from "./helpers";
+import { mintToken, type RunningService, startService } from "./service";
+import { RawSocket, realtimeUrl } from "./ws-raw";
+
+const SEED = Number(process.env.FUZZ_SEED ?? 424242);
+const TOTAL = Number(process.env.FUZZ_RUNS ?? 10_000);
+/** Requests in flight at once: enough to overlap I/O, few enough for a 2-core machine. */
+const WIDTH = 12;
+/** Share of TOTAL per group; WebSocket cases count their frames. */
+const SHARE = { ingest: 0.3, headers: 0.17, graphql: 0.2, paths: 0.1, wire: 0.03, ws: 0.2 } as const;
+
+// Dummy sink settings: their hosts never resolve (sinks report `down`, the consumer retries), and their
+// passwords must never show up in an answer or a log line.
+const NEO4J_USER = "fuzz-neo4j";
+const NEO4J_PASSWORD = `neo4jpw-${randomBytes(12).toString("hex")}`;
+const PG_PASSWORD = `pgpw-${randomBytes(12).toString("hex")}`;
+const SINK_HOSTS = ["neo4j.sink.fuzz.invalid", "postgres.sink.fuzz.invalid"];
+const DATABASE_URL = `postgres://fuzz:${PG_PASSWORD}@${SINK_HOSTS[1]}:5432/fuzz`;
+
+let svc: RunningService;
+/** Tokens by role for the HTTP tenant and for the WebSocket tenant. */
+let httpTokens: Tokens;
+let wsTokens: Tokens;
+/** Strings no answer may contain: tokens, their signatures, sink passwords and hosts. */
+let secrets: string[];
+
+async function tokensFor(tenant: string, foreign: string): Promise<Tokens> {
+  const [write, read, noscope] = await Promise.all([
+    mintToken(tenant, "coherence:read coherence:write"),
+    mintToken(tenant, "coherence:read"),
+    mintToken(tenant, "metrics:read"),
+  ]);
+  return { write, read, noscope, foreign, operator: await mintToken("*", "finops:read metrics:read") };
+}
+
+beforeAll(async () => {
+  svc = await startService({
+    env: { RPS_MAX: "100000", NEO4J_URL: `http://${SINK_HOSTS[0]}:7474`, NEO4J_USER, NEO4J_PASSWORD, DATABASE_URL },
+  });
+  const [otherToken, wsWriter] = await Promise.all([
+    mintToken(OTHER_TENANT, "coherence:read coherence:write"),
+    mintToken(WS_TENANT, "coherence:read coherence:write"),
+  ]);
+  [httpTokens, wsTokens] = await Promise.all([tokensFor(HTTP_TENANT, otherToken), tokensFor(WS_TENANT, wsWriter)]);
+  wsTokens.foreign = otherToken;
+  const all = [...Object.values(httpTokens), ...Object.values(wsTokens)];
+  secrets = [
+    ...all,
+    ...all.map((t) => t.split(".")[2] ?? t),
+    NEO4J_PASSWORD,
+    PG_PASSWORD,
+    Buffer.from(`${NEO4J_USER}:${NEO4J_PASSWORD}`).toString("base64"),
+    ...SINK_HOSTS,
+  ];
+  // The WebSocket tenant gets two signals, so cursors v1.0 and v1.1 exist.
+  const seeded = await ingest(svc.baseUrl, { signals: [signal(WS_TENANT), signal(WS_TENANT)] }, wsTokens.write);
+  expect(seeded.status, seeded.text).toBe(202);
+}, 180_000);
+
+afterAll(async () => {
+  await svc?.stop();
+});
+
+/** One group of generated cases: how to run and judge one, and how many the run takes. */
+interface Group<T> {
+  name: string;
+  /** The arbitrary and seed the cases come from; null for fixed examples (nothing to replay or shrink). */
+  arb: fc.Arbitrary<T> | null;
+  seed: number;
+  cases: T[];
+  /** Runs one case; resolves with why it breaks the contract, or null. */
+  check: (c: T, index: number) => Promise<string | null>;
+}
+
+interface Failure {
+  group: string;
+  index: number;
+  reason: string;
+  json: string;
+}
+
+const shorten = (text: string, max = 1500) =>
+  text.replace(/(.)\1{40,}/gs, (run, c: string) => `${c.repeat(8)}…×${run.length}…`).slice(0, max);
+
+function group<T>(
+  name: string,
+  arb: fc.Arbitrary<T>,
+  offset: number,
+  count: number,
+  check: Group<T>["check"],
+): Group<T> {
+  const seed = SEED + offset;
+  return { name, arb, seed, cases: fc.sample(arb, { seed, numRuns: count }), check };
+}
+
+/** The slowest cases seen, and every case's latency by group, to keep the run's time in check. */
+const slowest: Array<{ ms: number; what: string }> = [];
+const durations = new Map<string, number[]>();
+const latencies = () =>
+  Object.fromEntries(
+    [...durations].map(([name, ms]) => {
+      const sorted = [...ms].sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+      return [name, [at(0.5), at(0.9), at(0.99)]];
+    }),
+  );
+
+async function runGroup<T>(g: Group<T>, failures: Failure[]): Promise<void> {
+  await pool(g.cases, WIDTH, async (c, index) => {
+    const t0 = performance.now();
+    let reason: string | null;
+    try {
+      reason = await g.check(c, index);
+    } catch (err) {
+      reason = `no answer: ${err instanceof Error ? `${err.message} ${String(err.cause ?? "")}` : String(err)}`;
+    }
+    const ms = Math.round(performance.now() - t0);
+    const json = JSON.stringify(c);
+    if (reason !== null) failures.push({ group: g.name, index, reason, json });
+    durations.set(g.name, [...(durations.get(g.name) ?? []), ms]);
+    slowest.push({ ms, what: `${g.name}#${index} (${json.length} B) ${shorten(json, 300)}` });
+    slowest.sort((a, b) => b.ms - a.ms).splice(5);
+  });
+}
+
+/**
+ * Replays the first failing case of a group from its seed and path, and lets fast-check shrink it against the
+ * running service (sequentially, at most 60 s).
+ */
+async function minimize<T>(g: Group<T>, index: number): Promise<string> {
+  if (g.arb === null) return shorten(JSON.stringify(g.cases[index]), 4000);
+  const details = await fc.check(
+    fc.asyncProperty(g.arb, async (c) => (await g.check(c, 0).catch((e: unknown) => String(e))) === null),
+    { seed: g.seed, path: String(index), numRuns: g.cases.length, interruptAfterTimeLimit: 60_000 },
+  );
+  return details.failed ? shorten(JSON.stringify(details.counterexample?.[0]), 4000) : "(did not fail again on replay)";
+}
+
+const httpCheck = (c: HttpCase) => sendHttp(svc.baseUrl, c, httpTokens).then((res) => checkHttp(c, res, secrets));
+const wireCheck = (c: WireCase) => sendWire(svc.baseUrl, c, httpTokens).then((res) => checkWire(c, res, secrets));
+const wsCheck = (c: WsCase, index: number) =>
+  runWs(svc.baseUrl, c, wsTokens, `probe-${index}`, settledFor(c)).then((out) => checkWs(c, out));
+
+/**
+ * Sessions that must always run, whatever the seed: subscription ids that are also names of Object.prototype
+ * members (a store keyed by plain objects loses them), each on a score subscription that must answer at once.
+ */
+const WS_EXAMPLES: WsCase[] = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "prototype"].map(
+  (id) => ({
+    tenant: WS_TENANT,
+    protocols: ["graphql-transport-ws"],
+    frames: [validInit("read"), scoreSubscribe(id, "next")],
+  }),
+);
+
+/** How often wrangler dev rebuilt the Worker because a source file changed (requests in flight then fail). */
+const reloads = () => svc.output().split("Reloading local server").length - 1;
+
+/** WebSocket cases from the seed until their frames reach `frames`. */
+function wsCases(seed: number, frames: number): WsCase[] {
+  const sample = fc.sample(wsCaseArb, { seed, numRuns: Math.ceil(frames / 2) + 10 });
+  let sum = 0;
+  const cut = sample.findIndex((c) => {
+    sum += c.frames.length;
+    return sum >= frames;
+  });
+  return sample.slice(0, cut + 1);
+}
+
+describe("fuzzing the running service", () => {
+  it(
+    `answers ${TOTAL} generated hostile requests and frames within the contract (seed ${SEED})`,
+    async () => {
+      const n = (share: number) => Math.ceil(TOTAL * share);
+      const http: Array<Group<HttpCase>> = [
+        group("ingest", ingestCaseArb, 1, n(SHARE.ingest), httpCheck),
+        group("headers", headersCaseArb, 2, n(SHARE.headers), httpCheck),
+        group("graphql", graphqlCaseArb, 3, n(SHARE.graphql), httpCheck),
+        group("paths", pathsCaseArb, 4, n(SHARE.paths), httpCheck),
+      ];
+      const wire = group("wire", wireCaseArb, 5, n(SHARE.wire), wireCheck);
+      const examples: Group<WsCase> = { name: "ws-examples", arb: null, seed: 0, cases: WS_EXAMPLES, check: wsCheck };
+      const ws: Group<WsCase> = {
+        name: "ws",
+        arb: wsCaseArb,
+        seed: SEED + 6,
+        cases: wsCases(SEED + 6, n(SHARE.ws)),
+        check: wsCheck,
+      };
+
+      const failures: Failure[] = [];
+      const reloadsBefore = reloads();
+      const timings: Record<string, string> = {};
+      const timed = async (name: string, run: () => Promise<void>) => {
+        const t0 = performance.now();
+        await run();
+        timings[name] = `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+      };
+      for (const g of http) await timed(g.name, () => runGroup(g, failures));
+      await timed("wire", () => runGroup(wire, failures));
+      await timed("ws", () => runGroup(ws, failures));
+      await runGroup(examples, failures);
+
+      const wsFrames = ws.cases.reduce((s, c) => s + c.frames.length, 0);
+      const counts = Object.fromEntries([...http, wire].map((g) => [g.name, g.cases.length]));
+      console.log(
+        `fuzz seed ${SEED}: ${JSON.stringify(counts)}, ws ${ws.cases.length} sessions / ${wsFrames} frames;`,
+        `timings ${JSON.stringify(timings)}; failures ${failures.length}; slowest cases:`,
+        slowest.map((x) => `\n  ${x.ms} ms ${x.what}`).join(""),
+        `\n  latency p50/p90/p99 ms: ${JSON.stringify(latencies())}`,
+      );
+      expect(Object.values(counts).reduce((a, b) => a + b, 0) + wsFrames).toBeGreaterThanOrEqual(TOTAL);
+
+      if (failures.length > 0) {
+        // One example per group and kind of breach (reasons without their numbers), then each group's first case
+        // replayed and shrunk.
+        const kinds = new Map<string, { first: Failure; count: number }>();
+        for (const f of failures) {
+          const key = `${f.group}: ${f.reason.replace(/\d+/g, "N").slice(0, 80)}`;
+          const k = kinds.get(key);
+          if (k) k.count++;
+          else kinds.set(key, { first: f, count: 1 });
+        }
+        const report = [`${failures.length} case(s) broke the contract (FUZZ_SEED=${SEED} FUZZ_RUNS=${TOTAL}):`];
+        const reloaded = reloads() - reloadsBefore;
+        if (reloaded > 0) {
+          report.push(`(wrangler reloaded the Worker ${reloaded}× during the run: source files changed under it)`);
+        }
+        for (const [key, { first, count }] of kinds) {
+          report.push(`- ${count}× ${key}\n  e.g. #${first.index}: ${first.reason}\n  ${shorten(first.json)}`);
+        }
+        const firstOfGroup = new Map<string, Failure>();
+        for (const f of failures) if (!firstOfGroup.has(f.group)) firstOfGroup.set(f.group, f);
+        for (const [name, f] of firstOfGroup) {
+          const g = [...http, wire, ws, examples].find((x) => x.name === name) as Group<unknown>;
+          report.push(`minimized ${name} (seed ${g.seed}, path ${f.index}): ${await minimize(g, f.index)}`);
+        }
+        expect.fail(report.join("\n"));
+      }
+    },
+    Math.max(240_000, TOTAL * 40),
+  );
+
+  it("still ingests, scores exactly and streams after the fuzzing", async () => {
+    const tenantId = newTenant("fz");
+    const token = await mintToken(tenantId, "coherence:read coherence:write");
+    const sent = [
+      signal(tenantId, { value: 0.2, weight: 2 }),
+      signal(tenantId, { value: 0.9 }),
+      signal(tenantId, { value: 0.55 }),
+    ];
+    const res = await ingest(svc.baseUrl, { signals: sent }, token);
+    expect(res.status, res.text).toBe(202);
+    expect(res.body).toMatchObject({ accepted: 3, duplicates: 0 });
+
+    const expected = computeScore([{ v: 0.2, w: 2 }, { v: 0.9 }, { v: 0.55 }]);
+    const view = await readScore(svc.baseUrl, tenantId, token);
+    expect(view).toMatchObject({ tenantId, score: expected, status: band(expected), signalCount: 3 });
+
+    const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId));
+    try {
+      await raw.init(token);
+      raw.subscribe("events", { query: "", id: "pq_coherence_events_v1", variables: { tenantId } });
+      const live = signal(tenantId);
+      expect((await ingest(svc.baseUrl, live, token)).status).toBe(202);
+      const event = await raw.next((f) => f.id === "events" && f.type === "next", 10_000, "the live event");
+      expect(event.payload).toMatchObject({ data: { coherenceEvents: { id: live.signalId } } });
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("never logs a token, a JWT, a private key or a configured secret", () => {
+    const log = svc.output();
+    expect(log.length).toBeGreaterThan(0);
+    for (const s of secrets.filter((x) => !SINK_HOSTS.includes(x))) {
+      expect(log.includes(s), `the log contains a secret (${s.slice(0, 6)}…)`).toBe(false);
+    }
+    expect(log.includes(DATABASE_URL), "the log contains DATABASE_URL").toBe(false);
+    expect(log).not.toMatch(/Bearer\s+[A-Za-z0-9._~+/=-]{16,}/);
+    expect(log).not.toMatch(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/);
+    expect(log).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+  });
+});
