@@ -129,7 +129,7 @@ export function createTracer(
 /** What code below an entry point needs to add child spans: the invocation's tracer and the current span. */
 export interface TraceScope {
   readonly tracer: Tracer;
-  readonly span: ParentContext;
+  readonly span: Span;
 }
 
 /**
