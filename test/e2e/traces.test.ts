@@ -19,7 +19,7 @@
 //
 // Every span carries tenant_id = the token's tenant (as baggage across RPC and the queue message, and as an
 // attribute), never the `baggage: tenant_id=…` the client sent; the resource is service.name=coherence-service.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,11 +35,13 @@ let pg: RunningPostgres;
 let proxy: RunningWsproxy;
 let neo4j: RunningNeo4j;
 let svc: RunningService;
+let pgDir: string;
 
 describe("traces (Worker → tenant object → queue → Neo4j/Postgres)", () => {
   beforeAll(async () => {
     collector = await startCollector();
-    pg = await startPostgres({ dataDir: mkdtempSync(join(tmpdir(), "coherence-traces-pg-")), port: await freePort() });
+    pgDir = mkdtempSync(join(tmpdir(), "coherence-traces-pg-"));
+    pg = await startPostgres({ dataDir: pgDir, port: await freePort() });
     proxy = await startWsproxy({ pgPort: pg.port, port: await freePort() });
     neo4j = await startNeo4j();
     migratePostgres(pg.url);
@@ -61,6 +63,7 @@ describe("traces (Worker → tenant object → queue → Neo4j/Postgres)", () =>
     await neo4j?.stop();
     await proxy?.stop();
     await pg?.stop();
+    if (pgDir) rmSync(pgDir, { recursive: true, force: true });
     await collector?.stop();
   }, 120_000);
 
