@@ -7,6 +7,14 @@
 //   npm run slo                       10 s per workload (CI), against its own `npm start` on a free port
 //   npm run slo -- --duration 180     the seed's 3 minutes per workload
 //   npm run slo -- --url URL [--tokens tokens.json]   against a running service ({"<tenant>":"<jwt>",…})
+//   npm run slo -- --rate-per-connection 0            closed loop: every connection as fast as answers come
+//
+// Pacing: each connection (a k6 VU) sends 1 request per second by default (`--rate-per-connection`), the
+// connections' phases spread evenly over the second — 50 reads/s and 20 writes/s, the shape of a k6 script with
+// a one-second think time. The seed's script had no think time; such a closed loop measures the throughput of the
+// machine it runs on rather than the service's latency: on a 2-core machine where the load generator, wrangler's
+// Node proxy and workerd share the cores, 50 connections queue behind each other and their p95 is roughly
+// 50 ÷ throughput, whatever a request costs. `--rate-per-connection 0` runs it that way.
 //
 // Load spreads over 10 tenants (the seed's fixture: 10 tenants), each well under the per-tenant RPS_MAX of
 // 1000/s, so the gate measures the service with its production rate limit: a 429 counts as an error.
@@ -22,6 +30,7 @@ import { root } from "./lib/env.mjs";
 import { freePort } from "./lib/net.mjs";
 
 const execFileP = promisify(execFile);
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const log = (msg) => process.stderr.write(`[slo] ${msg}\n`);
 
 const { values: opts } = parseArgs({
@@ -31,6 +40,7 @@ const { values: opts } = parseArgs({
     "read-connections": { type: "string", default: "50" },
     "write-connections": { type: "string", default: "20" },
     tenants: { type: "string", default: "10" },
+    "rate-per-connection": { type: "string", default: "1" },
     "p95-read": { type: "string", default: "350" },
     "p95-write": { type: "string", default: "700" },
     "error-rate": { type: "string", default: "0.1" },
@@ -54,6 +64,11 @@ const DURATION_S = positive("duration", opts.duration);
 // workload keeps that one-off cost out of the figures (the service is long-lived in production).
 const WARMUP_S = opts.warmup === undefined ? Math.min(3, Math.max(1, Math.round(DURATION_S / 5))) : Number(opts.warmup);
 const TENANTS = Math.round(positive("tenants", opts.tenants));
+const RATE_PER_CONNECTION = Number(opts["rate-per-connection"]);
+if (!Number.isFinite(RATE_PER_CONNECTION) || RATE_PER_CONNECTION < 0) {
+  process.stderr.write("--rate-per-connection must be a number ≥ 0 (0: closed loop, as fast as answers come)\n");
+  process.exit(2);
+}
 const BUDGETS = {
   readP95: positive("p95-read", opts["p95-read"]),
   writeP95: positive("p95-write", opts["p95-write"]),
@@ -118,7 +133,11 @@ const rate = (trues, total) => ({ rate: total ? trues / total : 0, passes: trues
 
 function startService(port, stateDir, logFile) {
   const fd = openSync(logFile, "w");
-  const env = { ...process.env, PORT: String(port), COHERENCE_STATE_DIR: stateDir };
+  // wrangler dev prints every console.log line of the Worker (one JSON line per request) through its Node
+  // process, and on 2 cores that costs more than the request: /healthz at 50 connections measured 59 req/s at
+  // the default log level and 239 req/s at "warn" on the same busy machine. Production logs leave out of band
+  // (Workers Logs), so the gate's service logs warnings only unless WRANGLER_LOG says otherwise.
+  const env = { WRANGLER_LOG: "warn", ...process.env, PORT: String(port), COHERENCE_STATE_DIR: stateDir };
   const child = spawn("npm", ["start"], { cwd: root, detached: true, stdio: ["ignore", fd, fd], env });
   closeSync(fd);
   const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
@@ -229,35 +248,52 @@ async function runWorkload(kind, base, tokens, seconds, record) {
       headers: { ...req.headers, authorization: `Bearer ${tokens[tenant]}`, "content-type": "application/json" },
     };
   };
-  const instance = autocannon({
+  const verifyBody = (text) => {
+    // Called right after the "response" event of the same response (autocannon's httpClient), so `last` is it.
+    if (last && !(last.status >= 200 && last.status < 300 && bodyOk(kind, text))) failed++;
+    last = null;
+    return true;
+  };
+  const track = (instance) => {
+    instance.on("response", (_client, status, bytes, ms) => {
+      requests++;
+      bytesIn += bytes;
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      samples.push(ms);
+      last = { status };
+    });
+    instance.on("reqError", (err) => {
+      requests++;
+      failed++;
+      const key = /timed out/.test(err?.message ?? "") ? "timeout" : "connection error";
+      statuses[key] = (statuses[key] ?? 0) + 1;
+      if (key === "timeout") samples.push(TIMEOUT_S * 1000);
+    });
+    return instance;
+  };
+  const options = (connectionCount) => ({
     url: base,
-    connections,
+    connections: connectionCount,
     duration: seconds,
     timeout: TIMEOUT_S,
-    // Called right after the "response" event of the same response (autocannon's httpClient), so `last` is it.
-    verifyBody: (text) => {
-      if (last && !(last.status >= 200 && last.status < 300 && bodyOk(kind, text))) failed++;
-      last = null;
-      return true;
-    },
+    verifyBody,
     requests: [{ method: "POST", path: "/graphql", setupRequest }],
   });
-  instance.on("response", (_client, status, bytes, ms) => {
-    requests++;
-    bytesIn += bytes;
-    statuses[status] = (statuses[status] ?? 0) + 1;
-    samples.push(ms);
-    last = { status };
-  });
-  instance.on("reqError", (err) => {
-    requests++;
-    failed++;
-    const key = /timed out/.test(err?.message ?? "") ? "timeout" : "connection error";
-    statuses[key] = (statuses[key] ?? 0) + 1;
-    if (key === "timeout") samples.push(TIMEOUT_S * 1000);
-  });
   const started = Date.now();
-  const result = await instance;
+  if (RATE_PER_CONNECTION === 0) {
+    await track(autocannon(options(connections)));
+  } else {
+    // One autocannon client per connection, each at RATE_PER_CONNECTION req/s, started at evenly spread phases:
+    // autocannon starts every connection's second together, which would turn the load into one burst per second.
+    const period = 1000 / RATE_PER_CONNECTION;
+    await Promise.all(
+      Array.from({ length: connections }, async (_, i) => {
+        await sleep((i * period) / connections);
+        await track(autocannon({ ...options(1), connectionRate: RATE_PER_CONNECTION }));
+      }),
+    );
+  }
+  const result = { duration: (Date.now() - started) / 1000 };
   if (!record) return null;
   return {
     kind,
@@ -385,16 +421,20 @@ async function main() {
     for (const kind of ["read", "write"]) {
       const { connections } = WORKLOADS[kind];
       if (WARMUP_S > 0) await runWorkload(kind, base, tokens, WARMUP_S, false);
-      log(`${kind}: ${connections} connections for ${DURATION_S} s (after a ${WARMUP_S} s warm-up)`);
+      const pace = RATE_PER_CONNECTION === 0 ? "closed loop" : `${RATE_PER_CONNECTION} req/s each`;
+      log(`${kind}: ${connections} connections (${pace}) for ${DURATION_S} s after a ${WARMUP_S} s warm-up`);
       runs[kind] = await runWorkload(kind, base, tokens, DURATION_S, true);
     }
     const meta = (workloads, p95Budget) => ({
       tool: "autocannon",
-      target: service ? "npm start (wrangler dev, workerd) on loopback, fresh state" : base,
+      target: service
+        ? `npm start (wrangler dev, workerd) on loopback, fresh state, WRANGLER_LOG=${process.env.WRANGLER_LOG ?? "warn"}`
+        : base,
       workloads: workloads.map((r) => ({
         scenario: r.kind,
         operation: r.kind === "read" ? READ : WRITE,
         connections: r.connections,
+        rate_per_connection: RATE_PER_CONNECTION === 0 ? "closed loop" : RATE_PER_CONNECTION,
         duration_s: DURATION_S,
         warmup_s: WARMUP_S,
         tenants: TENANTS,
