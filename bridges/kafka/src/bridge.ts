@@ -1,0 +1,371 @@
+// The bridge: reads `coherence.signals.v1`, forwards per-tenant batches to the service, dead-letters what can never
+// be accepted, and commits each partition only up to the records it has settled (at-least-once; the service's dedupe
+// key makes a redelivery count once). Work in flight is bounded: past BRIDGE_MAX_IN_FLIGHT records fetching pauses.
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Batch, type BatchItem, TenantBatcher } from "./batches.ts";
+import { CommitTracker } from "./commits.ts";
+import type { BridgeConfig } from "./config.ts";
+import { DeadLetterWriter, deadLetterOf } from "./dead-letters.ts";
+import { type ForwardPort, forwardBatch } from "./forwarder.ts";
+import { ingestPort } from "./ingest-port.ts";
+import {
+  type ConsumerSession,
+  type KafkaRecord,
+  openConsumer,
+  openDeadLetterProducer,
+  partitionLag,
+  prepareTopics,
+} from "./kafka-clients.ts";
+import type { Logger } from "./log.ts";
+import { decodeRecord, type Rejection } from "./message.ts";
+import type { Metrics } from "./metrics.ts";
+
+interface Item extends BatchItem {
+  record: KafkaRecord;
+  tenantId: string;
+  settled: boolean;
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export class KafkaBridge {
+  readonly #config: BridgeConfig;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #abort = new AbortController();
+  readonly #batcher: TenantBatcher<Item>;
+  readonly #ready: Batch<Item>[] = [];
+  readonly #commits = new CommitTracker();
+  readonly #dlqProducer: ReturnType<typeof openDeadLetterProducer>;
+  readonly #deadLetters: DeadLetterWriter;
+  readonly #port: ForwardPort<Item>;
+  #session: ConsumerSession | null = null;
+  #inFlight = 0;
+  #active = 0;
+  #paused = false;
+  #stopping: Promise<void> | null = null;
+  #restarting = false;
+  #lingerTimer: NodeJS.Timeout | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  #idle: Array<() => void> = [];
+
+  constructor(config: BridgeConfig, log: Logger, metrics: Metrics) {
+    this.#config = config;
+    this.#log = log;
+    this.#metrics = metrics;
+    this.#batcher = new TenantBatcher({ maxItems: config.BRIDGE_BATCH_MAX, maxBytes: config.BRIDGE_BATCH_BYTES });
+    const policy = { baseMs: config.BRIDGE_BACKOFF_BASE_MS, maxMs: config.BRIDGE_BACKOFF_MAX_MS };
+    this.#dlqProducer = openDeadLetterProducer(config);
+    this.#deadLetters = new DeadLetterWriter(
+      config.KAFKA_DLQ_TOPIC,
+      {
+        send: this.#dlqProducer.send,
+        sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+        failed: (error, attempt, delayMs) =>
+          log({
+            level: "warn",
+            op: "bridge_dead_letter_retry",
+            error_code: "DLQ_WRITE_FAILED",
+            message: errorText(error),
+            attempt,
+            retry_in_ms: delayMs,
+          }),
+      },
+      policy,
+      this.#abort.signal,
+    );
+    this.#port = ingestPort<Item>({
+      config,
+      log,
+      metrics,
+      onAcknowledged: (item) => {
+        item.settled = true;
+        this.#settle(item.record, true);
+      },
+      onRejected: (item, rejection) => {
+        item.settled = true;
+        this.#deadLetter(item.record, rejection, item.tenantId);
+      },
+    });
+  }
+
+  /** True once the consumer has joined and until shutdown starts (for /readyz). */
+  get ready(): boolean {
+    return this.#session !== null && this.#stopping === null && !this.#restarting;
+  }
+
+  /** Prepares the dead-letter topic, joins the group and starts reading. Throws when Kafka cannot be reached. */
+  async start(): Promise<void> {
+    const prepared = await prepareTopics(this.#config);
+    if (prepared.error) {
+      this.#log({
+        level: "warn",
+        op: "bridge_start",
+        error_code: "DLQ_TOPIC",
+        message: `could not create ${this.#config.KAFKA_DLQ_TOPIC}: ${prepared.error}`,
+      });
+    }
+    await this.#open();
+    this.#timers.push(setInterval(() => void this.#commit(), this.#config.BRIDGE_COMMIT_INTERVAL_MS));
+    if (this.#config.BRIDGE_LAG_INTERVAL_MS > 0) {
+      this.#timers.push(setInterval(() => void this.#sampleLag(), this.#config.BRIDGE_LAG_INTERVAL_MS));
+    }
+    this.#log({
+      op: "bridge_start",
+      topic: this.#config.KAFKA_TOPIC,
+      group_id: this.#config.KAFKA_GROUP_ID,
+      dlq_topic: this.#config.KAFKA_DLQ_TOPIC,
+      dlq_topic_created: prepared.created,
+      ingest_url: this.#config.INGEST_URL,
+    });
+  }
+
+  async #open(): Promise<void> {
+    const session = await openConsumer(this.#config, (join) => {
+      this.#metrics.inc("kafka_bridge_rebalances_total");
+      this.#log({
+        op: "bridge_rebalance",
+        generation_id: join.generationId ?? null,
+        partitions: join.assignments?.flatMap((a) => a.partitions) ?? null,
+      });
+    });
+    this.#session = session;
+    session.stream.on("data", (record: KafkaRecord) => this.#onRecord(record));
+    session.stream.on("error", (err) => {
+      this.#log({ level: "error", op: "bridge_consumer", error_code: "CONSUMER_ERROR", message: errorText(err) });
+    });
+    session.stream.on("close", () => {
+      if (this.#stopping === null && this.#session === session) void this.#reopen();
+    });
+    if (this.#paused) session.stream.pause();
+  }
+
+  /** The stream died (a failed commit that requires a rejoin, a lost broker …): start over from committed offsets. */
+  async #reopen(): Promise<void> {
+    if (this.#restarting) return;
+    this.#restarting = true;
+    const old = this.#session;
+    this.#session = null;
+    this.#commits.clear();
+    await old?.consumer.close(true).catch(() => undefined);
+    for (let attempt = 0; this.#stopping === null; attempt++) {
+      await sleep(Math.min(this.#config.BRIDGE_BACKOFF_MAX_MS, this.#config.BRIDGE_BACKOFF_BASE_MS * 2 ** attempt));
+      if (this.#stopping !== null) break;
+      try {
+        await this.#open();
+        this.#log({ level: "warn", op: "bridge_consumer", message: "consumer reopened", attempt });
+        break;
+      } catch (err) {
+        this.#log({ level: "error", op: "bridge_consumer", error_code: "CONSUMER_OPEN", message: errorText(err) });
+      }
+    }
+    this.#restarting = false;
+  }
+
+  #onRecord(record: KafkaRecord): void {
+    // Read after shutdown began: never tracked, never committed, so Kafka delivers it again after the restart.
+    if (this.#stopping !== null) return;
+    this.#metrics.inc("kafka_bridge_messages_received_total");
+    this.#inFlight++;
+    this.#metrics.set("kafka_bridge_inflight_messages", {}, this.#inFlight);
+    if (!this.#paused && this.#inFlight >= this.#config.BRIDGE_MAX_IN_FLIGHT) this.#pause();
+    this.#commits.track(record);
+    const decoded = decodeRecord(record.value, {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      timestampMs: Number(record.timestamp),
+    });
+    if (!decoded.ok) {
+      this.#deadLetter(record, decoded, decoded.tenantId);
+      return;
+    }
+    const item: Item = { json: decoded.json, bytes: decoded.bytes, record, tenantId: decoded.tenantId, settled: false };
+    this.#ready.push(...this.#batcher.add(decoded.tenantId, item, performance.now()));
+    this.#pump();
+  }
+
+  /** A record is done with: `done` when acknowledged or dead-lettered (its offset may be committed). */
+  #settle(record: KafkaRecord, done: boolean): void {
+    if (done) this.#commits.settled(record);
+    this.#inFlight--;
+    this.#metrics.set("kafka_bridge_inflight_messages", {}, this.#inFlight);
+    if (this.#paused && this.#stopping === null && this.#inFlight <= this.#config.BRIDGE_MAX_IN_FLIGHT / 2) {
+      this.#resume();
+    }
+    if (this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
+  }
+
+  #deadLetter(record: KafkaRecord, rejection: Rejection, tenantId: string | null): void {
+    this.#metrics.inc("kafka_bridge_dead_letters_total", { code: rejection.code });
+    this.#log({
+      level: "warn",
+      op: "bridge_dead_letter",
+      tenant_id: tenantId,
+      error_code: rejection.code,
+      reason: rejection.reason,
+      partition: record.partition,
+      offset: record.offset,
+    });
+    const letter = deadLetterOf(
+      {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        timestampMs: Number(record.timestamp),
+        key: record.key,
+        value: record.value,
+        headers: record.headerEntries,
+      },
+      rejection,
+      tenantId,
+    );
+    this.#deadLetters.write(letter).then(
+      () => this.#settle(record, true),
+      () => this.#settle(record, false),
+    );
+  }
+
+  #pause(): void {
+    this.#paused = true;
+    this.#session?.stream.pause();
+    this.#metrics.set("kafka_bridge_paused", {}, 1);
+    this.#metrics.inc("kafka_bridge_pauses_total");
+    this.#log({ level: "warn", op: "bridge_pause", in_flight: this.#inFlight });
+  }
+
+  #resume(): void {
+    this.#paused = false;
+    this.#session?.stream.resume();
+    this.#metrics.set("kafka_bridge_paused", {}, 0);
+    this.#log({ op: "bridge_resume", in_flight: this.#inFlight });
+  }
+
+  /**
+   * Hands a free sender a full batch, else the oldest open batch once its linger time is over (any open batch on
+   * shutdown). The other open batches keep filling while the senders are busy, so batches grow with the load.
+   */
+  #pump(): void {
+    const now = performance.now();
+    while (this.#active < this.#config.BRIDGE_CONCURRENCY) {
+      const batch =
+        this.#ready.shift() ??
+        (this.#stopping !== null
+          ? this.#batcher.takeOldest()
+          : this.#batcher.takeDue(now - this.#config.BRIDGE_LINGER_MS));
+      if (!batch) break;
+      this.#active++;
+      void this.#send(batch).finally(() => {
+        this.#active--;
+        this.#pump();
+      });
+    }
+    // Wake up when the oldest open batch is due, but only for a free sender: a busy one calls #pump when it is done.
+    const oldest = this.#batcher.oldestOpenedAt();
+    if (oldest !== null && this.#lingerTimer === null && this.#active < this.#config.BRIDGE_CONCURRENCY) {
+      const wait = Math.max(0, oldest + this.#config.BRIDGE_LINGER_MS - now);
+      this.#lingerTimer = setTimeout(() => {
+        this.#lingerTimer = null;
+        this.#pump();
+      }, wait);
+    }
+  }
+
+  async #send(batch: Batch<Item>): Promise<void> {
+    try {
+      await forwardBatch(
+        batch.tenantId,
+        batch.items,
+        this.#port,
+        { baseMs: this.#config.BRIDGE_BACKOFF_BASE_MS, maxMs: this.#config.BRIDGE_BACKOFF_MAX_MS },
+        this.#abort.signal,
+      );
+    } catch (err) {
+      if (!this.#abort.signal.aborted) {
+        this.#log({ level: "error", op: "bridge_ingest", error_code: "INTERNAL", message: errorText(err) });
+      }
+    } finally {
+      // Only a shutdown that ran out of time leaves items unsettled: not acknowledged, so not committed.
+      for (const item of batch.items) {
+        if (!item.settled) {
+          item.settled = true;
+          this.#settle(item.record, false);
+        }
+      }
+    }
+  }
+
+  /** Commits, per partition, the offset after the settled prefix (only when it moved). */
+  async #commit(): Promise<void> {
+    for (const { partition, offset, error } of await this.#commits.commit()) {
+      if (error === null) {
+        this.#metrics.inc("kafka_bridge_commits_total", { result: "ok" });
+        this.#metrics.set("kafka_bridge_committed_offset", { partition: String(partition) }, Number(offset));
+      } else {
+        this.#metrics.inc("kafka_bridge_commits_total", { result: "error" });
+        this.#log({
+          level: "warn",
+          op: "bridge_commit",
+          error_code: "COMMIT_FAILED",
+          partition,
+          offset,
+          message: errorText(error),
+        });
+      }
+    }
+  }
+
+  async #sampleLag(): Promise<void> {
+    const session = this.#session;
+    if (!session?.consumer.isActive()) return;
+    try {
+      const lags = await partitionLag(session, this.#config.KAFKA_TOPIC);
+      this.#metrics.clear("kafka_bridge_consumer_lag");
+      for (const [partition, lag] of lags) {
+        this.#metrics.set("kafka_bridge_consumer_lag", { partition: String(partition) }, lag);
+      }
+    } catch {
+      // A rebalance or a broker hiccup; the next sample will do.
+    }
+  }
+
+  /**
+   * Graceful shutdown: stop reading, send what was read, wait for it (at most BRIDGE_SHUTDOWN_TIMEOUT_MS, then give
+   * up on what is still retrying), commit every settled offset, leave the group, close the clients.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    const started = performance.now();
+    this.#session?.stream.pause();
+    this.#log({ op: "bridge_stop", phase: "draining", in_flight: this.#inFlight });
+    this.#pump();
+    if (this.#inFlight > 0) {
+      const drained = new Promise<void>((ok) => this.#idle.push(ok));
+      const timer = setTimeout(
+        () => this.#abort.abort(new Error("shutdown timeout")),
+        this.#config.BRIDGE_SHUTDOWN_TIMEOUT_MS,
+      );
+      await drained;
+      clearTimeout(timer);
+    }
+    if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
+    for (const t of this.#timers) clearInterval(t);
+    await this.#commit();
+    const session = this.#session;
+    this.#session = null;
+    await session?.stream.close().catch(() => undefined);
+    await session?.consumer.close().catch(() => undefined);
+    await this.#dlqProducer.close().catch(() => undefined);
+    this.#log({
+      op: "bridge_stop",
+      phase: "stopped",
+      latency_ms: Math.round(performance.now() - started),
+      aborted: this.#abort.signal.aborted,
+      received: this.#metrics.value("kafka_bridge_messages_received_total"),
+    });
+  }
+}
