@@ -1,12 +1,19 @@
 import type { PolicyTags } from "../src/config";
 import { logEvent } from "../src/http/log";
-import { packSignals, type SinkMessage, type SinkSignal } from "../src/queues/messages";
+import { MAX_MESSAGE_BYTES, packSignals, type SinkMessage, type SinkSignal } from "../src/queues/messages";
+import { startQueueSendSpan } from "../src/telemetry/messaging";
+import type { TelemetrySettings } from "../src/telemetry/settings";
+import { parseTraceContext, type TraceContext } from "../src/telemetry/trace-context";
+import { createTracer, toTraceContext } from "../src/telemetry/tracer";
 import type { TenantStore } from "./tenant-store";
 
 /** Retry delays for a failed hand-off to the queue: 1 s, 2 s, 4 s … capped at 60 s. */
 export function outboxBackoffMs(failures: number): number {
   return Math.min(60_000, 1000 * 2 ** Math.max(0, failures - 1));
 }
+
+/** The sink queue's name (wrangler.toml), for span names and attributes. */
+const SINK_QUEUE_NAME = "coherence-sink";
 
 /** Rows read per hand-off round (packed into ≤ 100 KB messages). */
 const ROUND_ROWS = 2000;
@@ -24,6 +31,8 @@ export class SinkOutbox {
   private again = false;
   private failures = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** The first traced request since the last hand-off: the next hand-off's producer span continues its trace. */
+  private drainTrace: TraceContext | undefined;
   /** When the next retry is due after a failure (`null` when healthy), for the object's alarm. */
   retryAt: number | null = null;
 
@@ -35,6 +44,7 @@ export class SinkOutbox {
     private readonly clock: () => number,
     private readonly windowMs: number,
     private readonly onRetryChanged: () => void,
+    private readonly telemetry: TelemetrySettings | null = null,
   ) {
     this.sinkSeq = this.readMeta("sink_seq") ?? 0;
     this.scoreVersion = this.readMeta("sink_score_version") ?? -1;
@@ -53,7 +63,8 @@ export class SinkOutbox {
   }
 
   /** Hands new work to the queue within the coalescing window (batches many requests into few messages). */
-  requestDrain(): void {
+  requestDrain(trace?: TraceContext): void {
+    if (trace && !this.drainTrace) this.drainTrace = trace;
     if (this.queue === null || this.timer !== null || this.retryAt !== null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -70,13 +81,23 @@ export class SinkOutbox {
     }
     this.busy = true;
     const tenantId = this.store.tenantId;
+    // Only a hand-off caused by a traced request is traced (a retry on the alarm starts no trace of its own).
+    const parent = parseTraceContext(this.drainTrace);
+    this.drainTrace = undefined;
+    const tracer = createTracer(parent ? this.telemetry : null);
+    const span = startQueueSendSpan(tracer, SINK_QUEUE_NAME, parent);
+    const trace = toTraceContext(span);
+    let sent = 0;
     try {
       do {
         this.again = false;
         for (;;) {
           const rows = this.rowsAfter(this.sinkSeq, ROUND_ROWS);
           if (rows.length === 0 || tenantId === null) break;
-          for (const message of packSignals(tenantId, rows)) await this.send(message);
+          for (const message of packSignals(tenantId, rows, MAX_MESSAGE_BYTES, trace)) {
+            await this.send(message);
+            sent++;
+          }
           this.sinkSeq = rows[rows.length - 1]?.seq ?? this.sinkSeq;
           this.writeMeta("sink_seq", this.sinkSeq);
         }
@@ -94,7 +115,9 @@ export class SinkOutbox {
               updatedAtMs: Date.parse(view.updatedAt),
               version: this.store.scoreVersion,
             },
+            ...(trace ? { trace } : {}),
           });
+          sent++;
           this.scoreVersion = this.store.scoreVersion;
           this.writeMeta("sink_score_version", this.scoreVersion);
         }
@@ -105,6 +128,7 @@ export class SinkOutbox {
         this.onRetryChanged();
       }
     } catch (err) {
+      span.recordError(err);
       this.failures++;
       this.retryAt = this.clock() + outboxBackoffMs(this.failures);
       logEvent({
@@ -118,6 +142,9 @@ export class SinkOutbox {
       this.onRetryChanged();
     } finally {
       this.busy = false;
+      span.setAttribute("messaging.batch.message_count", sent).end();
+      // The object stays alive while the export is pending; nothing waits for it.
+      void tracer.flush();
     }
   }
 

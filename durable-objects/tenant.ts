@@ -9,6 +9,9 @@ import { persistedRegistry } from "../src/graphql/registry";
 import { logEvent } from "../src/http/log";
 import { metricsBuffer } from "../src/metrics/collect";
 import { METRICS } from "../src/metrics/model";
+import { tracedRpcMethod } from "../src/telemetry/rpc";
+import type { TraceContext } from "../src/telemetry/trace-context";
+import { createTracer, type Tracer, type TraceScope, toTraceContext } from "../src/telemetry/tracer";
 import { SinkOutbox } from "./tenant-outbox";
 import { RealtimeHub } from "./tenant-realtime";
 import { migrate } from "./tenant-schema";
@@ -49,6 +52,7 @@ export class TenantObject extends DurableObject<Env> {
         () => this.clock(),
         config.fanoutWindowMs,
         () => this.rearmLater(),
+        config.telemetry,
       );
       this.usage = new UsageLedger(
         ctx.storage.sql,
@@ -136,8 +140,19 @@ export class TenantObject extends DurableObject<Env> {
     this.hub.closed(ws);
   }
 
-  /** Applies one validated ingest request (RPC from the Worker). */
+  /** Applies one validated ingest request (RPC from the Worker), in a server span continuing the caller's trace. */
   async ingest(cmd: IngestCommand): Promise<IngestOutcome> {
+    const tracer = this.tracer();
+    try {
+      return await tracedRpcMethod(tracer, "TenantObject", "ingest", cmd.trace, (scope) =>
+        this.applyIngest(cmd, scope),
+      );
+    } finally {
+      if (tracer.enabled) this.ctx.waitUntil(tracer.flush());
+    }
+  }
+
+  private async applyIngest(cmd: IngestCommand, scope: TraceScope): Promise<IngestOutcome> {
     const now = this.clock();
     const admission = this.limiter.admit(now, cmd.rpsMax);
     if (!admission.ok) {
@@ -154,13 +169,24 @@ export class TenantObject extends DurableObject<Env> {
       // Signals newly stored (duplicates and replays store nothing), so counted signals equal stored ones.
       signals: outcome.kind === "applied" && !outcome.replayed ? outcome.response.accepted : 0,
     });
-    if (this.store.newestSeq !== newest || this.store.scoreVersion !== version) this.changed();
+    if (this.store.newestSeq !== newest || this.store.scoreVersion !== version) this.changed(scope);
     await this.rearm();
     return outcome;
   }
 
   /** The tenant's current score (RPC from the Worker), within the tenant's request limit. */
-  async score(tenantId: string, rpsMax: number): Promise<ScoreOutcome> {
+  async score(tenantId: string, rpsMax: number, trace?: TraceContext): Promise<ScoreOutcome> {
+    const tracer = this.tracer();
+    try {
+      return await tracedRpcMethod(tracer, "TenantObject", "score", trace, (scope) =>
+        this.readScore(tenantId, rpsMax, scope),
+      );
+    } finally {
+      if (tracer.enabled) this.ctx.waitUntil(tracer.flush());
+    }
+  }
+
+  private async readScore(tenantId: string, rpsMax: number, scope: TraceScope): Promise<ScoreOutcome> {
     const now = this.clock();
     const admission = this.limiter.admit(now, rpsMax);
     if (!admission.ok) {
@@ -171,7 +197,7 @@ export class TenantObject extends DurableObject<Env> {
     const version = this.store.scoreVersion;
     const view = this.store.score(tenantId, now);
     this.usage.record(tenantId, "graphql_query", { rejected: false });
-    if (this.store.scoreVersion !== version) this.changed();
+    if (this.store.scoreVersion !== version) this.changed(scope);
     await this.rearm();
     return { kind: "ok", view };
   }
@@ -223,10 +249,20 @@ export class TenantObject extends DurableObject<Env> {
     }
   }
 
-  /** Signals or the score changed: fan out to sockets and hand off to the sinks, each coalesced. */
-  private changed(): void {
+  /**
+   * Signals or the score changed: fan out to sockets and hand off to the sinks, each coalesced. `scope` is the
+   * request that caused it: the hand-off's producer span continues its trace.
+   */
+  private changed(scope?: TraceScope): void {
     this.hub.requestFlush();
-    this.outbox.requestDrain();
+    this.outbox.requestDrain(scope ? toTraceContext(scope.span) : undefined);
+  }
+
+  /** A tracer for one RPC call; its spans are flushed through `waitUntil` when the call returns. */
+  private tracer(): Tracer {
+    return createTracer(loadConfig(this.env).telemetry, {
+      onError: (message) => logEvent({ level: "warn", op: "otlp_export", error_code: "OTLP_EXPORT_FAILED", message }),
+    });
   }
 
   private logFailure(op: string, err: unknown): void {

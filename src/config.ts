@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type TelemetrySettings, telemetryEnvSchema, toTelemetrySettings } from "./telemetry/settings";
 
 const bool = (fallback: boolean) =>
   z
@@ -43,6 +44,8 @@ const configSchema = z.object({
   POLICY_RETENTION: z.string().default("standard-365d"),
   POLICY_LICENSE: z.string().default("Restricted-TOS"),
   POLICY_RESIDENCY: z.string().default("US"),
+  // Tracing (OpenTelemetry's own variable names): off without OTEL_EXPORTER_OTLP_ENDPOINT.
+  ...telemetryEnvSchema.shape,
 });
 
 /** Policy tags attached to every stored signal through its provenance record (contract §3). */
@@ -82,6 +85,8 @@ export interface Config {
     tenantDailyBudgetUsd: number | null;
   };
   policyTags: PolicyTags;
+  /** OTLP/HTTP trace export; `null` (tracing off, no cost) without `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  telemetry: TelemetrySettings | null;
 }
 
 /** Thrown when bindings are unusable; the Worker answers 503 rather than run misconfigured. */
@@ -144,6 +149,7 @@ export function loadConfig(env: object): Config {
       license: e.POLICY_LICENSE,
       residency: e.POLICY_RESIDENCY,
     },
+    telemetry: toTelemetrySettings(e),
   };
   cache.set(env, config);
   return config;

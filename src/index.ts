@@ -19,9 +19,9 @@ installPolicy(policyWasm);
 /** The Worker: HTTP through the Hono app, the sink queues, and the daily retention job. */
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, ctx) {
     if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch, env);
-    return consumeSinkBatch(batch, env, loadConfig(env));
+    return consumeSinkBatch(batch, env, loadConfig(env), ctx);
   },
   async scheduled(controller, env) {
     // Tenant objects keep 24 h; the graph is the only store with older signals.

@@ -1,11 +1,12 @@
 import type { SinkScore, SinkSignal } from "./queues/messages";
+import type { TraceScope } from "./telemetry/tracer";
 
 /** Where signals and scores go as a graph (Neo4j over its HTTP Query API in production). */
 export interface GraphWriter {
   /** Writes signals idempotently (MERGE on the dedupe key); a redelivery changes nothing. */
-  writeSignals(tenantId: string, signals: SinkSignal[]): Promise<void>;
+  writeSignals(tenantId: string, signals: SinkSignal[], trace?: TraceScope): Promise<void>;
   /** Writes a score unless a newer version is already there. */
-  writeScore(score: SinkScore): Promise<void>;
+  writeScore(score: SinkScore, trace?: TraceScope): Promise<void>;
   /** Removes signals whose `ts` is older than `cutoffMs`; returns how many went. */
   deleteSignalsBefore(cutoffMs: number): Promise<number>;
   /** Cheap liveness probe for `/readyz`. */
@@ -15,7 +16,7 @@ export interface GraphWriter {
 /** Where scores are materialized for fast reads (Neon Postgres in production). */
 export interface ScoreStore {
   /** Upserts a score, never moving a tenant's row back to an older version. */
-  upsertScore(score: SinkScore): Promise<void>;
+  upsertScore(score: SinkScore, trace?: TraceScope): Promise<void>;
   /** The materialized score of a tenant, or `null`. */
   readScore(tenantId: string): Promise<SinkScore | null>;
   ping(): Promise<void>;

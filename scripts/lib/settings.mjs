@@ -32,6 +32,9 @@ export const SETTING_NAMES = [
   "UPSTASH_REDIS_REST_TOKEN",
   "FINOPS_FLUSH_INTERVAL_MS",
   "FINOPS_TENANT_DAILY_BUDGET_USD",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_SERVICE_NAME",
+  "OTEL_EXPORTER_OTLP_HEADERS",
 ];
 
 /** Parses a dotenv-style file (KEY=VALUE, optional quotes, # comments). */

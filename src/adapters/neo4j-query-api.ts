@@ -1,5 +1,7 @@
 import type { GraphWriter } from "../ports";
 import type { SinkScore, SinkSignal } from "../queues/messages";
+import { dbAttributes, withClientSpan } from "../telemetry/db-client";
+import { type TraceScope, traceHeaders } from "../telemetry/tracer";
 
 /** Settings of the Neo4j sink (contract §9). */
 export interface Neo4jSettings {
@@ -55,19 +57,21 @@ export function signalKey(tenantId: string, s: Pick<SinkSignal, "source" | "sign
 export class Neo4jQueryApi implements GraphWriter {
   private readonly endpoint: string;
   private readonly auth: string;
+  private readonly settings: Neo4jSettings;
 
   constructor(settings: Neo4jSettings) {
+    this.settings = settings;
     this.endpoint = `${settings.url.replace(/\/+$/, "")}/db/${encodeURIComponent(settings.database)}/query/v2`;
     this.auth = `Basic ${btoa(`${settings.user}:${settings.password}`)}`;
   }
 
-  async writeSignals(tenantId: string, signals: SinkSignal[]): Promise<void> {
+  async writeSignals(tenantId: string, signals: SinkSignal[], trace?: TraceScope): Promise<void> {
     const rows = signals.map((s) => ({ ...s, key: signalKey(tenantId, s) }));
-    await this.run(WRITE_SIGNALS, { tenantId, rows });
+    await this.run(WRITE_SIGNALS, { tenantId, rows }, trace, "writeSignals");
   }
 
-  async writeScore(score: SinkScore): Promise<void> {
-    await this.run(WRITE_SCORE, { ...score });
+  async writeScore(score: SinkScore, trace?: TraceScope): Promise<void> {
+    await this.run(WRITE_SCORE, { ...score }, trace, "writeScore");
   }
 
   async deleteSignalsBefore(cutoffMs: number): Promise<number> {
@@ -84,13 +88,34 @@ export class Neo4jQueryApi implements GraphWriter {
     await this.run("RETURN 1 AS ok", {});
   }
 
-  /** Runs one statement in an implicit transaction; returns the result rows. */
-  async run(statement: string, parameters: Record<string, unknown>): Promise<unknown[][]> {
+  /** Runs one statement in an implicit transaction (a `neo4j.query` client span under `trace`); returns the rows. */
+  async run(
+    statement: string,
+    parameters: Record<string, unknown>,
+    trace?: TraceScope,
+    operation = "query",
+  ): Promise<unknown[][]> {
+    const { url, database } = this.settings;
+    return withClientSpan(trace, "neo4j.query", dbAttributes("neo4j", url, database, operation), (span) =>
+      this.post(statement, parameters, traceHeaders(span)),
+    );
+  }
+
+  private async post(
+    statement: string,
+    parameters: Record<string, unknown>,
+    extraHeaders: Record<string, string>,
+  ): Promise<unknown[][]> {
     let res: Response;
     try {
       res = await fetch(this.endpoint, {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json", authorization: this.auth },
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          authorization: this.auth,
+          ...extraHeaders,
+        },
         body: JSON.stringify({ statement, parameters }),
       });
     } catch (err) {

@@ -1,6 +1,8 @@
 import { neonConfig, Pool } from "@neondatabase/serverless";
 import type { ScoreStore } from "../ports";
 import type { SinkScore } from "../queues/messages";
+import { dbAttributes, postgresDatabase, withClientSpan } from "../telemetry/db-client";
+import type { TraceScope } from "../telemetry/tracer";
 import { SinkError } from "./neo4j-query-api";
 
 /** Settings of the Postgres sink: a connection string, and for local use Neon's wsproxy (`host:port/v1`). */
@@ -24,8 +26,10 @@ WHERE coherence_scores.version < EXCLUDED.version`;
  */
 export class NeonScoreStore implements ScoreStore {
   private readonly pool: Pool;
+  private readonly url: string;
 
   constructor(settings: PostgresSettings) {
+    this.url = settings.url;
     if (settings.wsProxy) {
       // Local/test only: plain ws:// to Neon's wsproxy in front of a real Postgres.
       neonConfig.wsProxy = settings.wsProxy;
@@ -35,8 +39,11 @@ export class NeonScoreStore implements ScoreStore {
     this.pool = new Pool({ connectionString: settings.url, max: 4 });
   }
 
-  async upsertScore(s: SinkScore): Promise<void> {
-    await this.query(UPSERT, [s.tenantId, s.score, s.status, s.updatedAtMs, s.signalCount, s.version]);
+  async upsertScore(s: SinkScore, trace?: TraceScope): Promise<void> {
+    const attributes = dbAttributes("postgresql", this.url, postgresDatabase(this.url), "upsert");
+    await withClientSpan(trace, "postgres.upsert", attributes, () =>
+      this.query(UPSERT, [s.tenantId, s.score, s.status, s.updatedAtMs, s.signalCount, s.version]),
+    );
   }
 
   async readScore(tenantId: string): Promise<SinkScore | null> {

@@ -16,6 +16,8 @@ export interface IngestCommand {
   rpsMax: number;
   /** Which operation this is, for the tenant's FinOps counters. */
   op: "ingest" | "graphql_mutation";
+  /** The caller's trace context (W3C `traceparent`/`baggage` values; telemetry/trace-context.ts), when tracing. */
+  trace?: { traceparent: string; baggage?: string };
 }
 
 /** Per-signal outcome in a 202 answer. */

@@ -1,9 +1,11 @@
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../auth/authz";
 import { validateSignals } from "../domain/signal";
+import type { ScoreOutcome } from "../domain/tenant-protocol";
 import { UsageUnavailable, usageReport } from "../finops/usage";
 import { usageQuery } from "../http/routes/finops";
 import { applySignals, rateLimited } from "../ingest/apply";
 import { openSinks } from "../queues/consumer";
+import { tracedRpcCall } from "../telemetry/rpc";
 import { tenantStub } from "../tenants";
 import type { GraphQLServerContext } from "./context";
 import { gqlError, toGraphQLError } from "./errors";
@@ -70,7 +72,9 @@ export const resolvers = {
       if (ctx.config.readMode === "postgres") return readFromPostgres(ctx, args.tenantId);
       try {
         const stub = tenantStub(ctx.env.TENANT, ctx.config, args.tenantId);
-        const outcome = await stub.score(args.tenantId, ctx.config.rpsMax);
+        const outcome = await tracedRpcCall<ScoreOutcome>(ctx.trace, "TenantObject", "score", (trace) =>
+          stub.score(args.tenantId, ctx.config.rpsMax, trace),
+        );
         ctx.usage.counted = true; // the object counted the read (or its 429)
         if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
         return outcome.view;
@@ -117,6 +121,7 @@ export const resolvers = {
           op: "graphql_mutation",
           usage: ctx.usage,
           observations: ctx.observations,
+          trace: ctx.trace,
         });
         ctx.log.provenance_id = response.provenanceId;
         ctx.log.request_sha256 = ctx.bodyHash;

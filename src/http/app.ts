@@ -4,6 +4,7 @@ import type { AppEnv } from "./context";
 import { AppError, graphqlErrorBody, restErrorBody } from "./errors";
 import { logEvent } from "./log";
 import { requestLogging } from "./middleware/logging";
+import { requestTracing } from "./middleware/tracing";
 import { countUsage } from "./middleware/usage";
 import { finopsRoutes } from "./routes/finops";
 import { graphqlRoutes } from "./routes/graphql";
@@ -16,6 +17,7 @@ import { realtimeRoutes } from "./routes/realtime";
 export const app = new Hono<AppEnv>();
 
 app.use("*", requestLogging);
+app.use("*", requestTracing);
 app.use("*", countUsage);
 app.route("/", healthRoutes);
 app.route("/", ingestRoutes);

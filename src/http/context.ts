@@ -1,6 +1,7 @@
 import type { Principal } from "../auth/principal";
 import type { Config } from "../config";
 import type { Observation } from "../metrics/model";
+import type { TraceScope } from "../telemetry/tracer";
 
 /** Per-request log fields, filled in as the request is understood and written once at the end. */
 export interface RequestLog {
@@ -31,5 +32,7 @@ export interface AppEnv {
     usage: UsageMark;
     /** Metric observations of this request, sent (batched, off the latency path) when it ends. */
     observations: Observation[];
+    /** The request's tracer and root span (the no-op span when tracing is off). */
+    trace: TraceScope;
   };
 }

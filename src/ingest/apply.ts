@@ -1,9 +1,11 @@
 import type { Config } from "../config";
 import type { NormalizedSignal } from "../domain/signal";
-import type { IngestResponse } from "../domain/tenant-protocol";
+import type { IngestOutcome, IngestResponse } from "../domain/tenant-protocol";
 import type { UsageMark } from "../http/context";
 import { AppError } from "../http/errors";
 import { METRICS, type Observation } from "../metrics/model";
+import { tracedRpcCall } from "../telemetry/rpc";
+import type { TraceScope } from "../telemetry/tracer";
 import { tenantStub } from "../tenants";
 
 /** The 429 answer for a tenant over `RPS_MAX` (contract §8). */
@@ -36,19 +38,24 @@ export async function applySignals(args: {
   usage: UsageMark;
   /** The request's metric observations; processed and duplicate signals are added. */
   observations?: Observation[];
+  /** The request's trace: the RPC gets a client span, and the object continues the trace. */
+  trace?: TraceScope;
 }): Promise<AppliedIngest> {
   const stub = tenantStub(args.env.TENANT, args.config, args.tenantId);
-  const outcome = await stub.ingest({
-    tenantId: args.tenantId,
-    signals: args.signals,
-    provenanceId: crypto.randomUUID(),
-    receivedAtMs: args.receivedAtMs,
-    policyTags: args.config.policyTags,
-    requestHash: args.requestHash,
-    idempotency: args.idempotency,
-    rpsMax: args.config.rpsMax,
-    op: args.op,
-  });
+  const outcome = await tracedRpcCall<IngestOutcome>(args.trace, "TenantObject", "ingest", (trace) =>
+    stub.ingest({
+      tenantId: args.tenantId,
+      signals: args.signals,
+      provenanceId: crypto.randomUUID(),
+      receivedAtMs: args.receivedAtMs,
+      policyTags: args.config.policyTags,
+      requestHash: args.requestHash,
+      idempotency: args.idempotency,
+      rpsMax: args.config.rpsMax,
+      op: args.op,
+      trace,
+    }),
+  );
   args.usage.counted = true;
   if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
   if (outcome.kind === "idempotency_conflict") {

@@ -3,6 +3,9 @@ import { NeonScoreStore } from "../adapters/neon";
 import type { Config } from "../config";
 import { logEvent } from "../http/log";
 import type { GraphWriter, ScoreStore } from "../ports";
+import { startQueueProcessSpan } from "../telemetry/messaging";
+import type { TraceContext } from "../telemetry/trace-context";
+import { createTracer, type TraceScope } from "../telemetry/tracer";
 import { expandSignals, type SinkScore, type SinkSignal, sinkMessageSchema } from "./messages";
 
 /** Delay before the n-th retry of a message: 2 s, 4 s, 8 s … capped at 5 min. */
@@ -29,6 +32,8 @@ interface TenantWork {
   signals: SinkSignal[];
   score: SinkScore | null;
   messages: Array<Message<unknown>>;
+  /** Each message's trace context (from the hand-off that sent it), in message order. */
+  traces: Array<TraceContext | undefined>;
 }
 
 /**
@@ -39,13 +44,14 @@ interface TenantWork {
 export async function applyTenantWork(
   work: Pick<TenantWork, "tenantId" | "signals" | "score">,
   sinks: Sinks,
+  trace?: TraceScope,
 ): Promise<void> {
   const graph = async () => {
     if (!sinks.graph) return;
-    if (work.signals.length > 0) await sinks.graph.writeSignals(work.tenantId, work.signals);
-    if (work.score) await sinks.graph.writeScore(work.score);
+    if (work.signals.length > 0) await sinks.graph.writeSignals(work.tenantId, work.signals, trace);
+    if (work.score) await sinks.graph.writeScore(work.score, trace);
   };
-  await Promise.all([graph(), work.score ? sinks.scores?.upsertScore(work.score) : undefined]);
+  await Promise.all([graph(), work.score ? sinks.scores?.upsertScore(work.score, trace) : undefined]);
 }
 
 /**
@@ -55,14 +61,23 @@ export async function applyTenantWork(
  * cannot fix, goes straight to the dead-letter queue; transient failures retry with backoff until the queue's
  * retry limit moves them there.
  */
-export async function consumeSinkBatch(batch: MessageBatch<unknown>, env: Env, config: Config): Promise<void> {
+export async function consumeSinkBatch(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  config: Config,
+  ctx?: { waitUntil(promise: Promise<unknown>): void },
+): Promise<void> {
   const sinks = openSinks(config);
+  // One tracer per batch: one OTLP request for all of its spans, after the batch is settled.
+  const tracer = createTracer(config.telemetry, {
+    onError: (message) => logEvent({ level: "warn", op: "otlp_export", error_code: "OTLP_EXPORT_FAILED", message }),
+  });
   try {
     const byTenant = new Map<string, TenantWork>();
     const workFor = (tenantId: string) => {
       let w = byTenant.get(tenantId);
       if (!w) {
-        w = { tenantId, signals: [], score: null, messages: [] };
+        w = { tenantId, signals: [], score: null, messages: [], traces: [] };
         byTenant.set(tenantId, w);
       }
       return w;
@@ -79,24 +94,36 @@ export async function consumeSinkBatch(batch: MessageBatch<unknown>, env: Env, c
         const w = workFor(m.tenantId);
         w.signals.push(...expandSignals(m));
         w.messages.push(msg);
+        w.traces.push(m.trace);
       } else {
         const w = workFor(m.score.tenantId);
         if (!w.score || m.score.version > w.score.version) w.score = m.score;
         w.messages.push(msg);
+        w.traces.push(m.trace);
       }
     }
     await Promise.all(
       [...byTenant.values()].map(async (work) => {
+        // Continues the first message's trace; the other messages' producer spans become links.
+        const span = startQueueProcessSpan(tracer, batch.queue, work.traces).setBaggage("tenant_id", work.tenantId);
         try {
-          await applyTenantWork(work, sinks);
+          await applyTenantWork(work, sinks, { tracer, span });
           for (const msg of work.messages) msg.ack();
         } catch (err) {
+          span.recordError(err);
           await settleFailure(env, work, err);
+        } finally {
+          span.end();
         }
       }),
     );
   } finally {
     await sinks.scores?.close();
+    if (tracer.enabled) {
+      const flushed = tracer.flush();
+      if (ctx) ctx.waitUntil(flushed);
+      else await flushed;
+    }
   }
 }
 

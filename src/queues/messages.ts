@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type TraceContext, traceContextSchema } from "../telemetry/trace-context";
 
 /** One accepted signal as the sinks receive it (the Durable Object's log row plus provenance). */
 export const sinkSignalSchema = z.object({
@@ -39,8 +40,10 @@ export const sinkMessageSchema = z.discriminatedUnion("kind", [
     /** Policy tags by provenance id, for the rows of this message. */
     provenance: z.record(z.string(), z.record(z.string(), z.string())),
     signals: z.array(wireSignalSchema).min(1),
+    /** The producer span of the hand-off (tracing on), so the consumer continues the request's trace. */
+    trace: traceContextSchema.optional(),
   }),
-  z.object({ v: z.literal(2), kind: z.literal("score"), score: sinkScoreSchema }),
+  z.object({ v: z.literal(2), kind: z.literal("score"), score: sinkScoreSchema, trace: traceContextSchema.optional() }),
 ]);
 export type SinkMessage = z.infer<typeof sinkMessageSchema>;
 type SignalsMessage = Extract<SinkMessage, { kind: "signals" }>;
@@ -63,16 +66,21 @@ const encoder = new TextEncoder();
  * Packs signals, in order, into as few `signals` messages as fit under {@link MAX_MESSAGE_BYTES}.
  * A single signal is always small (fields are length-capped at ingest), so every message holds at least one.
  */
-export function packSignals(tenantId: string, signals: SinkSignal[], maxBytes = MAX_MESSAGE_BYTES): SinkMessage[] {
+export function packSignals(
+  tenantId: string,
+  signals: SinkSignal[],
+  maxBytes = MAX_MESSAGE_BYTES,
+  trace?: TraceContext,
+): SinkMessage[] {
   const messages: SinkMessage[] = [];
   const envelope = encoder.encode(
-    JSON.stringify({ v: 2, kind: "signals", tenantId, provenance: {}, signals: [] }),
+    JSON.stringify({ v: 2, kind: "signals", tenantId, provenance: {}, signals: [], ...(trace ? { trace } : {}) }),
   ).length;
   let current: WireSignal[] = [];
   let provenance: Record<string, Record<string, string>> = {};
   let size = envelope;
   const flush = () => {
-    messages.push({ v: 2, kind: "signals", tenantId, provenance, signals: current });
+    messages.push({ v: 2, kind: "signals", tenantId, provenance, signals: current, ...(trace ? { trace } : {}) });
     current = [];
     provenance = {};
     size = envelope;

@@ -2,9 +2,7 @@
 // `npm start` with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a REAL OpenTelemetry Collector (tools/otelcol),
 // real Neo4j and Postgres behind the sink queue; one ingest request, then the collector is read back.
 //
-// SKIPPED until phase 2 wires src/telemetry into the Worker (Hono middleware), the RPC to the tenant object,
-// the outbox, the queue consumer and the adapters. Remove the `.skip` below with that patch. Expected tree
-// (one trace; ids from the request's own `traceparent`, so the test knows the trace id in advance):
+// Expected tree (one trace; ids from the request's own `traceparent`, so the test knows the trace id in advance):
 //
 //   POST /v1/coherence/signals            server    Worker          parent: the test's traceparent span id
 //   └─ TenantObject/ingest                client    Worker          rpc.service=TenantObject rpc.method=ingest
@@ -67,8 +65,7 @@ describe("traces (Worker → tenant object → queue → Neo4j/Postgres)", () =>
     await collector?.stop();
   }, 120_000);
 
-  // Phase 2: remove `.skip` once the wiring patch (see the file header) is in.
-  it.skip("one ingest request yields the expected span tree with parent links and tenant_id", async () => {
+  it("one ingest request yields the expected span tree with parent links and tenant_id", async () => {
     const tenant = `traces-${Date.now().toString(36)}`;
     const token = await mintToken(tenant, "coherence:read coherence:write");
     const traceId = "5a1f0c2b9e8d4c7ab3f2e1d0c9b8a7f6";

@@ -13,7 +13,11 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   try {
     const principal = await verifyToken(token, c.get("config"));
     c.set("principal", principal);
-    if (principal.tenant !== "*") c.get("log").tenant_id = principal.tenant;
+    if (principal.tenant !== "*") {
+      c.get("log").tenant_id = principal.tenant;
+      // From the verified token only: baggage the client sent was not read (telemetry/http-server.ts).
+      c.var.trace?.span.setBaggage("tenant_id", principal.tenant);
+    }
     c.get("log").subject = principal.subject;
   } catch (err) {
     if (err instanceof TokenError) throw unauthenticated("invalid or expired token", err.message);

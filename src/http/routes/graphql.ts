@@ -50,6 +50,7 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
       log: c.get("log"),
       usage: c.get("usage"),
       observations: c.get("observations"),
+      trace: c.get("trace"),
       bodyHash,
       receivedAtMs: Date.now(),
     });

@@ -72,6 +72,7 @@ export const ingestRoutes = new Hono<AppEnv>().post(
       op: "ingest",
       usage: c.get("usage"),
       observations: c.get("observations"),
+      trace: c.get("trace"),
     });
     c.get("log").provenance_id = response.provenanceId;
     c.get("log").request_sha256 = bodyHash;
