@@ -46,6 +46,14 @@ results.push({ numPassedTests: policyOk ? 1 : 0, numFailedTests: policyOk ? 0 : 
 ok = policyOk && ok;
 ok = vitest("unit", ["--project", "unit", "--coverage"]) && ok;
 ok = vitest("integration", ["--project", "integration"]) && ok;
+// The test collector for the trace tests (tools/otelcol) is built once into .cache/ before the e2e run, so no
+// test's setup pays the first build (minutes on two cores).
+ok =
+  step("build: OpenTelemetry test collector", [
+    "--input-type=module",
+    "-e",
+    "await (await import('./scripts/lib/otelcol.mjs')).ensureOtelcol()",
+  ]) && ok;
 ok = vitest("e2e", ["--project", "e2e"]) && ok;
 // Installs Debian's chromium on first use (scripts/lib/chromium.mjs), then drives the workbench page.
 ok = vitest("browser", ["--project", "browser"]) && ok;
