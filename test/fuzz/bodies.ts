@@ -23,34 +23,34 @@ export function bodyOf(spec: BodySpec): string | Uint8Array<ArrayBuffer> {
   return `{"signals":[${Array.from({ length: spec.batch }, () => spec.of).join(",")}]${spec.extra}}`;
 }
 
-/** Hostile ingest bodies for `tenant` (contract §3); the costly ones (big batches, ~1 MiB) are about 2 in 100. */
+/** Hostile ingest bodies for `tenant` (contract §3); the costly ones (batches near 1,000, ~1 MiB bodies) are about 1 in 130. */
 export const ingestBodyArb = (tenant: string): fc.Arbitrary<{ body: BodySpec; ndjson: boolean }> => {
   const one = fc.oneof(validSignalText(tenant), nearValidSignalText(tenant));
   const json = (text: string) => ({ body: { text } as BodySpec, ndjson: false });
   return fc.oneof(
-    { weight: 24, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => json(JSON.stringify(v))) },
-    { weight: 48, arbitrary: nearValidSignalText(tenant).map(json) },
+    { weight: 48, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => json(JSON.stringify(v))) },
+    { weight: 96, arbitrary: nearValidSignalText(tenant).map(json) },
     {
-      weight: 32,
+      weight: 64,
       arbitrary: fc
         .tuple(fc.array(validSignalText(tenant), { maxLength: 5 }), nearValidSignalText(tenant), fc.nat(5))
         .map(([valid, bad, at]) => json(`{"signals":[${valid.toSpliced(at, 0, bad).join(",")}]}`)),
     },
-    { weight: 16, arbitrary: validSignalText(tenant).map(json) },
+    { weight: 32, arbitrary: validSignalText(tenant).map(json) },
     {
-      weight: 16,
+      weight: 32,
       arbitrary: fc
         .tuple(one, fc.constantFrom('{"signals":', '{"signals":{}', '{"SIGNALS":[', '{"signals":null,"x":['))
         .map(([s, head]) => json(`${head}${s}]}`)),
     },
     {
-      weight: 16,
+      weight: 32,
       arbitrary: fc
         .tuple(one, garbageTail, fc.boolean())
         .map(([s, tail, bom]) => json(`${bom ? "\ufeff" : ""}${s}${tail}`)),
     },
     {
-      weight: 24,
+      weight: 48,
       arbitrary: fc
         .array(fc.oneof(one, fc.constantFrom("", "   ", "\r", "{", "[]", "null", "{}", "\ufeff{}", "1")), {
           minLength: 1,
@@ -60,7 +60,7 @@ export const ingestBodyArb = (tenant: string): fc.Arbitrary<{ body: BodySpec; nd
         .map((text) => ({ body: { text } as BodySpec, ndjson: true })),
     },
     {
-      weight: 16,
+      weight: 32,
       arbitrary: fc.tuple(validSignalText(tenant), invalidUtf8, fc.nat()).map(([s, bad, at]) => {
         const bytes = [...Buffer.from(s, "utf8")];
         const quote = bytes.indexOf(0x22, 2 + (at % Math.max(1, bytes.length - 4)));
@@ -69,7 +69,7 @@ export const ingestBodyArb = (tenant: string): fc.Arbitrary<{ body: BodySpec; nd
       }),
     },
     {
-      weight: 2,
+      weight: 1,
       arbitrary: fc
         .tuple(validSignalText(tenant), fc.constantFrom(0, 1, 999, 1000, 1001), fc.constantFrom("", ',"x":1'))
         .map(([of, batch, extra]) => ({ body: { batch, of, extra } as BodySpec, ndjson: false })),
