@@ -4,7 +4,7 @@
 // never through the bridge's code.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from "@platformatic/kafka";
@@ -34,16 +34,20 @@ const T = { a: newTenant("kafka-a"), b: newTenant("kafka-b"), c: newTenant("kafk
 const T_FOREIGN = newTenant("kafka-foreign");
 const T_F = newTenant("kafka-f");
 const T_G = newTenant("kafka-g");
+const T_H = newTenant("kafka-h");
+/** The broker's directory, kept across the restart test (startKafka removes only directories it made itself). */
+let kafkaDir: string;
 
 beforeAll(async () => {
   const started = Date.now();
+  kafkaDir = mkdtempSync(join(tmpdir(), "kafka-bridge-e2e-broker-"));
   [kafka, svc, limited] = await Promise.all([
-    startKafka(),
+    startKafka({ dataDir: kafkaDir }),
     startService({ env: { RPS_MAX } }),
     startService({ env: { RPS_MAX: RPS_MAX_LIMITED } }),
   ]);
   await Promise.all(
-    [T.a, T.b, T.c, T.e, T_F, T_G].map(async (t) => {
+    [T.a, T.b, T.c, T.e, T_F, T_G, T_H].map(async (t) => {
       tokens.set(t, await mintToken(t, SCOPE));
     }),
   );
@@ -56,6 +60,7 @@ afterAll(async () => {
   await Promise.all(bridges.map((b) => b.kill()));
   await Promise.all([svc?.stop(), limited?.stop()]);
   await kafka?.stop();
+  if (kafkaDir) rmSync(kafkaDir, { recursive: true, force: true });
 }, 120_000);
 
 // ---------------------------------------------------------------------------------------------- the bridge process
@@ -469,6 +474,32 @@ describe("Kafka bridge (npm run bridge:kafka) against a real broker", () => {
     svc = await startService({ port: svc.port, stateDir: svc.stateDir, env: { RPS_MAX } });
     await eventually("every offset committed", () => allCommitted(topic, 1), 60_000, bridge.output);
     expect(await signalCount(T_G)).toBe(300);
+    expect(await bridge.metric("kafka_bridge_dead_letters_total")).toBe(0);
+    await bridge.stop();
+  }, 120_000);
+
+  it("rides out a restart of the broker", async () => {
+    const topic = `e2e-broker-restart-${randomUUID()}`;
+    await createTopics(kafka.brokers, [{ name: topic, partitions: 2 }]);
+    const batch = (from: number) =>
+      Array.from({ length: 100 }, (_, i) => ({
+        value: JSON.stringify({
+          tenantId: T_H,
+          signalId: `br-${from + i}`,
+          type: "t",
+          source: "kafka-e2e",
+          value: 0.6,
+        }),
+      }));
+    const bridge = await startBridge(topic);
+    await produce(topic, batch(0));
+    await eventually("the first 100 committed", () => allCommitted(topic, 2), 30_000, bridge.output);
+    const { port, controllerPort } = kafka;
+    await kafka.stop();
+    kafka = await startKafka({ dataDir: kafkaDir, port, controllerPort });
+    await produce(topic, batch(100));
+    await eventually("every offset committed after the restart", () => allCommitted(topic, 2), 60_000, bridge.output);
+    expect(await signalCount(T_H)).toBe(200);
     expect(await bridge.metric("kafka_bridge_dead_letters_total")).toBe(0);
     await bridge.stop();
   }, 120_000);
