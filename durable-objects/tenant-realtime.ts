@@ -384,7 +384,7 @@ export class RealtimeHub {
     }
     const name = this.registry.nameByText.get(sub.text) ?? sub.text;
     if (sub.kind === "tenantCoherenceUpdates") {
-      rec.s[id] = { k: SCORE, o: name, q: -1 };
+      setSubscription(rec, id, { k: SCORE, o: name, q: -1 });
     } else {
       let from = this.store.newestSeq;
       if (sub.after !== null) {
@@ -398,7 +398,7 @@ export class RealtimeHub {
         }
         from = check.seq;
       }
-      rec.s[id] = { k: EVENTS, o: name, q: from };
+      setSubscription(rec, id, { k: EVENTS, o: name, q: from });
     }
     this.save(ws, rec);
     this.onSubscribe(rec.t, false);
@@ -477,6 +477,14 @@ interface FlushRound {
   score: ReturnType<TenantStore["score"]> | null;
   /** Live fan-out latencies of this round: ms → frames. */
   latencies: Map<number, number>;
+}
+
+/**
+ * Adds a subscription under a client-chosen id as an own property, so ids such as `__proto__` are stored like
+ * any other instead of hitting `Object.prototype`'s accessor.
+ */
+function setSubscription(rec: SocketRecord, id: string, sub: SubRecord): void {
+  Object.defineProperty(rec.s, id, { value: sub, enumerable: true, writable: true, configurable: true });
 }
 
 function newRound(): FlushRound {

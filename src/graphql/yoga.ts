@@ -16,7 +16,16 @@ const normalizePersistedParams: Plugin<GraphQLServerContext> = {
   async onParams({ params, setParams, request, context }) {
     // yoga types onParams' context as its base; the server context is what yoga.fetch was given.
     if ((context as Partial<GraphQLServerContext>).config?.allowAdhocOperations) adhocAllowed.add(request);
-    setParams(normalizeOperationParams(params, await registry));
+    // GET: yoga reads query/variables/operationName/extensions from the URL; `id`/`documentId` come from it too.
+    let named = params as typeof params & { id?: unknown; documentId?: unknown };
+    if (request.method === "GET") {
+      const search = new URL(request.url).searchParams;
+      const id = search.get("id");
+      const documentId = search.get("documentId");
+      if (id !== null) named = { ...named, id };
+      if (documentId !== null) named = { ...named, documentId };
+    }
+    setParams(normalizeOperationParams(named, await registry));
   },
 };
 

@@ -12,6 +12,7 @@ import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
 import { opsRoutes } from "./routes/ops";
 import { realtimeRoutes } from "./routes/realtime";
+import { workbenchRoutes } from "./routes/workbench";
 
 /** The Worker's HTTP app: routes, the one error handler, JSON 404/405. */
 export const app = new Hono<AppEnv>();
@@ -25,6 +26,7 @@ app.route("/", graphqlRoutes);
 app.route("/", realtimeRoutes);
 app.route("/", opsRoutes);
 app.route("/", finopsRoutes);
+app.route("/", workbenchRoutes);
 
 const KNOWN_PATHS = new Set([
   "/healthz",
@@ -38,7 +40,8 @@ const KNOWN_PATHS = new Set([
 ]);
 
 app.notFound((c) => {
-  const err = KNOWN_PATHS.has(c.req.path)
+  const known = KNOWN_PATHS.has(c.req.path) || c.req.path === "/workbench" || c.req.path.startsWith("/workbench/");
+  const err = known
     ? new AppError(405, "METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}`)
     : new AppError(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`);
   if (c.var.log) c.var.log.error_code = err.code;

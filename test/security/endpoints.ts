@@ -132,6 +132,22 @@ export const ENDPOINTS: readonly Entry[] = [
     },
     sample: () => ({ method: "GET", path: "/workbench/", headers: {} }),
   },
+  // The Worker answers /workbench first (wrangler.toml run_worker_first) and hands GETs to the ASSETS binding,
+  // so other methods get the JSON 405; these two routes serve exactly the files of the row above.
+  {
+    method: "GET",
+    path: "/workbench",
+    served: "worker",
+    access: { kind: "public", reason: "redirects to /workbench/ (the static page above)" },
+    sample: () => ({ method: "GET", path: "/workbench", headers: {} }),
+  },
+  {
+    method: "GET",
+    path: "/workbench/*",
+    served: "worker",
+    access: { kind: "public", reason: "serves the static files of public/workbench through the ASSETS binding" },
+    sample: () => ({ method: "GET", path: "/workbench/", headers: {} }),
+  },
   {
     method: "POST",
     path: "/v1/coherence/signals",

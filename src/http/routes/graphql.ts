@@ -27,7 +27,12 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
     const decision = await authorize("graphql", principal);
     recordDecision(c.get("log"), "graphql", decision);
     if (!decision.scopeOk) throw new AppError(403, "FORBIDDEN", denialMessage("graphql", decision));
-    let request = c.req.raw;
+    // yoga sees one canonical request: JSON in, JSON out (the route has already judged the client's media types;
+    // yoga would answer other spellings of JSON, or an Accept without JSON, with an empty 415/406).
+    const headers = new Headers(c.req.raw.headers);
+    const accept = headers.get("accept") ?? "";
+    if (!/application\/(json|graphql-response\+json|\*)|\*\/\*/i.test(accept)) headers.set("accept", "*/*");
+    let request: Request;
     let bodyHash = "";
     if (c.req.method === "POST") {
       if (bodyKindOf(c.req.header("content-type")) !== "json") {
@@ -41,7 +46,21 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
         throw new AppError(400, "MALFORMED_JSON", "request body is not valid JSON");
       }
       bodyHash = await sha256Hex(bytes);
-      request = new Request(c.req.raw.url, { method: "POST", headers: c.req.raw.headers, body: text });
+      headers.set("content-type", "application/json");
+      request = new Request(c.req.raw.url, { method: "POST", headers, body: text });
+    } else {
+      // GET (queries only): the JSON-valued parameters must parse, as a POST body must.
+      const search = new URL(c.req.url).searchParams;
+      for (const name of ["variables", "extensions"]) {
+        const value = search.get(name);
+        if (value === null) continue;
+        try {
+          JSON.parse(value);
+        } catch {
+          throw new AppError(400, "MALFORMED_JSON", `the ${name} parameter is not valid JSON`);
+        }
+      }
+      request = new Request(c.req.raw.url, { method: "GET", headers });
     }
     const answer = await yoga.fetch(request, {
       env: c.env,
