@@ -89,7 +89,7 @@ async function startBridge(topic: string, env: Record<string, string> = {}, targ
       KAFKA_TOPIC: topic,
       KAFKA_GROUP_ID: `${topic}-bridge`,
       KAFKA_DLQ_TOPIC: `${topic}.dlq`,
-      KAFKA_SESSION_TIMEOUT_MS: "6000",
+      KAFKA_SESSION_TIMEOUT_MS: "10000",
       INGEST_URL: (target ?? svc).baseUrl,
       INGEST_TOKENS_FILE: tokensFile,
       BRIDGE_METRICS_PORT: String(port),
@@ -283,7 +283,9 @@ describe("Kafka bridge (npm run bridge:kafka) against a real broker", () => {
     await produce(topic, records);
 
     // Small batches, one at a time, commits every 3 s: the crash lands mid-stream with acknowledged, uncommitted work.
+    // A 6 s session (the broker's minimum): the restarted bridge gets the partitions once the dead member expires.
     const first = await startBridge(topic, {
+      KAFKA_SESSION_TIMEOUT_MS: "6000",
       BRIDGE_BATCH_MAX: "50",
       BRIDGE_CONCURRENCY: "1",
       BRIDGE_COMMIT_INTERVAL_MS: "3000",
@@ -301,7 +303,7 @@ describe("Kafka bridge (npm run bridge:kafka) against a real broker", () => {
     const committedAtCrash = atCrash.reduce((n, [, c]) => n + Math.max(0, c), 0);
     expect(committedAtCrash).toBeLessThan(10_000);
 
-    const second = await startBridge(topic);
+    const second = await startBridge(topic, { KAFKA_SESSION_TIMEOUT_MS: "6000" });
     await eventually("every offset committed", () => allCommitted(topic, 3), 90_000, second.output);
     expect(await signalCount(T.a)).toBe(5000);
     expect(await signalCount(T.b)).toBe(5000);
@@ -403,7 +405,8 @@ describe("Kafka bridge (npm run bridge:kafka) against a real broker", () => {
       limited,
     );
     await eventually("every offset committed", () => allCommitted(topic, 2), 90_000, bridge.output);
-    expect(await signalCount(T.e, limited)).toBe(n);
+    // The bridge's last requests may have used this second's budget: read until the limiter lets us.
+    await eventually("the tenant's count", async () => (await signalCount(T.e, limited)) === n, 10_000, bridge.output);
     expect(await bridge.metric("kafka_bridge_ingest_requests_total", { status: "429" })).toBeGreaterThan(0);
     expect(await bridge.metric("kafka_bridge_ingest_retries_total", { code: "RATE_LIMITED" })).toBeGreaterThan(0);
     // Every retry of a 429 waited what Retry-After said (1 s), not less.
@@ -416,7 +419,8 @@ describe("Kafka bridge (npm run bridge:kafka) against a real broker", () => {
     for (const l of retryLines) expect(l.retry_in_ms).toBe(1000);
     expect(await bridge.metric("kafka_bridge_pauses_total")).toBeGreaterThan(0);
     expect(await bridge.metric("kafka_bridge_dead_letters_total")).toBe(0);
-    expect(await bridge.metric("kafka_bridge_signals_forwarded_total")).toBe(n);
+    // Each signal was accepted once; a rejoin under load may redeliver some, which the service reports as duplicates.
+    expect(await bridge.metric("kafka_bridge_signals_forwarded_total", { status: "accepted" })).toBe(n);
     await bridge.stop();
   }, 120_000);
 

@@ -5,17 +5,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Batch, type BatchItem, TenantBatcher } from "./batches.ts";
 import { CommitTracker } from "./commits.ts";
 import type { BridgeConfig } from "./config.ts";
-import { DeadLetterWriter, deadLetterOf } from "./dead-letters.ts";
+import { type DeadLetterSink, deadLetterSink } from "./dead-letter-sink.ts";
 import { type ForwardPort, forwardBatch } from "./forwarder.ts";
 import { ingestPort } from "./ingest-port.ts";
-import {
-  type ConsumerSession,
-  type KafkaRecord,
-  openConsumer,
-  openDeadLetterProducer,
-  partitionLag,
-  prepareTopics,
-} from "./kafka-clients.ts";
+import { type ConsumerSession, type KafkaRecord, openConsumer, partitionLag, prepareTopics } from "./kafka-clients.ts";
 import type { Logger } from "./log.ts";
 import { decodeRecord, type Rejection } from "./message.ts";
 import type { Metrics } from "./metrics.ts";
@@ -36,8 +29,7 @@ export class KafkaBridge {
   readonly #batcher: TenantBatcher<Item>;
   readonly #ready: Batch<Item>[] = [];
   readonly #commits = new CommitTracker();
-  readonly #dlqProducer: ReturnType<typeof openDeadLetterProducer>;
-  readonly #deadLetters: DeadLetterWriter;
+  readonly #deadLetters: DeadLetterSink;
   readonly #port: ForwardPort<Item>;
   #session: ConsumerSession | null = null;
   #inFlight = 0;
@@ -54,26 +46,7 @@ export class KafkaBridge {
     this.#log = log;
     this.#metrics = metrics;
     this.#batcher = new TenantBatcher({ maxItems: config.BRIDGE_BATCH_MAX, maxBytes: config.BRIDGE_BATCH_BYTES });
-    const policy = { baseMs: config.BRIDGE_BACKOFF_BASE_MS, maxMs: config.BRIDGE_BACKOFF_MAX_MS };
-    this.#dlqProducer = openDeadLetterProducer(config);
-    this.#deadLetters = new DeadLetterWriter(
-      config.KAFKA_DLQ_TOPIC,
-      {
-        send: this.#dlqProducer.send,
-        sleep: (ms, signal) => sleep(ms, undefined, { signal }),
-        failed: (error, attempt, delayMs) =>
-          log({
-            level: "warn",
-            op: "bridge_dead_letter_retry",
-            error_code: "DLQ_WRITE_FAILED",
-            message: errorText(error),
-            attempt,
-            retry_in_ms: delayMs,
-          }),
-      },
-      policy,
-      this.#abort.signal,
-    );
+    this.#deadLetters = deadLetterSink({ config, log, metrics, signal: this.#abort.signal });
     this.#port = ingestPort<Item>({
       config,
       log,
@@ -121,13 +94,19 @@ export class KafkaBridge {
   }
 
   async #open(): Promise<void> {
-    const session = await openConsumer(this.#config, (join) => {
-      this.#metrics.inc("kafka_bridge_rebalances_total");
-      this.#log({
-        op: "bridge_rebalance",
-        generation_id: join.generationId ?? null,
-        partitions: join.assignments?.flatMap((a) => a.partitions) ?? null,
-      });
+    const session = await openConsumer(this.#config, {
+      onJoin: (join) => {
+        this.#metrics.inc("kafka_bridge_rebalances_total");
+        this.#log({
+          op: "bridge_rebalance",
+          generation_id: join.generationId ?? null,
+          partitions: join.assignments?.flatMap((a) => a.partitions) ?? null,
+        });
+        // The client resumes its streams after a rebalance; keep the backpressure pause in force.
+        if (this.#inFlight >= this.#config.BRIDGE_MAX_IN_FLIGHT) this.#pause();
+      },
+      onHeartbeatError: (error) =>
+        this.#log({ level: "warn", op: "bridge_consumer", error_code: "HEARTBEAT_FAILED", message: errorText(error) }),
     });
     this.#session = session;
     session.stream.on("data", (record: KafkaRecord) => this.#onRecord(record));
@@ -168,7 +147,7 @@ export class KafkaBridge {
     this.#metrics.inc("kafka_bridge_messages_received_total");
     this.#inFlight++;
     this.#metrics.set("kafka_bridge_inflight_messages", {}, this.#inFlight);
-    if (!this.#paused && this.#inFlight >= this.#config.BRIDGE_MAX_IN_FLIGHT) this.#pause();
+    if (this.#inFlight >= this.#config.BRIDGE_MAX_IN_FLIGHT) this.#pause();
     this.#commits.track(record);
     const decoded = decodeRecord(record.value, {
       topic: record.topic,
@@ -197,38 +176,22 @@ export class KafkaBridge {
   }
 
   #deadLetter(record: KafkaRecord, rejection: Rejection, tenantId: string | null): void {
-    this.#metrics.inc("kafka_bridge_dead_letters_total", { code: rejection.code });
-    this.#log({
-      level: "warn",
-      op: "bridge_dead_letter",
-      tenant_id: tenantId,
-      error_code: rejection.code,
-      reason: rejection.reason,
-      partition: record.partition,
-      offset: record.offset,
-    });
-    const letter = deadLetterOf(
-      {
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.offset,
-        timestampMs: Number(record.timestamp),
-        key: record.key,
-        value: record.value,
-        headers: record.headerEntries,
-      },
-      rejection,
-      tenantId,
-    );
-    this.#deadLetters.write(letter).then(
+    this.#deadLetters.write(record, rejection, tenantId).then(
       () => this.#settle(record, true),
       () => this.#settle(record, false),
     );
   }
 
+  /**
+   * Stops fetching. Checked against the stream itself, not only our flag: the client resumes its streams after a
+   * rebalance, and the bound must hold then too.
+   */
   #pause(): void {
+    const stream = this.#session?.stream;
+    if (this.#paused && (!stream || stream.isPaused())) return;
+    stream?.pause();
+    if (this.#paused) return;
     this.#paused = true;
-    this.#session?.stream.pause();
     this.#metrics.set("kafka_bridge_paused", {}, 1);
     this.#metrics.inc("kafka_bridge_pauses_total");
     this.#log({ level: "warn", op: "bridge_pause", in_flight: this.#inFlight });
@@ -359,7 +322,7 @@ export class KafkaBridge {
     this.#session = null;
     await session?.stream.close().catch(() => undefined);
     await session?.consumer.close().catch(() => undefined);
-    await this.#dlqProducer.close().catch(() => undefined);
+    await this.#deadLetters.close().catch(() => undefined);
     this.#log({
       op: "bridge_stop",
       phase: "stopped",

@@ -29,7 +29,7 @@ export interface ConsumerSession {
  */
 export async function openConsumer(
   config: BridgeConfig,
-  onJoin: (join: ConsumerGroupJoinPayload) => void,
+  events: { onJoin: (join: ConsumerGroupJoinPayload) => void; onHeartbeatError: (error: Error) => void },
 ): Promise<ConsumerSession> {
   const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
     clientId: config.KAFKA_CLIENT_ID,
@@ -46,7 +46,9 @@ export async function openConsumer(
     maxWaitTime: 500,
     highWaterMark: 1024,
   });
-  consumer.on("consumer:group:join", onJoin);
+  consumer.on("consumer:group:join", events.onJoin);
+  // A failed heartbeat is what usually precedes a rejoin (and so a re-fetch from the committed offsets).
+  consumer.on("consumer:heartbeat:error", (payload) => events.onHeartbeatError(payload.error));
   try {
     const stream = await consumer.consume({
       topics: [config.KAFKA_TOPIC],
