@@ -4,7 +4,8 @@
 // cannot be started or driven at all. BENCH_SECONDS (default 8) sets the length of each measured phase.
 // After the HTTP phases it runs bench/realtime.mjs (fan-out, PartyServer comparison, memory, hibernation;
 // bench/RESULTS-realtime.md) in a child process, unless BENCH_REALTIME=0, and then bench/sinks.mjs (throughput
-// into Neo4j and Postgres, materialization lag, queue operations; bench/RESULTS-sinks.md) unless BENCH_SINKS=0.
+// into Neo4j and Postgres, materialization lag, queue operations; bench/RESULTS-sinks.md) unless BENCH_SINKS=0,
+// and bench/kafka.mjs (Kafka bridge throughput and consumer lag; bench/RESULTS-kafka.md) unless BENCH_KAFKA=0.
 import { execFileSync, spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
@@ -31,6 +32,7 @@ const FIXED_RATE_CONNECTIONS = 2;
 const STARTUP_TIMEOUT_MS = 90_000;
 const REALTIME = process.env.BENCH_REALTIME !== "0";
 const SINKS = process.env.BENCH_SINKS !== "0";
+const KAFKA = process.env.BENCH_KAFKA !== "0";
 
 const TARGETS = {
   ingestRatio: 0.6,
@@ -412,6 +414,14 @@ ${
     : "Not run this time (BENCH_SINKS=0); [RESULTS-sinks.md](RESULTS-sinks.md) holds the figures of the last sinks run (`node bench/sinks.mjs`)."
 }
 
+## Kafka bridge
+
+${
+  KAFKA
+    ? "Signals/s from Kafka to the tenant objects against direct HTTP ingest, and consumer lag under a steady 5,000 msg/s producer: see [RESULTS-kafka.md](RESULTS-kafka.md), written by bench/kafka.mjs at the end of this run, with its own broker and `wrangler dev`."
+    : "Not run this time (BENCH_KAFKA=0); [RESULTS-kafka.md](RESULTS-kafka.md) holds the figures of the last Kafka run (`node bench/kafka.mjs`)."
+}
+
 ## Service log
 
 ${notes.length === 0 ? "No error lines and no reloads in the service's log during the run." : notes.map((n) => `- ${n}`).join("\n")}
@@ -586,6 +596,7 @@ process.exitCode = await main();
 for (const [enabled, script, skipVar] of [
   [REALTIME, "realtime.mjs", "BENCH_REALTIME"],
   [SINKS, "sinks.mjs", "BENCH_SINKS"],
+  [KAFKA, "kafka.mjs", "BENCH_KAFKA"],
 ]) {
   if (!enabled) continue;
   const code = await runChild(script, skipVar);

@@ -39,12 +39,16 @@ ok = step("check: tsc (worker)", [join(root, "node_modules", "typescript", "bin"
 ok = step("check: tsc (tests)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test"]) && ok;
 ok = step("check: tsc (e2e)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test/e2e"]) && ok;
 ok = step("check: tsc (browser)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "test/browser"]) && ok;
+ok =
+  step("check: tsc (kafka bridge)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "bridges/kafka"]) &&
+  ok;
 // OPA: `opa test` with coverage >= 95 % and the committed policy/authz.wasm checked against the .rego
 // (builds OPA from the Go module proxy into .cache/ on first use).
 const policyOk = step("policy: opa test + wasm", [join(root, "scripts", "policy.mjs"), "test"]);
 results.push({ numPassedTests: policyOk ? 1 : 0, numFailedTests: policyOk ? 0 : 1 });
 ok = policyOk && ok;
 ok = vitest("unit", ["--project", "unit", "--coverage"]) && ok;
+ok = vitest("kafka-bridge-unit", ["--config", "bridges/kafka/vitest.config.ts"]) && ok;
 ok = vitest("integration", ["--project", "integration"]) && ok;
 // The test collector for the trace tests (tools/otelcol) is built once into .cache/ before the e2e run, so no
 // test's setup pays the first build (minutes on two cores).
