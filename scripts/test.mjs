@@ -1,6 +1,8 @@
-// `npm test`: the whole suite on a fresh clone. Installs dependencies when needed, runs `check`
-// (format, lint, typecheck), the OPA policy tests, the unit tests with coverage (100 % on the score), then the workerd
-// integration tests, the end-to-end tests against `npm start`, and the workbench in headless Chromium. Ends with one "N passed, N failed" line.
+// `npm test`: the whole suite on a fresh clone. Installs dependencies when needed, runs `check` (format, lint,
+// typecheck, actionlint), the OPA policy tests, the unit tests with coverage (100 % on the score) and the Kafka
+// bridge's, then the workerd integration tests, the end-to-end tests against `npm start` (with real Postgres, Neo4j,
+// Redis/Upstash, Kafka, Prometheus and an OpenTelemetry collector), the workbench in headless Chromium, and last the
+// evidence bundle. Ends with one "N passed, N failed" line.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -42,6 +44,8 @@ ok = step("check: tsc (browser)", [join(root, "node_modules", "typescript", "bin
 ok =
   step("check: tsc (kafka bridge)", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "bridges/kafka"]) &&
   ok;
+// .github/workflows/ci.yml checked with actionlint (built from the Go module proxy into .cache/ on first use).
+ok = step("check: actionlint", [join(root, "scripts", "lint-ci.mjs")]) && ok;
 // OPA: `opa test` with coverage >= 95 % and the committed policy/authz.wasm checked against the .rego
 // (builds OPA from the Go module proxy into .cache/ on first use).
 const policyOk = step("policy: opa test + wasm", [join(root, "scripts", "policy.mjs"), "test"]);
@@ -61,6 +65,12 @@ ok =
 ok = vitest("e2e", ["--project", "e2e"]) && ok;
 // Installs Debian's chromium on first use (scripts/lib/chromium.mjs), then drives the workbench page.
 ok = vitest("browser", ["--project", "browser"]) && ok;
+
+// The evidence bundle (.evidence/): the SLO gate (short), junit + coverage of this run, SBOM, vulnerability and
+// policy reports, dashboard and alert rules (promtool), provenance manifest. Last, so it sees this run's reports.
+const evidenceOk = step("evidence bundle (npm run evidence)", [join(root, "scripts", "evidence.mjs")]);
+results.push({ numPassedTests: evidenceOk ? 1 : 0, numFailedTests: evidenceOk ? 0 : 1 });
+ok = evidenceOk && ok;
 
 const passed = results.reduce((n, r) => n + (r.numPassedTests ?? 0), 0);
 const failed = results.reduce((n, r) => n + (r.numFailedTests ?? 0), 0);
