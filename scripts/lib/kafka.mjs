@@ -17,13 +17,13 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { root } from "./env.mjs";
+import { withDirLock } from "./lock.mjs";
 import { freePort } from "./net.mjs";
 
 export const KAFKA_VERSION = "4.1.1";
@@ -104,37 +104,6 @@ function sha1Of(file) {
   return createHash("sha1").update(readFileSync(file)).digest("hex");
 }
 
-/** One downloader at a time (two test processes may start together); a lock older than 10 minutes is stale. */
-async function withLock(fn) {
-  mkdirSync(cacheDir, { recursive: true });
-  const deadline = Date.now() + 10 * 60_000;
-  for (;;) {
-    try {
-      mkdirSync(lockDir);
-      break;
-    } catch (err) {
-      if (err.code !== "EEXIST") throw err;
-      let age = 0;
-      try {
-        age = Date.now() - statSync(lockDir).mtimeMs;
-      } catch {
-        continue;
-      }
-      if (age > 10 * 60_000) {
-        rmSync(lockDir, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`[kafka] gave up waiting for the download lock ${lockDir}`);
-      await sleep(300);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockDir, { recursive: true, force: true });
-  }
-}
-
 async function download(url) {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -186,21 +155,25 @@ function missingJars() {
  */
 export async function ensureKafka() {
   if (missingJars().length > 0) {
-    await withLock(async () => {
-      const missing = missingJars();
-      if (missing.length === 0) return; // another process fetched them while we waited
-      mkdirSync(libDir, { recursive: true });
-      const started = Date.now();
-      log(`fetching ${missing.length} jar(s) of Kafka ${KAFKA_VERSION} from Maven Central into ${libDir}…`);
-      // A few at a time: Maven Central is fast, the machine has two cores.
-      const queue = [...missing];
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          for (let jar = queue.shift(); jar; jar = queue.shift()) await fetchJar(jar);
-        }),
-      );
-      log(`fetched in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    });
+    await withDirLock(
+      lockDir,
+      async () => {
+        const missing = missingJars();
+        if (missing.length === 0) return; // another process fetched them while we waited
+        mkdirSync(libDir, { recursive: true });
+        const started = Date.now();
+        log(`fetching ${missing.length} jar(s) of Kafka ${KAFKA_VERSION} from Maven Central into ${libDir}…`);
+        // A few at a time: Maven Central is fast, the machine has two cores.
+        const queue = [...missing];
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            for (let jar = queue.shift(); jar; jar = queue.shift()) await fetchJar(jar);
+          }),
+        );
+        log(`fetched in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      },
+      { staleMs: 10 * 60_000, waitMs: 10 * 60_000, pollMs: 300, what: "the Kafka download lock" },
+    );
   }
   return JARS.map((jar) => join(libDir, jarName(jar))).join(":");
 }

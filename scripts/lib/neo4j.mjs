@@ -15,12 +15,12 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { root } from "./env.mjs";
+import { withDirLock } from "./lock.mjs";
 
 const projectDir = join(root, "tools", "neo4j-harness");
 const cacheDir = join(root, ".cache");
@@ -71,37 +71,6 @@ function isBuilt(want) {
   );
 }
 
-/** One builder at a time (two test processes may start together); a lock older than 20 minutes is stale. */
-async function withBuildLock(fn) {
-  mkdirSync(cacheDir, { recursive: true });
-  const deadline = Date.now() + 20 * 60_000;
-  for (;;) {
-    try {
-      mkdirSync(lockDir);
-      break;
-    } catch (err) {
-      if (err.code !== "EEXIST") throw err;
-      let age = 0;
-      try {
-        age = Date.now() - statSync(lockDir).mtimeMs;
-      } catch {
-        continue;
-      }
-      if (age > 20 * 60_000) {
-        rmSync(lockDir, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`[neo4j] gave up waiting for the build lock ${lockDir}`);
-      await sleep(500);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockDir, { recursive: true, force: true });
-  }
-}
-
 function runMaven() {
   return new Promise((ok, fail) => {
     const args = ["-q", "-B", "-Dstyle.color=never", `-Dmaven.repo.local=${m2Dir}`, "package"];
@@ -122,23 +91,27 @@ function runMaven() {
 export async function ensureNeo4jHarness() {
   const want = buildHash();
   if (!isBuilt(want)) {
-    await withBuildLock(async () => {
-      if (isBuilt(want)) return; // another process built it while we waited
-      const started = Date.now();
-      log(
-        existsSync(m2Dir)
-          ? "building the Neo4j harness launcher with Maven…"
-          : "building the Neo4j harness launcher with Maven; the first build downloads about 190 MB from Maven Central…",
-      );
-      rmSync(stampPath, { force: true });
-      rmSync(cdsPath, { force: true });
-      await runMaven();
-      if (!existsSync(jarPath) || !existsSync(classpathPath)) {
-        throw new Error(`[neo4j] Maven finished but ${jarPath} or ${classpathPath} is missing`);
-      }
-      writeFileSync(stampPath, `${want}\n`);
-      log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    });
+    await withDirLock(
+      lockDir,
+      async () => {
+        if (isBuilt(want)) return; // another process built it while we waited
+        const started = Date.now();
+        log(
+          existsSync(m2Dir)
+            ? "building the Neo4j harness launcher with Maven…"
+            : "building the Neo4j harness launcher with Maven; the first build downloads about 190 MB from Maven Central…",
+        );
+        rmSync(stampPath, { force: true });
+        rmSync(cdsPath, { force: true });
+        await runMaven();
+        if (!existsSync(jarPath) || !existsSync(classpathPath)) {
+          throw new Error(`[neo4j] Maven finished but ${jarPath} or ${classpathPath} is missing`);
+        }
+        writeFileSync(stampPath, `${want}\n`);
+        log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      },
+      { waitMs: 20 * 60_000, what: "the Neo4j harness build lock" },
+    );
   }
   return `${jarPath}:${readFileSync(classpathPath, "utf8").trim()}`;
 }

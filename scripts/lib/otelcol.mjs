@@ -7,9 +7,10 @@
 // The pipeline has no queue or batching, so a span is readable as soon as the sender's POST has been answered.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { root } from "./env.mjs";
+import { withDirLock } from "./lock.mjs";
 import { freePort } from "./net.mjs";
 
 export const OTELCOL_VERSION = "v0.165.0";
@@ -41,32 +42,6 @@ function buildHash() {
 
 function isBuilt(want) {
   return existsSync(otelcolPath) && existsSync(stampPath) && readFileSync(stampPath, "utf8").trim() === want;
-}
-
-/** One builder at a time (two test processes may start together); a lock older than 20 minutes is stale. */
-async function withBuildLock(fn) {
-  mkdirSync(join(root, ".cache"), { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(lockDir);
-      break;
-    } catch (err) {
-      if (err.code !== "EEXIST") throw err;
-      let age = 0;
-      try {
-        age = Date.now() - statSync(lockDir).mtimeMs;
-      } catch {
-        continue;
-      }
-      if (age > 20 * 60_000) rmSync(lockDir, { recursive: true, force: true });
-      else await sleep(500);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockDir, { recursive: true, force: true });
-  }
 }
 
 /** `go build -v` in tools/otelcol, reporting progress (packages compiled, elapsed time) every 15 s. */
@@ -112,18 +87,22 @@ function goBuild(output) {
 export async function ensureOtelcol() {
   const want = buildHash();
   if (isBuilt(want)) return otelcolPath;
-  await withBuildLock(async () => {
-    if (isBuilt(want)) return; // another process built it while we waited
-    mkdirSync(outDir, { recursive: true });
-    log(`building the test collector (otelcol ${OTELCOL_VERSION}) from the Go module proxy into ${outDir}`);
-    log("the first build takes about 4–7 minutes on 2 cores; later starts reuse the binary");
-    const started = Date.now();
-    const tmp = `${otelcolPath}.${process.pid}.tmp`;
-    const packages = await goBuild(tmp);
-    renameSync(tmp, otelcolPath);
-    writeFileSync(stampPath, `${want}\n`);
-    log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s (${packages} packages compiled)`);
-  });
+  await withDirLock(
+    lockDir,
+    async () => {
+      if (isBuilt(want)) return; // another process built it while we waited
+      mkdirSync(outDir, { recursive: true });
+      log(`building the test collector (otelcol ${OTELCOL_VERSION}) from the Go module proxy into ${outDir}`);
+      log("the first build takes about 4–7 minutes on 2 cores; later starts reuse the binary");
+      const started = Date.now();
+      const tmp = `${otelcolPath}.${process.pid}.tmp`;
+      const packages = await goBuild(tmp);
+      renameSync(tmp, otelcolPath);
+      writeFileSync(stampPath, `${want}\n`);
+      log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s (${packages} packages compiled)`);
+    },
+    { what: "the collector build lock" },
+  );
   return otelcolPath;
 }
 
