@@ -22,6 +22,7 @@ import {
 import { connect } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { supervise } from "./child.mjs";
 import { root } from "./env.mjs";
 import { withDirLock } from "./lock.mjs";
 import { freePort } from "./net.mjs";
@@ -345,13 +346,7 @@ export async function startKafka({
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  let exited = false;
-  const exitPromise = new Promise((ok) => {
-    child.on("exit", (code, signal) => {
-      exited = true;
-      ok({ code, signal });
-    });
-  });
+  const proc = supervise(child);
   child.on("error", (err) => {
     output += `spawn error: ${err.message}\n`;
   });
@@ -361,21 +356,12 @@ export async function startKafka({
     if (process.env.KAFKA_VERBOSE) process.stderr.write(d);
   };
   child.stdout.on("data", keep);
-  const killOnExit = () => {
-    if (!exited) child.kill("SIGKILL");
-  };
-  process.on("exit", killOnExit);
 
   const stop = async () => {
-    process.off("exit", killOnExit);
-    if (!exited) {
-      child.kill("SIGTERM");
-      // A controlled shutdown of a single combined node takes a second or two.
-      const timer = setTimeout(() => {
-        if (!exited) child.kill("SIGKILL");
-      }, 30_000);
-      const { code } = await exitPromise;
-      clearTimeout(timer);
+    // A controlled shutdown of a single combined node takes a second or two.
+    const result = await proc.terminate(30_000);
+    if (result) {
+      const { code } = result;
       // Keep the archive only when the JVM exited by itself (0 or 143 after SIGTERM); a SIGKILL cuts it short.
       if (recordCds && existsSync(cdsTmp)) {
         if (code !== null) {
@@ -387,9 +373,7 @@ export async function startKafka({
     if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   };
   const kill = async () => {
-    process.off("exit", killOnExit);
-    if (!exited) child.kill("SIGKILL");
-    await exitPromise;
+    await proc.kill();
     rmSync(cdsTmp, { force: true });
   };
 
@@ -404,7 +388,7 @@ export async function startKafka({
           ok();
         }
       });
-      exitPromise.then(({ code, signal }) => {
+      proc.exit.then(({ code, signal }) => {
         clearTimeout(timer);
         fail(new Error(`[kafka] the broker exited (${signal ?? `code ${code}`}) before it was ready`));
       });
@@ -418,7 +402,7 @@ export async function startKafka({
       dataDir: dir,
       pid: child.pid,
       output: () => output,
-      exited: exitPromise,
+      exited: proc.exit,
       stop,
       kill,
     };

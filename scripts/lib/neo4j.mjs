@@ -19,6 +19,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { supervise } from "./child.mjs";
 import { root } from "./env.mjs";
 import { withDirLock } from "./lock.mjs";
 
@@ -191,13 +192,7 @@ export async function startNeo4j({ httpPort = 0, boltPort = 0, dataDir, timeoutM
   );
   const child = spawn(javaBin(), args, { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
   let output = "";
-  let exited = false;
-  const exitPromise = new Promise((ok) => {
-    child.on("exit", (code, signal) => {
-      exited = true;
-      ok({ code, signal });
-    });
-  });
+  const proc = supervise(child);
   child.on("error", (err) => {
     output += `spawn error: ${err.message}\n`;
   });
@@ -205,23 +200,12 @@ export async function startNeo4j({ httpPort = 0, boltPort = 0, dataDir, timeoutM
     output += d;
     if (process.env.NEO4J_VERBOSE) process.stderr.write(d);
   });
-  // If this Node process dies without calling stop(), end the JVM too (stdin closing also ends it).
-  const killOnExit = () => {
-    if (!exited) child.kill("SIGKILL");
-  };
-  process.on("exit", killOnExit);
 
   const stop = async () => {
-    process.off("exit", killOnExit);
-    if (!exited) {
-      child.kill("SIGTERM");
-      child.stdin.end();
-      // A clean stop takes a second or two; recording the CDS archive adds a few more.
-      const timer = setTimeout(() => {
-        if (!exited) child.kill("SIGKILL");
-      }, 60_000);
-      const { code } = await exitPromise;
-      clearTimeout(timer);
+    // A clean stop takes a second or two; recording the CDS archive adds a few more.
+    const result = await proc.terminate(60_000, () => child.stdin.end());
+    if (result) {
+      const { code } = result;
       if (recordCds && existsSync(cdsTmp)) {
         // Keep the archive only when the JVM exited by itself (0, or 130/143 after SIGINT/SIGTERM); a SIGKILL
         // may have cut it short.
@@ -244,7 +228,7 @@ export async function startNeo4j({ httpPort = 0, boltPort = 0, dataDir, timeoutM
           ok({ httpUrl: m[1], boltUrl: m[2] });
         }
       });
-      exitPromise.then(({ code, signal }) => {
+      proc.exit.then(({ code, signal }) => {
         clearTimeout(timer);
         fail(new Error(`[neo4j] the harness exited (${signal ?? `code ${code}`}) before it was ready`));
       });
@@ -258,7 +242,7 @@ export async function startNeo4j({ httpPort = 0, boltPort = 0, dataDir, timeoutM
       database: "neo4j",
       pid: child.pid,
       output: () => output,
-      exited: exitPromise,
+      exited: proc.exit,
       stop,
     };
   } catch (err) {

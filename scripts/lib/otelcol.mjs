@@ -9,6 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { supervise } from "./child.mjs";
 import { root } from "./env.mjs";
 import { withDirLock } from "./lock.mjs";
 import { freePort } from "./net.mjs";
@@ -195,13 +196,7 @@ export async function startCollector({ port, timeoutMs = 30_000 } = {}) {
   const captureUrl = `http://127.0.0.1:${capturePort}`;
   const child = spawn(bin, [`--config=${configPath}`], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
   let output = "";
-  let exited = false;
-  const exitPromise = new Promise((ok) => {
-    child.on("exit", (code, signal) => {
-      exited = true;
-      ok({ code, signal });
-    });
-  });
+  const proc = supervise(child);
   child.on("error", (err) => {
     output += `spawn error: ${err.message}\n`;
   });
@@ -209,21 +204,9 @@ export async function startCollector({ port, timeoutMs = 30_000 } = {}) {
     output += d;
     if (process.env.OTELCOL_VERBOSE) process.stderr.write(d);
   });
-  const killOnExit = () => {
-    if (!exited) child.kill("SIGKILL");
-  };
-  process.on("exit", killOnExit);
 
   const stop = async () => {
-    process.off("exit", killOnExit);
-    if (!exited) {
-      child.kill("SIGTERM"); // the collector shuts its pipelines down gracefully on SIGTERM
-      const timer = setTimeout(() => {
-        if (!exited) child.kill("SIGKILL");
-      }, 10_000);
-      await exitPromise;
-      clearTimeout(timer);
-    }
+    await proc.terminate(10_000); // the collector shuts its pipelines down gracefully on SIGTERM
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -231,7 +214,7 @@ export async function startCollector({ port, timeoutMs = 30_000 } = {}) {
   // An empty export request is valid OTLP and records nothing.
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (exited) {
+    if (proc.exited) {
       await stop();
       throw new Error(`[otelcol] the collector exited during start-up:\n${output}`);
     }
