@@ -6,7 +6,7 @@ import { loadConfig } from "../src/config";
 import { toIso } from "../src/domain/time";
 import type { PersistedRegistry } from "../src/graphql/persisted";
 import { logEvent } from "../src/http/log";
-import { metricsBuffer } from "../src/metrics/collect";
+import { MetricsBuffer } from "../src/metrics/collect";
 import { METRICS } from "../src/metrics/model";
 import {
   ACK_GRACE_MS,
@@ -75,6 +75,9 @@ export class RealtimeHub {
   private readonly sockets = new Map<WebSocket, SocketRecord>();
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private lastFlushMs: number | null = null;
+
+  /** This object's own metric buffer (never the Worker isolate's: see MetricsBuffer). */
+  private metrics: MetricsBuffer | null = null;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -228,9 +231,12 @@ export class RealtimeHub {
   /** Sends a round's fan-out latencies to the metrics aggregator (batched; identical samples travel as one). */
   private report(round: FlushRound): void {
     if (round.latencies.size === 0) return;
-    const buffer = metricsBuffer(this.env.METRICS);
-    buffer.add([...round.latencies].map(([value, count]) => ({ name: METRICS.fanoutLatency.name, value, count })));
-    buffer.flushSoon().catch(() => {});
+    this.metrics ??= new MetricsBuffer(this.env.METRICS);
+    this.metrics.add(
+      [...round.latencies].map(([value, count]) => ({ name: METRICS.fanoutLatency.name, value, count })),
+    );
+    const send = this.metrics.claimSend();
+    if (send) this.ctx.waitUntil(send);
   }
 
   /** Brings one socket's subscriptions up to date; `round` shares pages and rendered payloads across sockets. */

@@ -121,9 +121,15 @@ export class TenantStore {
 
   /** The tenant this object serves, recorded on first ingest (objects are addressed by tenant name). */
   get tenantId(): string | null {
-    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant_id'`).toArray()[0];
-    return row?.value ?? null;
+    if (this.tenantIdValue === null) {
+      const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant_id'`).toArray()[0];
+      this.tenantIdValue = row?.value ?? null;
+    }
+    return this.tenantIdValue;
   }
+
+  /** The recorded tenant id, once known (it never changes: objects are addressed by tenant name). */
+  private tenantIdValue: string | null = null;
 
   /** The earliest due instant, for arming the object's single alarm. */
   get nextDue(): number | null {
@@ -133,6 +139,16 @@ export class TenantStore {
   /** Applies one accepted request, or replays / refuses it by its idempotency key. */
   ingest(cmd: IngestCommand, nowMs: number): IngestOutcome {
     this.advance(nowMs);
+    const knownTenant = this.tenantIdValue;
+    try {
+      return this.ingestInTransaction(cmd, nowMs);
+    } catch (err) {
+      this.tenantIdValue = knownTenant; // rolled back with the transaction
+      throw err;
+    }
+  }
+
+  private ingestInTransaction(cmd: IngestCommand, nowMs: number): IngestOutcome {
     return this.storage.transactionSync((): IngestOutcome => {
       if (cmd.idempotency) {
         const prior = this.sql
@@ -163,7 +179,10 @@ export class TenantStore {
   }
 
   private apply(cmd: IngestCommand, nowMs: number): IngestResponse {
-    this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('tenant_id', ?)`, cmd.tenantId);
+    if (this.tenantId === null) {
+      this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('tenant_id', ?)`, cmd.tenantId);
+      this.tenantIdValue = cmd.tenantId;
+    }
     this.sql.exec(
       `INSERT INTO provenance (provenance_id, received_ms, request_hash, tags, signal_count) VALUES (?, ?, ?, ?, ?)`,
       cmd.provenanceId,

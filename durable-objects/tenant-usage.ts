@@ -33,6 +33,20 @@ export class UsageLedger {
   private pushFailedAt: number | null = null;
   private lastPushAt = 0;
   private lastMonthlyCheck = 0;
+  /**
+   * What the hot path needs, kept in memory so counting a request is one SQL statement: the change sequence
+   * (persisted in the rows it stamps; `usage_meta.seq` is brought up to date at each push), the pushed
+   * sequence, the tenant, today's totals (for the daily budget) and the alert levels already raised per period.
+   * Loaded from storage on first use; the object is the only writer, so memory and storage cannot diverge.
+   */
+  private mem: {
+    seq: number;
+    pushedSeq: number;
+    tenantId: string | null;
+    day: string;
+    today: DayUsage;
+    raised: Map<string, Set<AlertLevel>>;
+  } | null = null;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -49,6 +63,14 @@ export class UsageLedger {
     const now = this.clock();
     const day = utcDay(now);
     const seq = this.nextSeq(tenantId);
+    const mem = this.state();
+    if (mem.day !== day) {
+      mem.day = day;
+      mem.today = this.usageSince(day, day);
+    }
+    mem.today.requests[op] += 1;
+    mem.today.rejected += outcome.rejected ? 1 : 0;
+    mem.today.signals += outcome.signals ?? 0;
     this.sql.exec(
       `INSERT INTO usage (day, op, requests, rejected, signals, seq) VALUES (?, ?, 1, ?, ?, ?)
        ON CONFLICT (day, op) DO UPDATE SET requests = requests + 1, rejected = rejected + excluded.rejected,
@@ -72,7 +94,7 @@ export class UsageLedger {
   /** Pushes changed counters and alerts to Upstash. Throws when Upstash fails (the counts stay here). */
   async flush(): Promise<void> {
     if (!this.redis) throw new Error("UPSTASH_REDIS_REST_URL is not set");
-    const meta = this.meta();
+    const meta = this.state();
     if (!meta.tenantId || meta.seq <= meta.pushedSeq) return;
     const tenantId = meta.tenantId;
     const upto = meta.seq;
@@ -122,7 +144,8 @@ export class UsageLedger {
     }
     this.pushFailedAt = null;
     this.lastPushAt = this.clock();
-    this.sql.exec(`UPDATE usage_meta SET pushed_seq = MAX(pushed_seq, ?) WHERE id = 1`, upto);
+    this.sql.exec(`UPDATE usage_meta SET pushed_seq = MAX(pushed_seq, ?), seq = MAX(seq, ?) WHERE id = 1`, upto, upto);
+    meta.pushedSeq = Math.max(meta.pushedSeq, upto);
     // The push's own commands are counted for the cost model without marking anything dirty (that would make
     // every push schedule the next one); they go out with the next real change.
     this.sql.exec(
@@ -132,39 +155,54 @@ export class UsageLedger {
       UPSTASH_ROW,
       commands,
     );
+    if (meta.day === utcDay(this.lastPushAt)) meta.today.upstashCommands += commands;
   }
 
   /** Drops counter rows older than the budget horizon (Upstash keeps the history). */
   prune(): void {
     const cutoff = utcDay(this.clock() - KEEP_DAYS * 86_400_000);
-    const meta = this.meta();
+    const meta = this.state();
     // Only rows already pushed may go.
     this.sql.exec(`DELETE FROM usage WHERE day < ? AND seq <= ?`, cutoff, meta.pushedSeq);
     this.sql.exec(`DELETE FROM budget_alerts WHERE substr(period, 1, 10) < ? AND seq <= ?`, cutoff, meta.pushedSeq);
+    for (const period of meta.raised.keys()) if (period.slice(0, 10) < cutoff) meta.raised.delete(period);
   }
 
   private dirty(): boolean {
-    const meta = this.meta();
+    const meta = this.state();
     return meta.seq > meta.pushedSeq;
   }
 
-  private meta(): { seq: number; pushedSeq: number; tenantId: string | null } {
+  /** The in-memory state, loaded from storage once (the highest sequence stamped on any row counts). */
+  private state(): NonNullable<UsageLedger["mem"]> {
+    if (this.mem) return this.mem;
     const row = this.sql
       .exec<{ seq: number; pushed_seq: number; tenant_id: string | null }>(
-        `SELECT seq, pushed_seq, tenant_id FROM usage_meta WHERE id = 1`,
+        `SELECT MAX(m.seq, COALESCE((SELECT MAX(seq) FROM usage), 0), COALESCE((SELECT MAX(seq) FROM budget_alerts), 0)) AS seq,
+           m.pushed_seq, m.tenant_id FROM usage_meta m WHERE m.id = 1`,
       )
       .toArray()[0];
-    return { seq: row?.seq ?? 0, pushedSeq: row?.pushed_seq ?? 0, tenantId: row?.tenant_id ?? null };
+    const day = utcDay(this.clock());
+    this.mem = {
+      seq: row?.seq ?? 0,
+      pushedSeq: row?.pushed_seq ?? 0,
+      tenantId: row?.tenant_id ?? null,
+      day,
+      today: this.usageSince(day, day),
+      raised: new Map(),
+    };
+    return this.mem;
   }
 
+  /** The next change sequence; the tenant is recorded with the first one. */
   private nextSeq(tenantId: string): number {
-    const row = this.sql
-      .exec<{ seq: number }>(
-        `UPDATE usage_meta SET seq = seq + 1, tenant_id = COALESCE(tenant_id, ?) WHERE id = 1 RETURNING seq`,
-        tenantId,
-      )
-      .toArray()[0];
-    return row?.seq ?? 0;
+    const mem = this.state();
+    if (mem.tenantId === null) {
+      this.sql.exec(`UPDATE usage_meta SET tenant_id = COALESCE(tenant_id, ?) WHERE id = 1`, tenantId);
+      mem.tenantId = tenantId;
+    }
+    mem.seq += 1;
+    return mem.seq;
   }
 
   private usageSince(firstDay: string, lastDay: string): DayUsage {
@@ -195,7 +233,7 @@ export class UsageLedger {
   }
 
   private checkBudgets(tenantId: string, now: number, day: string): void {
-    this.checkPeriod(tenantId, now, day, estimatedCostUsd(this.usageSince(day, day)), this.budget.dailyUsd);
+    this.checkPeriod(tenantId, now, day, estimatedCostUsd(this.state().today), this.budget.dailyUsd);
     if (now - this.lastMonthlyCheck >= MONTHLY_CHECK_MS) {
       this.lastMonthlyCheck = now;
       const month = day.slice(0, 7);
@@ -205,13 +243,19 @@ export class UsageLedger {
   }
 
   private checkPeriod(tenantId: string, now: number, period: string, costUsd: number, budgetUsd: number): void {
-    const raised = new Set(
-      this.sql
-        .exec<{ level: AlertLevel }>(`SELECT level FROM budget_alerts WHERE period = ?`, period)
-        .toArray()
-        .map((r) => r.level),
-    );
+    const known = this.state().raised;
+    let raised = known.get(period);
+    if (!raised) {
+      raised = new Set(
+        this.sql
+          .exec<{ level: AlertLevel }>(`SELECT level FROM budget_alerts WHERE period = ?`, period)
+          .toArray()
+          .map((r) => r.level),
+      );
+      known.set(period, raised);
+    }
     for (const level of newlyCrossed(costUsd, budgetUsd, raised)) {
+      raised.add(level);
       const seq = this.nextSeq(tenantId);
       this.sql.exec(
         `INSERT INTO budget_alerts (period, level, cost_usd, budget_usd, at_ms, seq) VALUES (?, ?, ?, ?, ?, ?)`,

@@ -7,7 +7,7 @@ import { tenantBudget } from "../src/finops/budget";
 import { type UsageOp, upstashClient } from "../src/finops/usage";
 import { persistedRegistry } from "../src/graphql/registry";
 import { logEvent } from "../src/http/log";
-import { metricsBuffer } from "../src/metrics/collect";
+import { MetricsBuffer } from "../src/metrics/collect";
 import { METRICS } from "../src/metrics/model";
 import { tracedRpcMethod } from "../src/telemetry/rpc";
 import type { TraceContext } from "../src/telemetry/trace-context";
@@ -32,6 +32,8 @@ export class TenantObject extends DurableObject<Env> {
   /** Alarm instant currently armed (mirrors storage, to skip redundant `setAlarm` calls). */
   private armedAt: number | null = null;
   private readonly limiter = new FixedWindowLimiter();
+  /** This object's metric buffer (budget alerts); never shared with the Worker's requests. */
+  private metrics!: MetricsBuffer;
   /** Test seam: integration tests replace the clock to drive window expiry without sleeping. */
   clock: () => number = () => Date.now();
 
@@ -42,6 +44,7 @@ export class TenantObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql);
       const config = loadConfig(env);
+      this.metrics = new MetricsBuffer(env.METRICS);
       this.store = new TenantStore(ctx.storage.sql, ctx.storage, () => this.outbox.prunableThroughSeq());
       const sinksOn = config.neo4j !== null || config.postgres !== null;
       this.outbox = new SinkOutbox(
@@ -61,9 +64,9 @@ export class TenantObject extends DurableObject<Env> {
         tenantBudget(config.environment, config.finops.tenantDailyBudgetUsd),
         config.finops.flushIntervalMs,
         (period, level) => {
-          const buffer = metricsBuffer(env.METRICS);
-          buffer.add([{ name: METRICS.budgetAlerts.name, labels: { period, threshold: level }, value: 1 }]);
-          buffer.flushSoon().catch(() => {});
+          this.metrics.add([{ name: METRICS.budgetAlerts.name, labels: { period, threshold: level }, value: 1 }]);
+          const send = this.metrics.claimSend();
+          if (send) ctx.waitUntil(send);
         },
       );
       const registry = await persistedRegistry;

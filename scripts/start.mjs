@@ -2,7 +2,7 @@
 // PORT overrides 8787; COHERENCE_STATE_DIR overrides where Durable Object state persists (.wrangler/state).
 // Without UPSTASH_REDIS_REST_URL it also runs the local Upstash (scripts/lib/upstash-dev.mjs in front of
 // Debian's redis-server, data under the state directory, so counters persist with the objects).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDeps } from "./lib/deps.mjs";
@@ -14,6 +14,8 @@ import { localSettings } from "./lib/settings.mjs";
 import { startUpstashDev } from "./lib/upstash-dev.mjs";
 
 ensureDeps();
+// The workbench's files are bundled into the Worker: edits to public/workbench/ show after a restart.
+execFileSync(process.execPath, [join(root, "scripts", "workbench-bundle.mjs")], { stdio: "inherit" });
 const keys = await devKeys();
 const settings = localSettings(keys.publicPem);
 const port = process.env.PORT ?? "8787";

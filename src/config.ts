@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type LogLevel, setLogLevel } from "./http/log";
 import { type TelemetrySettings, telemetryEnvSchema, toTelemetrySettings } from "./telemetry/settings";
 
 const bool = (fallback: boolean) =>
@@ -12,6 +13,10 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? null : v));
 
+/** Layers the benchmark may switch off to measure what each costs (`DEV_LAYERS_OFF`, development/test only). */
+export const DEV_LAYERS = ["metrics", "token-cache", "policy-cache", "tracing"] as const;
+export type DevLayer = (typeof DEV_LAYERS)[number];
+
 const configSchema = z.object({
   ENVIRONMENT: z.enum(["production", "staging", "development", "test"]).default("production"),
   FEATURE_COHERENCE: bool(true),
@@ -21,6 +26,22 @@ const configSchema = z.object({
   JWT_JWKS_URL: optionalText,
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  DEV_LAYERS_OFF: z
+    .string()
+    .optional()
+    .transform(
+      (v) =>
+        new Set(
+          (v ?? "")
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0),
+        ),
+    )
+    .refine((set) => [...set].every((l) => (DEV_LAYERS as readonly string[]).includes(l)), {
+      message: `layers are ${DEV_LAYERS.join(", ")}`,
+    }),
   RPS_MAX: z.coerce.number().int().positive().default(1000),
   FANOUT_WINDOW_MS: z.coerce.number().int().min(0).max(100).default(100),
   DEBUG_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
@@ -65,6 +86,10 @@ export interface Config {
   unpinnedDurableObjects: boolean;
   jwt: { publicKeyPem: string | null; jwksUrl: string | null; issuer: string | null; audience: string | null };
   rpsMax: number;
+  /** Lowest log level written; below it a line costs nothing (see `setLogLevel`). */
+  logLevel: LogLevel;
+  /** Benchmark only (development/test): layers switched off to measure their cost (bench/run.mjs). */
+  layersOff: ReadonlySet<DevLayer>;
   /** Realtime fan-out coalescing window (contract §6: at most 100 ms). */
   fanoutWindowMs: number;
   /** Open WebSockets one tenant's object accepts; the next upgrade gets 429 `TOO_MANY_CONNECTIONS`. */
@@ -117,6 +142,11 @@ export function loadConfig(env: object): Config {
   if (e.ENVIRONMENT === "production" && e.DEV_UNPINNED_DURABLE_OBJECTS) {
     throw new ConfigError("DEV_UNPINNED_DURABLE_OBJECTS is refused when ENVIRONMENT=production");
   }
+  if (e.DEV_LAYERS_OFF.size > 0 && e.ENVIRONMENT !== "development" && e.ENVIRONMENT !== "test") {
+    throw new ConfigError(
+      "DEV_LAYERS_OFF is a benchmark setting, allowed only when ENVIRONMENT is development or test",
+    );
+  }
   const config: Config = {
     environment: e.ENVIRONMENT,
     featureCoherence: e.FEATURE_COHERENCE,
@@ -130,6 +160,8 @@ export function loadConfig(env: object): Config {
       audience: e.JWT_AUDIENCE,
     },
     rpsMax: e.RPS_MAX,
+    logLevel: e.LOG_LEVEL,
+    layersOff: e.DEV_LAYERS_OFF as Set<DevLayer>,
     fanoutWindowMs: e.FANOUT_WINDOW_MS,
     wsMaxSocketsPerTenant: e.WS_MAX_SOCKETS_PER_TENANT,
     debugDelayMs: e.DEBUG_DELAY_MS,
@@ -151,6 +183,7 @@ export function loadConfig(env: object): Config {
     },
     telemetry: toTelemetrySettings(e),
   };
+  setLogLevel(config.logLevel);
   cache.set(env, config);
   return config;
 }

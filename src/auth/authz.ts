@@ -44,6 +44,32 @@ export function installPolicy(wasm: WebAssembly.Module | BufferSource): void {
   source = wasm;
   loading = null;
   loaded = null;
+  decisions.clear();
+}
+
+/**
+ * Decisions of this isolate, by (action, principal tenant, scopes, resource tenants). The policy is a pure
+ * function of that input and is fixed for the isolate's life (a new policy means a new deployment), so a
+ * remembered decision is exactly what evaluating again would give. Bounded: cleared when full.
+ */
+const decisions = new Map<string, Decision>();
+const DECISIONS_MAX = 10_000;
+/** The scope part of a decision key, per principal object (verified principals are cached with their token). */
+const principalKeys = new WeakMap<Principal, string>();
+let memoize = true;
+
+/** Benchmark only (`DEV_LAYERS_OFF=policy-cache`): evaluate the policy on every call. */
+export function setPolicyMemo(on: boolean): void {
+  memoize = on;
+}
+
+function decisionKey(action: AuthzAction, principal: Principal, tenantIds: readonly string[] | undefined): string {
+  let who = principalKeys.get(principal);
+  if (who === undefined) {
+    who = JSON.stringify([principal.tenant, [...principal.scopes].sort()]);
+    principalKeys.set(principal, who);
+  }
+  return `${action} ${who} ${tenantIds === undefined ? "-" : JSON.stringify(tenantIds)}`;
 }
 
 /** The instantiated policy, created on first use in this isolate (instantiation is async in the SDK). */
@@ -72,6 +98,9 @@ export async function authorize(
   principal: Principal,
   tenantIds?: readonly string[],
 ): Promise<Decision> {
+  const key = memoize ? decisionKey(action, principal, tenantIds) : "";
+  const known = memoize ? decisions.get(key) : undefined;
+  if (known) return known;
   const p = loaded ?? (await policy());
   if (!p) return DENIED_UNAVAILABLE;
   const input = {
@@ -83,11 +112,16 @@ export async function authorize(
     | { allow?: unknown; scope_ok?: unknown; reason?: unknown }
     | undefined;
   if (!out || typeof out.reason !== "string") return DENIED_UNAVAILABLE;
-  return {
+  const decision: Decision = Object.freeze({
     allow: out.allow === true,
     scopeOk: out.scope_ok === true,
     reason: out.reason as Decision["reason"],
-  };
+  });
+  if (memoize) {
+    if (decisions.size >= DECISIONS_MAX) decisions.clear();
+    decisions.set(key, decision);
+  }
+  return decision;
 }
 
 /** Appends `action:reason` to a request log's decision list (decisions are logged, tokens never). */

@@ -223,7 +223,7 @@ export async function verifyToken(token: string, config: Config): Promise<Princi
     verifiedTokens.set(config, cache);
   }
   const nowS = Date.now() / 1000;
-  const hit = cache.get(token);
+  const hit = config.layersOff.has("token-cache") ? undefined : cache.get(token);
   if (hit) {
     if (nowS - CLOCK_TOLERANCE_S >= hit.exp) throw new TokenError("ERR_JWT_EXPIRED");
     if (nowS + CLOCK_TOLERANCE_S < hit.nbf) throw new TokenError("ERR_JWT_CLAIM_VALIDATION_FAILED");

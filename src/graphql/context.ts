@@ -14,7 +14,9 @@ export interface GraphQLServerContext {
   observations: Observation[];
   /** The request's tracer and root span. */
   trace?: TraceScope;
-  /** Raw body hash, recorded as the provenance request hash of mutations. */
-  bodyHash: string;
+  /** POST: the JSON body the route parsed (yoga does not read the body again). Absent for GET. */
+  parsedBody?: unknown;
+  /** The raw body (empty for GET); mutations record its sha256 as the provenance request hash. */
+  body: Uint8Array<ArrayBuffer>;
   receivedAtMs: number;
 }

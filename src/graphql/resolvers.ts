@@ -1,4 +1,5 @@
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../auth/authz";
+import { sha256Hex } from "../domain/dedupe-key";
 import { validateSignals } from "../domain/signal";
 import type { ScoreOutcome } from "../domain/tenant-protocol";
 import { UsageUnavailable, usageReport } from "../finops/usage";
@@ -109,6 +110,7 @@ export const resolvers = {
         throw gqlError(400, "VALIDATION_FAILED", "the signal is invalid; nothing was stored", validated.details);
       }
       await enforce(ctx, "graphql_mutation", args.input.tenantId);
+      const bodyHash = await sha256Hex(ctx.body);
       try {
         const { response } = await applySignals({
           env: ctx.env,
@@ -116,7 +118,7 @@ export const resolvers = {
           tenantId: args.input.tenantId,
           signals: validated.signals,
           receivedAtMs: ctx.receivedAtMs,
-          requestHash: ctx.bodyHash,
+          requestHash: bodyHash,
           idempotency: null,
           op: "graphql_mutation",
           usage: ctx.usage,
@@ -124,7 +126,7 @@ export const resolvers = {
           trace: ctx.trace,
         });
         ctx.log.provenance_id = response.provenanceId;
-        ctx.log.request_sha256 = ctx.bodyHash;
+        ctx.log.request_sha256 = bodyHash;
         return true;
       } catch (err) {
         throw toGraphQLError(err);

@@ -55,6 +55,27 @@ const codeEveryError: Plugin<GraphQLServerContext> = {
   },
 };
 
+/**
+ * POST bodies reach yoga already read, size-checked and parsed by the route (src/http/routes/graphql.ts), so
+ * yoga does not read them a second time through a stream; the checks are those of yoga's own JSON parser.
+ */
+const preparsedBody: Plugin<GraphQLServerContext> = {
+  onRequestParse({ serverContext, setRequestParser }) {
+    const ctx = serverContext as Partial<GraphQLServerContext>;
+    if (!ctx || !("parsedBody" in ctx)) return;
+    const body = ctx.parsedBody;
+    setRequestParser(() => {
+      if (body === null || typeof body !== "object") {
+        const what = body === null ? "null" : typeof body;
+        throw new GraphQLError(`POST body is expected to be object but received ${what}`, {
+          extensions: { http: { status: 400 }, code: "BAD_REQUEST" },
+        });
+      }
+      return body as Record<string, unknown>;
+    });
+  },
+};
+
 /** The GraphQL server, created once per isolate (module scope). */
 export const yoga = createYoga<GraphQLServerContext>({
   schema: createSchema<GraphQLServerContext>({ typeDefs, resolvers }),
@@ -62,8 +83,11 @@ export const yoga = createYoga<GraphQLServerContext>({
   landingPage: false,
   graphiql: false,
   maskedErrors: true,
+  // The route enforces the contract's 1 MiB before yoga sees a request.
+  maxRequestBodySize: false,
   extraParamNames: ["id", "documentId"],
   plugins: [
+    preparsedBody,
     codeEveryError,
     normalizePersistedParams,
     usePersistedOperations<GraphQLServerContext>({

@@ -9,6 +9,8 @@ export async function readBodyLimited(request: Request, limit = MAX_BODY_BYTES):
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
   if (!request.body) return new Uint8Array(0);
+  // A declared length within the limit: one read (the runtime enforces Content-Length on the body it delivers).
+  if (declared !== null && /^\d+$/.test(declared)) return new Uint8Array(await request.arrayBuffer());
   const reader = request.body.getReader();
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let total = 0;

@@ -49,15 +49,18 @@ export interface RequestSpec {
 
 interface EntryBase {
   method: "GET" | "POST";
-  /** As registered in the Hono app; `:tenantId` is the tenant placeholder. Assets: a prefix ending in `*`. */
+  /** As registered in the Hono app; `:tenantId` is the tenant placeholder. Files: a prefix ending in `*`. */
   path: string;
-  /** `worker`: a route of the Hono app (src/http/app.ts); `assets`: a file of `dir` served before the Worker. */
-  served: "worker" | "assets";
+  /**
+   * `worker`: a route of the Hono app (src/http/app.ts); `files`: the files of `dir`, bundled into the Worker
+   * (scripts/workbench-bundle.mjs) and served by the route rows below it.
+   */
+  served: "worker" | "files";
 }
 
 export interface PublicEntry extends EntryBase {
   access: { kind: "public"; reason: string };
-  /** Assets only: the folder under the project root whose files this entry serves. */
+  /** Files only: the folder under the project root whose files this entry serves. */
   dir?: string;
   /** A request that shows the entry answering without a token. */
   sample: () => RequestSpec;
@@ -124,7 +127,7 @@ export const ENDPOINTS: readonly Entry[] = [
   {
     method: "GET",
     path: "/workbench/*",
-    served: "assets",
+    served: "files",
     dir: "public/workbench",
     access: {
       kind: "public",
@@ -132,8 +135,8 @@ export const ENDPOINTS: readonly Entry[] = [
     },
     sample: () => ({ method: "GET", path: "/workbench/", headers: {} }),
   },
-  // The Worker answers /workbench first (wrangler.toml run_worker_first) and hands GETs to the ASSETS binding,
-  // so other methods get the JSON 405; these two routes serve exactly the files of the row above.
+  // The Worker serves those files itself (no asset layer in front of it), so other methods get the JSON 405;
+  // these two routes serve exactly the files of the row above.
   {
     method: "GET",
     path: "/workbench",
@@ -145,7 +148,7 @@ export const ENDPOINTS: readonly Entry[] = [
     method: "GET",
     path: "/workbench/*",
     served: "worker",
-    access: { kind: "public", reason: "serves the static files of public/workbench through the ASSETS binding" },
+    access: { kind: "public", reason: "serves the static files of public/workbench, bundled into the Worker" },
     sample: () => ({ method: "GET", path: "/workbench/", headers: {} }),
   },
   {

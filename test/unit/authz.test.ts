@@ -68,3 +68,51 @@ describe("authorize with the compiled policy (policy/authz.wasm)", () => {
     expect((await authorize("ingest", tenant(["coherence:write"]), ["acme"])).allow).toBe(true);
   });
 });
+
+describe("authorize: remembered decisions", () => {
+  beforeAll(() => installPolicy(wasm));
+
+  it("answers a repeated question exactly as the policy does, for every principal, action and tenant list", async () => {
+    const { setPolicyMemo } = await import("../../src/auth/authz");
+    const principals = [
+      tenant(["coherence:write"]),
+      tenant(["coherence:read"]),
+      tenant(["coherence:read coherence:write"]),
+      tenant(["a b"]),
+      tenant(["a", "b"]),
+      operator(["finops:read"]),
+      operator(["coherence:read"]),
+    ];
+    const actions: AuthzAction[] = [
+      "ingest",
+      "graphql",
+      "graphql_query",
+      "graphql_mutation",
+      "subscribe",
+      "finops_read",
+    ];
+    const resources = [undefined, ["acme"], ["globex"], ["acme", "globex"], ['acme","globex']];
+    for (const memo of [false, true, true]) {
+      setPolicyMemo(memo);
+      for (const p of principals)
+        for (const a of actions)
+          for (const r of resources) {
+            setPolicyMemo(false);
+            const fresh = await authorize(a, p, r);
+            setPolicyMemo(memo);
+            expect(await authorize(a, p, r), `${a} ${JSON.stringify([...p.scopes])} ${JSON.stringify(r)}`).toEqual(
+              fresh,
+            );
+          }
+    }
+    setPolicyMemo(true);
+  });
+
+  it("keeps a principal's decision apart from another principal with the same tenant and other scopes", async () => {
+    const reader = tenant(["coherence:read"]);
+    const writer = tenant(["coherence:write"]);
+    expect((await authorize("graphql_mutation", reader, ["acme"])).allow).toBe(false);
+    expect((await authorize("graphql_mutation", writer, ["acme"])).allow).toBe(true);
+    expect((await authorize("graphql_mutation", reader, ["acme"])).allow).toBe(false);
+  });
+});

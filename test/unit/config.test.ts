@@ -60,3 +60,23 @@ describe("tenantStub: the US jurisdiction", () => {
     expect(() => tenantStub(ns as never, loadConfig({}), "acme")).toThrow(/jurisdiction/);
   });
 });
+
+describe("loadConfig: log level and the benchmark's layer switches", () => {
+  it("defaults to info and accepts the four levels only", () => {
+    expect(loadConfig({}).logLevel).toBe("info");
+    expect(loadConfig({ LOG_LEVEL: "warn" }).logLevel).toBe("warn");
+    expect(() => loadConfig({ LOG_LEVEL: "loud" })).toThrow(ConfigError);
+  });
+
+  it("allows DEV_LAYERS_OFF only in development and test, and only known layers", () => {
+    expect([...loadConfig({ ENVIRONMENT: "test", DEV_LAYERS_OFF: "metrics, policy-cache" }).layersOff]).toEqual([
+      "metrics",
+      "policy-cache",
+    ]);
+    expect(loadConfig({ ENVIRONMENT: "development", DEV_LAYERS_OFF: "" }).layersOff.size).toBe(0);
+    for (const environment of ["production", "staging"]) {
+      expect(() => loadConfig({ ENVIRONMENT: environment, DEV_LAYERS_OFF: "metrics" })).toThrow(ConfigError);
+    }
+    expect(() => loadConfig({ ENVIRONMENT: "test", DEV_LAYERS_OFF: "auth" })).toThrow(ConfigError);
+  });
+});

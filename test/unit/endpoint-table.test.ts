@@ -78,8 +78,8 @@ describe("the endpoint table covers the Worker", () => {
     );
   });
 
-  it("lists every file of the static assets under a public row with a reason", () => {
-    const assets = ENDPOINTS.filter((e) => e.served === "assets");
+  it("lists every file of the bundled static files under a public row with a reason", () => {
+    const assets = ENDPOINTS.filter((e) => e.served === "files");
     const publicFiles = filesUnder(join(root, "public")).map((f) => `/${relative(join(root, "public"), f)}`);
     const uncovered = publicFiles.filter(
       (f) => !assets.some((e) => e.path.endsWith("*") && f.startsWith(e.path.slice(0, -1))),

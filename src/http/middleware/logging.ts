@@ -1,13 +1,14 @@
 import { createMiddleware } from "hono/factory";
+import { setPolicyMemo } from "../../auth/authz";
 import { loadConfig } from "../../config";
 import { metricsBuffer } from "../../metrics/collect";
 import { METRICS, type Observation } from "../../metrics/model";
 import type { AppEnv } from "../context";
-import { logEvent } from "../log";
+import { type LogLevel, logEnabled, logEvent } from "../log";
 
 /**
  * Loads config, writes one JSON log line per request with the §8 fields (never headers or tokens), and records
- * the request's metrics (sent in a batch through `waitUntil`, so never on the latency path).
+ * the request's metrics (batched per isolate; see `MetricsBuffer` for why each send belongs to one request).
  */
 export const requestLogging = createMiddleware<AppEnv>(async (c, next) => {
   const started = performance.now();
@@ -15,18 +16,18 @@ export const requestLogging = createMiddleware<AppEnv>(async (c, next) => {
   const observations: Observation[] = [];
   c.set("log", log);
   c.set("observations", observations);
-  c.set("config", loadConfig(c.env));
+  const config = loadConfig(c.env);
+  c.set("config", config);
+  setPolicyMemo(!config.layersOff.has("policy-cache"));
   await next();
   const latencyMs = Math.round((performance.now() - started) * 100) / 100;
-  logEvent({
-    level: c.res.status >= 500 ? "error" : c.res.status >= 400 ? "warn" : "info",
-    ...log,
-    method: c.req.method,
-    path: c.req.path,
-    status: c.res.status,
-    latency_ms: latencyMs,
-  });
-  const status = String(c.res.status);
+  const code = c.res.status;
+  const level: LogLevel = code >= 500 ? "error" : code >= 400 ? "warn" : "info";
+  if (logEnabled(level)) {
+    logEvent({ level, ...log, method: c.req.method, path: c.req.path, status: code, latency_ms: latencyMs });
+  }
+  if (config.layersOff.has("metrics")) return;
+  const status = String(code);
   observations.push({ name: METRICS.httpRequests.name, labels: { op: log.op, status }, value: 1 });
   if (c.req.path === "/graphql") {
     observations.push(
@@ -36,9 +37,11 @@ export const requestLogging = createMiddleware<AppEnv>(async (c, next) => {
   }
   const buffer = metricsBuffer(c.env.METRICS);
   buffer.add(observations);
+  const send = buffer.claimSend();
+  if (!send) return;
   try {
-    c.executionCtx.waitUntil(buffer.flushSoon());
+    c.executionCtx.waitUntil(send);
   } catch {
-    // No execution context (unit tests calling the app directly): nothing to send to.
+    // No execution context (unit tests calling the app directly): the send runs unattended.
   }
 });

@@ -1,9 +1,12 @@
 import { createMiddleware } from "hono/factory";
 import { routePath } from "hono/route";
 import { endHttpServerSpan, startHttpServerSpan } from "../../telemetry/http-server";
-import { createTracer } from "../../telemetry/tracer";
+import { createTracer, Tracer } from "../../telemetry/tracer";
 import type { AppEnv } from "../context";
 import { logEvent } from "../log";
+
+/** The no-op scope (benchmark only: `DEV_LAYERS_OFF=tracing` skips even the disabled tracer's bookkeeping). */
+const DISABLED_SCOPE = { tracer: Tracer.disabled, span: Tracer.disabled.startSpan("") };
 
 /**
  * The request's root span (kind `server`, continuing an incoming `traceparent`). Its spans go to the collector
@@ -11,6 +14,10 @@ import { logEvent } from "../log";
  * `OTEL_EXPORTER_OTLP_ENDPOINT` the tracer is the shared disabled one and this costs next to nothing.
  */
 export const requestTracing = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.var.config.layersOff.has("tracing")) {
+    c.set("trace", DISABLED_SCOPE);
+    return next();
+  }
   const tracer = createTracer(c.get("config").telemetry, {
     onError: (message) => logEvent({ level: "warn", op: "otlp_export", error_code: "OTLP_EXPORT_FAILED", message }),
   });
@@ -19,7 +26,7 @@ export const requestTracing = createMiddleware<AppEnv>(async (c, next) => {
   try {
     await next();
   } finally {
-    endHttpServerSpan(span, c.res.status, routePath(c, -1));
+    if (span.recording) endHttpServerSpan(span, c.res.status, routePath(c, -1));
     if (tracer.enabled) {
       const flushed = tracer.flush();
       try {

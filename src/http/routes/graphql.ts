@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { authorize, denialMessage, recordDecision } from "../../auth/authz";
-import { sha256Hex } from "../../domain/dedupe-key";
 import { bodyKindOf } from "../../domain/ingest-body";
 import { yoga } from "../../graphql/yoga";
 import { decodeUtf8, readBodyLimited } from "../body";
@@ -29,25 +28,24 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
     if (!decision.scopeOk) throw new AppError(403, "FORBIDDEN", denialMessage("graphql", decision));
     // yoga sees one canonical request: JSON in, JSON out (the route has already judged the client's media types;
     // yoga would answer other spellings of JSON, or an Accept without JSON, with an empty 415/406).
-    const headers = new Headers(c.req.raw.headers);
-    const accept = headers.get("accept") ?? "";
-    if (!/application\/(json|graphql-response\+json|\*)|\*\/\*/i.test(accept)) headers.set("accept", "*/*");
-    let request: Request;
-    let bodyHash = "";
+    const accept = c.req.header("accept") ?? "";
+    const acceptOk = /application\/(json|graphql-response\+json|\*)|\*\/\*/i.test(accept);
+    let request: Request = c.req.raw;
+    let body: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+    let parsed: { parsedBody: unknown } | null = null;
     if (c.req.method === "POST") {
       if (bodyKindOf(c.req.header("content-type")) !== "json") {
         throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "use Content-Type: application/json");
       }
-      const bytes = await readBodyLimited(c.req.raw);
-      const text = decodeUtf8(bytes);
+      body = await readBodyLimited(c.req.raw);
       try {
-        JSON.parse(text);
+        parsed = { parsedBody: JSON.parse(decodeUtf8(body)) };
       } catch {
         throw new AppError(400, "MALFORMED_JSON", "request body is not valid JSON");
       }
-      bodyHash = await sha256Hex(bytes);
-      headers.set("content-type", "application/json");
-      request = new Request(c.req.raw.url, { method: "POST", headers, body: text });
+      // The body is handed over parsed (yoga's preparsedBody plugin); the request carries only what yoga reads.
+      const headers = new Headers({ "content-type": "application/json", accept: acceptOk ? accept : "*/*" });
+      request = new Request(c.req.raw.url, { method: "POST", headers });
     } else {
       // GET (queries only): the JSON-valued parameters must parse, as a POST body must.
       const search = new URL(c.req.url).searchParams;
@@ -60,7 +58,11 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
           throw new AppError(400, "MALFORMED_JSON", `the ${name} parameter is not valid JSON`);
         }
       }
-      request = new Request(c.req.raw.url, { method: "GET", headers });
+      if (!acceptOk) {
+        const headers = new Headers(c.req.raw.headers);
+        headers.set("accept", "*/*");
+        request = new Request(c.req.raw.url, { method: "GET", headers });
+      }
     }
     const answer = await yoga.fetch(request, {
       env: c.env,
@@ -70,7 +72,8 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
       usage: c.get("usage"),
       observations: c.get("observations"),
       trace: c.get("trace"),
-      bodyHash,
+      body,
+      ...parsed,
       receivedAtMs: Date.now(),
     });
     const delayMs = c.get("config").debugDelayMs;
