@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { logGuardReport } from "../support/log-guard";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const run = promisify(execFile);
@@ -34,16 +35,26 @@ export interface RunningService {
   stateDir: string;
   /** Everything the service printed (stdout and stderr), for log assertions. */
   output: () => string;
+  /** Throws, quoting them, when the service has printed error lines so far (the log guard). */
+  checkLog: () => void;
+  /** Stops the service, then applies the log guard: a run that printed an uncaught error has failed. */
   stop: () => Promise<void>;
+}
+
+/** Options of {@link startService}. */
+export interface ServiceOptions {
+  port?: number;
+  stateDir?: string;
+  env?: Record<string, string>;
+  /** Error lines this test causes on purpose (matched against each flagged line); everything else fails it. */
+  allowLogLines?: RegExp[];
 }
 
 /**
  * Starts `npm start` and waits until `/healthz` answers. Two services starting at once can race for one of
  * wrangler's internal loopback ports ("Address already in use"); that start is retried on fresh ports.
  */
-export async function startService(
-  opts: { port?: number; stateDir?: string; env?: Record<string, string> } = {},
-): Promise<RunningService> {
+export async function startService(opts: ServiceOptions = {}): Promise<RunningService> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startServiceOnce(opts);
@@ -54,9 +65,7 @@ export async function startService(
   }
 }
 
-async function startServiceOnce(
-  opts: { port?: number; stateDir?: string; env?: Record<string, string> } = {},
-): Promise<RunningService> {
+async function startServiceOnce(opts: ServiceOptions = {}): Promise<RunningService> {
   const port = opts.port ?? (await freePort());
   const stateDir = opts.stateDir ?? tempStateDir();
   let output = "";
@@ -73,7 +82,15 @@ async function startServiceOnce(
     output += d;
   });
   const baseUrl = `http://127.0.0.1:${port}`;
+  const checkLog = () => {
+    const report = logGuardReport(output, opts.allowLogLines ?? []);
+    if (report) throw new Error(`log guard (PORT ${port}): ${report}`);
+  };
   const stop = async () => {
+    await halt();
+    checkLog();
+  };
+  const halt = async () => {
     if (child.exitCode !== null || child.pid === undefined) return;
     const exited = new Promise((ok) => child.once("exit", ok));
     try {
@@ -97,12 +114,12 @@ async function startServiceOnce(
       if (res.ok) break;
     } catch {}
     if (Date.now() > deadline) {
-      await stop();
+      await halt();
       throw new Error(`service did not become healthy:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { baseUrl, port, stateDir, output: () => output, stop };
+  return { baseUrl, port, stateDir, output: () => output, checkLog, stop };
 }
 
 /** Mints a dev JWT through `npm run token`, as the contract documents. */
