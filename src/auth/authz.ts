@@ -36,13 +36,11 @@ export interface Decision {
 }
 
 let source: WebAssembly.Module | BufferSource | null = null;
-let loading: Promise<LoadedPolicy> | null = null;
 let loaded: LoadedPolicy | null = null;
 
 /** Installs the compiled policy (the Worker entry's `policy/authz.wasm` import; tests pass the bytes). */
 export function installPolicy(wasm: WebAssembly.Module | BufferSource): void {
   source = wasm;
-  loading = null;
   loaded = null;
   decisions.clear();
 }
@@ -72,17 +70,16 @@ function decisionKey(action: AuthzAction, principal: Principal, tenantIds: reado
   return `${action} ${who} ${tenantIds === undefined ? "-" : JSON.stringify(tenantIds)}`;
 }
 
-/** The instantiated policy, created on first use in this isolate (instantiation is async in the SDK). */
+/**
+ * The instantiated policy, created on first use in this isolate (instantiation is async in the SDK). Requests
+ * that arrive before the first instance is stored each instantiate their own: an in-flight promise is never
+ * shared between requests (workerd cancels a request that awaits another request's promise).
+ */
 async function policy(): Promise<LoadedPolicy | null> {
   if (loaded) return loaded;
   if (!source) return null;
-  if (!loading) {
-    loading = loadPolicy(source);
-    loading.catch(() => {
-      loading = null;
-    });
-  }
-  loaded = await loading;
+  const instance = await loadPolicy(source);
+  loaded ??= instance;
   return loaded;
 }
 

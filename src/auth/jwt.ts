@@ -143,8 +143,9 @@ export class RemoteKeySet {
 
 type KeySource = { kind: "pem"; key: CryptoKey; alg: string } | { kind: "jwks"; set: RemoteKeySet };
 
-// Imported keys and JWKS sets are reused across requests of an isolate; keyed by their settings.
-const pemKeys = new Map<string, Promise<{ key: CryptoKey; alg: string }>>();
+// Imported keys and JWKS sets are reused across requests of an isolate; keyed by their settings. Only settled
+// values are shared: a promise created in one request must not be awaited by another (workerd cancels it).
+const pemKeys = new Map<string, { key: CryptoKey; alg: string }>();
 const jwksSets = new Map<string, RemoteKeySet>();
 
 async function importPem(pem: string): Promise<{ key: CryptoKey; alg: string }> {
@@ -165,13 +166,12 @@ function isLoopback(url: URL): boolean {
 async function keySource(config: Config): Promise<KeySource | null> {
   const { publicKeyPem, jwksUrl } = config.jwt;
   if (publicKeyPem) {
-    let pending = pemKeys.get(publicKeyPem);
-    if (!pending) {
-      pending = importPem(publicKeyPem);
-      pemKeys.set(publicKeyPem, pending);
-      pending.catch(() => pemKeys.delete(publicKeyPem));
+    let imported = pemKeys.get(publicKeyPem);
+    if (!imported) {
+      imported = await importPem(publicKeyPem);
+      pemKeys.set(publicKeyPem, imported);
     }
-    return { kind: "pem", ...(await pending) };
+    return { kind: "pem", ...imported };
   }
   if (jwksUrl) {
     let set = jwksSets.get(jwksUrl);
