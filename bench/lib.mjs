@@ -24,8 +24,8 @@ export async function stopService(service) {
   }
 }
 
-/** Waits until `GET {base}/healthz` answers 200, failing early if the service exits. */
-export async function waitHealthy(base, service, timeoutMs) {
+/** Waits until `GET {base}{path}` (default /healthz) answers 200, failing early if the service exits. */
+export async function waitHealthy(base, service, timeoutMs, path = "/healthz") {
   const deadline = Date.now() + timeoutMs;
   let exited = null;
   service.exited.then((e) => {
@@ -34,7 +34,7 @@ export async function waitHealthy(base, service, timeoutMs) {
   while (Date.now() < deadline) {
     if (exited) throw new Error(`the service exited early (code ${exited.code}, signal ${exited.signal})`);
     try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
       if (res.status === 200) return;
     } catch {
@@ -42,7 +42,7 @@ export async function waitHealthy(base, service, timeoutMs) {
     }
     await sleep(200);
   }
-  throw new Error(`GET /healthz did not answer 200 within ${timeoutMs / 1000} s`);
+  throw new Error(`GET ${path} did not answer 200 within ${timeoutMs / 1000} s`);
 }
 
 /** The p-th percentile (nearest rank) of an ascending array, or `null` when empty. */

@@ -1,45 +1,50 @@
-// `npm run bench`: load-tests the local service (`npm start` = wrangler dev / workerd) with autocannon and
-// writes bench/RESULTS.md. Every figure is set next to the bare baseline route (GET /healthz: constant JSON,
-// no Durable Object) measured in the same run. Timings never fail the bench: it exits 0 unless the service
-// cannot be started or driven at all. BENCH_SECONDS (default 8) sets the length of each measured phase.
-// After the HTTP phases it runs bench/realtime.mjs (fan-out, PartyServer comparison, memory, hibernation;
-// bench/RESULTS-realtime.md) in a child process, unless BENCH_REALTIME=0, and then bench/sinks.mjs (throughput
-// into Neo4j and Postgres, materialization lag, queue operations; bench/RESULTS-sinks.md) unless BENCH_SINKS=0,
-// and bench/kafka.mjs (Kafka bridge throughput and consumer lag; bench/RESULTS-kafka.md) unless BENCH_KAFKA=0.
+// `npm run bench`: load-tests the local service (`npm start` = wrangler dev / workerd) with autocannon and writes
+// bench/RESULTS.md. The baseline is something we did not write: the platform's hello-world Worker
+// (bench/hello-world/, `export default { fetch() { return new Response("ok") } }`), started with the same wrangler,
+// Node and flags, at the same wrangler log level (warn), and measured in the same run, before and after the
+// service's figures. Every figure is a ratio to it at the same number of connections. Our `/healthz` is a
+// second figure, never the baseline.
+//
+// Then "cost of each layer": the persisted read with one layer switched off at a time (DEV_LAYERS_OFF, a
+// development/test-only setting; LOG_LEVEL=info for the per-request log line), each in a fresh service, and the
+// hello-world Worker with and without the static-asset router in front of it. Every service log of the run is
+// read by the log guard (test/support/log-guard.ts): the count of error lines is reported and must be 0.
+//
+// Timings never fail the bench: it exits 0 unless a service cannot be started or driven at all, or printed error
+// lines. BENCH_SECONDS (default 8) sets each measured phase. Afterwards it runs bench/realtime.mjs, bench/sinks.mjs
+// and bench/kafka.mjs in child processes (BENCH_REALTIME=0, BENCH_SINKS=0, BENCH_KAFKA=0 skip them) and
+// BENCH_LAYERS=0 skips the layer table.
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
+import { logGuardReport } from "../test/support/log-guard.ts";
 import { freePort, percentile, stopService, waitHealthy } from "./lib.mjs";
-import { pacedLoad } from "./paced.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 8);
-const WARMUP_SECONDS = Math.min(2, Math.max(1, Math.round(SECONDS / 4)));
+const WARMUP_SECONDS = 2;
 const TENANT = "bench-tenant";
 const SCOPE = "coherence:read coherence:write";
 const BATCH_SIZE = 1000;
-/** Connections for the max-throughput runs; the baseline uses the same count so ratios compare like with like. */
-const MAX_CONNECTIONS = 10;
-const BATCH_CONNECTIONS = 4;
-const FIXED_RATE = 200;
-/**
- * autocannon's `overallRate` is split over the connections, and each connection sends its share back to back
- * at the start of every second. Few connections keep those bursts close to an even 200 req/s.
- */
-const FIXED_RATE_CONNECTIONS = 2;
 const STARTUP_TIMEOUT_MS = 90_000;
 const REALTIME = process.env.BENCH_REALTIME !== "0";
 const SINKS = process.env.BENCH_SINKS !== "0";
 const KAFKA = process.env.BENCH_KAFKA !== "0";
+const LAYERS = process.env.BENCH_LAYERS !== "0";
 
-const TARGETS = {
-  ingestRatio: 0.6,
-  batchSignalsPerSec: 50_000,
-  readP95Ms: 15,
-  readRatio: 0.6,
-};
+/** The issue's targets: ratios to the hello-world Worker at the same connections, same run. */
+const TARGETS = { read: 0.55, ingest: 0.45, mutation: 0.45, healthz: 0.85, batchSignalsPerSec: 60_000 };
 
 function positiveNumber(raw, fallback) {
   const n = Number(raw);
@@ -50,24 +55,105 @@ function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-// ---------------------------------------------------------------------------------------------- service
+// ------------------------------------------------------------------------------------------------ processes
 
-/** Starts `npm start` in its own process group; its output goes to a log file, not through this process. */
-function startService(port, stateDir, logFile) {
+const WRANGLER_ENV = {
+  CI: "true",
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_HIDE_BANNER: "true",
+  XDG_CONFIG_HOME: join(root, ".tmp", "xdg"),
+  TMPDIR: join(root, ".tmp"),
+};
+
+/** Spawns a command in its own process group with its output in `logFile`. */
+function spawnLogged(cmd, args, opts, logFile) {
   const fd = openSync(logFile, "a");
-  const child = spawn("npm", ["start"], {
-    cwd: root,
-    detached: true,
-    stdio: ["ignore", fd, fd],
-    // Load tests raise the per-tenant limit on purpose (contract §8), so 429s never cap a figure.
-    env: { RPS_MAX: "1000000", ...process.env, PORT: String(port), COHERENCE_STATE_DIR: stateDir },
-  });
+  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
-  return { child, exited };
+  return { child, exited, logFile };
 }
 
-/** Ends the whole process group (npm, wrangler, workerd), even when npm itself has already exited. */
+/** A Worker of ours or not, under the project's wrangler and Node with `npm start`'s flags (log level warn). */
+function startWranglerDir(dir, port, logFile) {
+  mkdirSync(join(root, ".tmp", "xdg"), { recursive: true });
+  const args = [
+    join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "warn",
+  ];
+  return spawnLogged(
+    join(root, "node_modules", ".bin", "node"),
+    args,
+    { cwd: dir, env: { ...process.env, ...WRANGLER_ENV } },
+    logFile,
+  );
+}
+
+/** `npm start` at wrangler log level warn and LOG_LEVEL warn (both overridable per run). */
+function startService(port, stateDir, logFile, extra = {}) {
+  return spawnLogged(
+    "npm",
+    ["start"],
+    {
+      cwd: root,
+      // Load tests raise the per-tenant limit on purpose (contract §8), so 429s never cap a figure.
+      env: {
+        RPS_MAX: "1000000",
+        WRANGLER_LOG: "warn",
+        LOG_LEVEL: "warn",
+        ...process.env,
+        ...extra,
+        PORT: String(port),
+        COHERENCE_STATE_DIR: stateDir,
+      },
+    },
+    logFile,
+  );
+}
+
+/** The hello-world Worker with the static-asset router in front (the service's old [assets] configuration). */
+function helloWithAssetsDir(scratch) {
+  const dir = join(scratch, "hello-assets");
+  mkdirSync(join(dir, "public", "workbench"), { recursive: true });
+  copyFileSync(join(root, "bench", "hello-world", "index.js"), join(dir, "index.js"));
+  writeFileSync(join(dir, "public", "workbench", "index.html"), "<!doctype html><title>x</title>\n");
+  writeFileSync(
+    join(dir, "wrangler.toml"),
+    [
+      'name = "hello-world-assets"',
+      'main = "index.js"',
+      'compatibility_date = "2026-10-01"',
+      "[assets]",
+      'directory = "./public"',
+      'binding = "ASSETS"',
+      'run_worker_first = ["/workbench", "/workbench/*"]',
+      "",
+    ].join("\n"),
+  );
+  return dir;
+}
+
+async function started(name, proc, base) {
+  const t0 = Date.now();
+  try {
+    await waitHealthy(base, proc, STARTUP_TIMEOUT_MS, name === "service" ? "/healthz" : "/");
+  } catch (err) {
+    let tail = "";
+    try {
+      tail = readFileSync(proc.logFile, "utf8").split("\n").slice(-40).join("\n");
+    } catch {}
+    throw new Error(`${name} did not start: ${err.message}\n--- log (tail) ---\n${tail}`);
+  }
+  log(`${name} ready on ${base} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
 
 function mintToken() {
   const out = execFileSync("npm", ["run", "--silent", "token", "--", "--tenant", TENANT, "--scope", SCOPE], {
@@ -83,20 +169,18 @@ function mintToken() {
   return jwt;
 }
 
-// ---------------------------------------------------------------------------------------------- bodies
+// ------------------------------------------------------------------------------------------------ bodies
 
 // Each request carries signals never sent before: a run-unique prefix plus a counter (dedupe is by
 // source + signalId + ts). The ts sits a minute in the past, well inside the 24 h window.
 const runId = Date.now().toString(36);
 let counter = 0;
-let tsIso = new Date(Date.now() - 60_000).toISOString();
-const refreshTs = () => {
-  tsIso = new Date(Date.now() - 60_000).toISOString();
-};
+const tsIso = () => new Date(Date.now() - 60_000).toISOString();
+let ts = tsIso();
 
 function signalJson() {
   counter++;
-  return `{"tenantId":"${TENANT}","type":"latency","source":"bench","value":${(counter % 100) / 100},"signalId":"${runId}-${counter}","ts":"${tsIso}"}`;
+  return `{"tenantId":"${TENANT}","type":"latency","source":"bench","value":${(counter % 100) / 100},"signalId":"${runId}-${counter}","ts":"${ts}"}`;
 }
 
 function batchJson() {
@@ -105,23 +189,23 @@ function batchJson() {
   return `{"signals":[${parts.join(",")}]}`;
 }
 
+function mutationJson() {
+  counter++;
+  return `{"id":"pq_publish_signal_v1","variables":{"input":{"tenantId":"${TENANT}","type":"latency","source":"bench-gql","value":${(counter % 100) / 100},"signalId":"${runId}-m${counter}","ts":"${ts}"}}}`;
+}
+
 const READ_BODY = JSON.stringify({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } });
 
-// ---------------------------------------------------------------------------------------------- runs
+// ------------------------------------------------------------------------------------------------ runs
 
-/**
- * One autocannon run. Latencies of 2xx responses are collected here (autocannon's own histogram offers no
- * p95, and with a fixed rate it adds synthetic coordinated-omission samples at a 1 ms interval).
- * `verify` checks each response body; failures are reported as mismatches.
- */
+/** One autocannon run (closed loop): 2xx latencies collected here, bodies checked by `verify`. */
 async function load(name, opts) {
   const latencies = [];
   const instance = autocannon({
     url: opts.url,
     connections: opts.connections,
-    duration: opts.seconds,
+    duration: opts.seconds ?? SECONDS,
     timeout: 30,
-    ...(opts.overallRate ? { overallRate: opts.overallRate, ignoreCoordinatedOmission: true } : {}),
     ...(opts.verify ? { verifyBody: opts.verify } : {}),
     requests: [
       {
@@ -138,115 +222,38 @@ async function load(name, opts) {
   });
   const r = await instance;
   latencies.sort((a, b) => a - b);
-  return summarize(name, opts.connections, {
-    duration: r.duration,
-    ok2xx: r["2xx"],
-    non2xx: r.non2xx,
-    errors: r.errors,
-    mismatches: r.mismatches,
-    statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
-    latencies,
-  });
-}
-
-/** Open-loop run at an even rate (bench/paced.mjs): the cross-check of autocannon's burst pacing. */
-async function paced(name, opts) {
-  const r = await pacedLoad({ ...opts, body: opts.body, rate: opts.rate, seconds: opts.seconds });
-  return summarize(name, "open loop", r);
-}
-
-function summarize(name, connections, r) {
-  const { latencies } = r;
   const result = {
     name,
-    connections,
+    connections: opts.connections,
     duration: Math.round(r.duration * 100) / 100,
-    ok2xx: r.ok2xx,
-    non2xx: r.non2xx,
-    errors: r.errors,
-    mismatches: r.mismatches,
-    statusCodes: r.statusCodes,
-    rps: r.ok2xx / r.duration,
+    ok2xx: r["2xx"],
+    failed: r.non2xx + r.errors + r.mismatches,
+    rps: r["2xx"] / r.duration,
     p50: percentile(latencies, 50),
     p95: percentile(latencies, 95),
     p99: percentile(latencies, 99),
-    max: latencies.length ? latencies[latencies.length - 1] : null,
   };
-  result.failed = result.non2xx + result.errors + result.mismatches;
-  log(
-    `${name}: ${result.rps.toFixed(1)} 2xx req/s over ${result.duration} s, p50 ${fmtMs(result.p50)} p95 ${fmtMs(result.p95)} p99 ${fmtMs(result.p99)}` +
-      (result.failed ? `, non-2xx ${result.non2xx}, errors ${result.errors}, bad bodies ${result.mismatches}` : ""),
-  );
+  if (opts.seconds !== WARMUP_SECONDS) {
+    log(
+      `${name}: ${result.rps.toFixed(1)} req/s, p50 ${fmtMs(result.p50)} p95 ${fmtMs(result.p95)} p99 ${fmtMs(result.p99)}` +
+        (result.failed
+          ? `, FAILED ${result.failed} (non-2xx ${r.non2xx}, errors ${r.errors}, bad bodies ${r.mismatches})`
+          : ""),
+    );
+  }
   return result;
 }
 
-/**
- * One request outside autocannon, so a broken route shows a readable answer. Not fatal: the runs go on and
- * report their errors.
- */
-async function probe(base, path, init, check) {
-  try {
-    const res = await fetch(`${base}${path}`, init);
-    const text = await res.text();
-    if (res.status < 200 || res.status >= 300 || !check(text)) {
-      log(`WARNING: probe ${init.method ?? "GET"} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
-    }
-  } catch (err) {
-    log(`WARNING: probe ${init.method ?? "GET"} ${path} failed: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}
+const warmThenMeasure = async (name, opts) => {
+  await load(`${name} (warm-up)`, { ...opts, seconds: WARMUP_SECONDS });
+  return load(name, opts);
+};
 
-// ---------------------------------------------------------------------------------------------- report
-
-const fmtMs = (ms) => (ms === null || ms === undefined ? "n/a" : `${ms.toFixed(1)} ms`);
-const fmtInt = (n) => Math.round(n).toLocaleString("en-US");
+const fmtMs = (x) => (x === null || x === undefined ? "–" : `${Number(x).toFixed(1)} ms`);
 const fmtRatio = (x) => `${x.toFixed(2)}×`;
 
-function errorText(r) {
-  if (!r.failed) return "none";
-  const codes = Object.entries(r.statusCodes)
-    .filter(([code]) => !code.startsWith("2"))
-    .map(([code, n]) => `${n}× ${code}`);
-  const parts = [...codes];
-  if (r.errors) parts.push(`${r.errors} connection errors/timeouts`);
-  if (r.mismatches) parts.push(`${r.mismatches} unexpected 2xx bodies`);
-  return `**${parts.join(", ")}**`;
-}
+// ------------------------------------------------------------------------------------------------ report
 
-/** A fixed-rate run counts only if it came within 5 % of the rate it was asked for. */
-const rateReached = (r) => r.rps >= FIXED_RATE * 0.95;
-
-function verdict(ok, r, fixedRate = false) {
-  if (r.failed) return "no (errors)";
-  if (fixedRate && !rateReached(r)) return "no (rate not reached)";
-  return ok ? "yes" : "no";
-}
-
-/**
- * What the service's own log says about the run: error lines (one JSON line per request, level "error" from
- * 5xx, plus wrangler/workerd errors) and reloads — wrangler dev watches the sources, so an edit during the
- * run restarts workerd and disturbs the figures.
- */
-function serviceNotes(text) {
-  const lines = text.split("\n");
-  const notes = [];
-  const errors = lines.filter((l) => /"level":"error"|✘|\[ERROR\]|Uncaught/.test(l));
-  if (errors.length > 0) {
-    notes.push(
-      `the service logged ${errors.length} error line(s), e.g. ${errors
-        .slice(0, 3)
-        .map((l) => `\`${l.slice(0, 300)}\``)
-        .join("; ")}`,
-    );
-  }
-  const reloads = lines.filter((l) => /Reloading local server|Detected changes/.test(l));
-  if (reloads.length > 0) {
-    notes.push(`wrangler reloaded the Worker ${reloads.length}× during the run (sources changed): figures are suspect`);
-  }
-  return notes;
-}
-
-/** The commit measured, marked when the Worker's sources differ from it. */
 function gitRevision() {
   try {
     const git = (...args) =>
@@ -272,7 +279,6 @@ function machineInfo() {
     cpu: cpus()[0]?.model?.trim() ?? "unknown",
     node: process.version,
     wrangler: pkg("wrangler"),
-    workerd: pkg("workerd"),
     autocannon: pkg("autocannon"),
     commit: gitRevision(),
     loadavg: loadavg()
@@ -281,305 +287,245 @@ function machineInfo() {
   };
 }
 
-function buildReport(m, runs, figures, notes) {
-  const { baseIngest, baseRead, ingest, batch, readMax, readFixed, basePaced, readPaced } = runs;
-  const rows = [
-    [
-      "Single-signal ingest (1 tenant)",
-      `${fmtInt(ingest.rps)} req/s`,
-      `${fmtInt(baseIngest.rps)} req/s`,
-      fmtRatio(figures.ingestRatio),
-      `≥ ${TARGETS.ingestRatio}×`,
-      verdict(figures.ingestRatio >= TARGETS.ingestRatio, ingest),
-      errorText(ingest),
-    ],
-    [
-      `Batch ingest, ${BATCH_SIZE} signals/request (1 tenant)`,
-      `${fmtInt(figures.batchSignalsPerSec)} signals/s (${batch.rps.toFixed(1)} req/s)`,
-      `${fmtInt(baseIngest.rps)} req/s`,
-      "—",
-      `≥ ${fmtInt(TARGETS.batchSignalsPerSec)} signals/s`,
-      verdict(figures.batchSignalsPerSec >= TARGETS.batchSignalsPerSec, batch),
-      errorText(batch),
-    ],
-    [
-      "Persisted `tenantCoherence` read, max",
-      `${fmtInt(readMax.rps)} req/s`,
-      `${fmtInt(baseRead.rps)} req/s`,
-      fmtRatio(figures.readRatio),
-      `≥ ${TARGETS.readRatio}×`,
-      verdict(figures.readRatio >= TARGETS.readRatio, readMax),
-      errorText(readMax),
-    ],
-    [
-      `Persisted \`tenantCoherence\` read at ${FIXED_RATE} req/s`,
-      `p95 ${fmtMs(readFixed.p95)} (p50 ${fmtMs(readFixed.p50)}, p99 ${fmtMs(readFixed.p99)}; ${readFixed.rps.toFixed(0)} req/s achieved)`,
-      `${fmtInt(baseRead.rps)} req/s`,
-      "—",
-      `p95 ≤ ${TARGETS.readP95Ms} ms`,
-      verdict(figures.readP95Ok, readFixed, true),
-      errorText(readFixed),
-    ],
-    [
-      `(cross-check) same read at ${FIXED_RATE} req/s evenly spaced, open loop`,
-      `p95 ${fmtMs(readPaced.p95)} (p50 ${fmtMs(readPaced.p50)}, p99 ${fmtMs(readPaced.p99)}; ${readPaced.rps.toFixed(0)} req/s achieved)`,
-      `/healthz paced the same way: p95 ${fmtMs(basePaced.p95)} (p50 ${fmtMs(basePaced.p50)}, p99 ${fmtMs(basePaced.p99)})`,
-      "—",
-      `(p95 ≤ ${TARGETS.readP95Ms} ms)`,
-      `not judged (would be: ${verdict(readPaced.p95 !== null && readPaced.p95 <= TARGETS.readP95Ms, readPaced, true)})`,
-      errorText(readPaced),
-    ],
-  ];
-  const table = (header, body) =>
-    [
-      `| ${header.join(" | ")} |`,
-      `|${header.map(() => "---").join("|")}|`,
-      ...body.map((r) => `| ${r.join(" | ")} |`),
-    ].join("\n");
-  const runRows = Object.values(runs).map((r) => [
-    r.name,
-    String(r.connections),
-    `${r.duration} s`,
-    fmtInt(r.ok2xx),
-    `${r.rps.toFixed(1)}`,
-    fmtMs(r.p50),
-    fmtMs(r.p95),
-    fmtMs(r.p99),
-    fmtMs(r.max),
-    String(r.non2xx),
-    String(r.errors),
-    String(r.mismatches),
-  ]);
-  return `# Benchmark results
-
-Generated by \`npm run bench\` (bench/run.mjs) — this file is overwritten on every run.
-
-- Date: ${new Date().toISOString()}
-- Machine: ${m.nproc} cores (${m.cpu}), load average ${m.loadavg} at start, ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" ")} at end (1/5/15 min; other work on the machine shows here)
-- Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}, autocannon ${m.autocannon}
-- Service: \`npm start\` (wrangler dev → workerd) on 127.0.0.1 at commit ${m.commit}, fresh state directory,
-  one tenant (\`${TENANT}\`)
-- Phases: ${SECONDS} s each after a ${WARMUP_SECONDS} s warm-up of the same route (BENCH_SECONDS=${SECONDS})
-- **Baseline** (bare \`GET /healthz\`, constant JSON, no Durable Object, ${MAX_CONNECTIONS} connections):
-  **${fmtInt(baseIngest.rps)} req/s** before the ingest phases, **${fmtInt(baseRead.rps)} req/s** before the read phases
-
-> Absolute numbers on this shared ${m.nproc}-core machine are noise; the ratios to the baseline measured in the same
-> run are what count. The load generator (autocannon, in this Node process) shares the ${m.nproc} cores with
-> wrangler's Node proxy and workerd, so every figure — baseline included — is bounded by that contention.
-
-## Figures against targets
-
-${table(["Figure", "Measured", "Baseline (same run)", "Ratio to baseline", "Target", "Met", "Errors"], rows)}
-
-A figure whose run had any non-2xx response, connection error or unexpected body is marked "no (errors)" whatever
-its speed; a fixed-rate run that stayed more than 5 % below ${FIXED_RATE} req/s is marked "no (rate not reached)".
-Ingest bodies are checked for \`"duplicates":0\` (every signal new); reads for a \`tenantCoherence\` result without
-GraphQL errors.
-
-## All runs
-
-${table(["Run", "Conns", "Duration", "2xx", "2xx req/s", "p50", "p95", "p99", "max", "non-2xx", "errors", "bad bodies"], runRows)}
-
-Notes on method:
-
-- Ratios divide a route's 2xx req/s by the baseline's 2xx req/s at the same connection count (${MAX_CONNECTIONS}).
-  The baseline is measured twice — right before the ingest phases and right before the read phases — and each
-  ratio uses the nearer one.
-- Batch ingest runs ${BATCH_CONNECTIONS} connections; signals/s = 2xx responses × ${BATCH_SIZE} / duration.
-- The fixed-rate read uses autocannon \`overallRate: ${FIXED_RATE}\` over ${FIXED_RATE_CONNECTIONS} connections: each connection sends its
-  share back to back at the start of every second (autocannon's pacing), so it is a burst-per-second load, not
-  evenly spaced arrivals. Latencies are autocannon's per-response times of 2xx responses, without
-  coordinated-omission correction. The row marked "cross-check" sends the same read from bench/paced.mjs at
-  evenly spaced instants (one every ${1000 / FIXED_RATE} ms, open loop, latency from issue to end of response) to show how
-  much of the p95 is due to that pacing; the judged figure stays autocannon's. \`/healthz\` is paced the same way
-  right before it, so a tail that the bare route shares comes from the local stack (wrangler, workerd, the
-  machine), not from the read path.
-- Every request carries signals never sent before (unique \`signalId\`), with \`ts\` one minute in the past.
-
-## Realtime
-
-${
-  REALTIME
-    ? "Fan-out latency, delivered messages/s against a PartyServer room, memory of 1000 idle subscribers and hibernation: see [RESULTS-realtime.md](RESULTS-realtime.md), written by bench/realtime.mjs right after these phases, in its own `wrangler dev`."
-    : "Not run this time (BENCH_REALTIME=0); [RESULTS-realtime.md](RESULTS-realtime.md) holds the figures of the last realtime run (`node bench/realtime.mjs`)."
-}
-
-## Sinks
-
-${
-  SINKS
-    ? "Signals/s into Neo4j against the raw Query API, materialization lag into Postgres and queue operations per 1,000 signals: see [RESULTS-sinks.md](RESULTS-sinks.md), written by bench/sinks.mjs at the end of this run, with its own Neo4j, Postgres and `wrangler dev`."
-    : "Not run this time (BENCH_SINKS=0); [RESULTS-sinks.md](RESULTS-sinks.md) holds the figures of the last sinks run (`node bench/sinks.mjs`)."
-}
-
-## Kafka bridge
-
-${
-  KAFKA
-    ? "Signals/s from Kafka to the tenant objects against direct HTTP ingest, and consumer lag under a steady 5,000 msg/s producer: see [RESULTS-kafka.md](RESULTS-kafka.md), written by bench/kafka.mjs at the end of this run, with its own broker and `wrangler dev`."
-    : "Not run this time (BENCH_KAFKA=0); [RESULTS-kafka.md](RESULTS-kafka.md) holds the figures of the last Kafka run (`node bench/kafka.mjs`)."
-}
-
-## Service log
-
-${notes.length === 0 ? "No error lines and no reloads in the service's log during the run." : notes.map((n) => `- ${n}`).join("\n")}
-`;
-}
-
-function printTable(runs, figures) {
+function buildReport(m, r, layers, errorLines) {
+  const hello = (c) => Math.max(r[`hello${c}a`].rps, 1e-9) / 2 + Math.max(r[`hello${c}b`].rps, 1e-9) / 2;
+  const row = (label, run, base, target) => {
+    const ratio = run.rps / base;
+    const verdict = target === undefined ? "" : ratio >= target ? `≥ ${target}: met` : `≥ ${target}: **not met**`;
+    return `| ${label} | ${run.connections} | ${run.rps.toFixed(0)} | ${fmtMs(run.p50)} | ${fmtMs(run.p95)} | ${fmtRatio(ratio)} | ${verdict} |`;
+  };
+  const batchRate = (r.batch.ok2xx * BATCH_SIZE) / r.batch.duration;
   const lines = [
+    "# HTTP benchmark (`npm run bench`)",
     "",
-    `${"run".padEnd(40)} ${"conns".padStart(9)} ${"2xx req/s".padStart(10)} ${"p50".padStart(9)} ${"p95".padStart(9)} ${"p99".padStart(9)} ${"non2xx".padStart(7)} ${"errors".padStart(6)} ${"badbody".padStart(7)}`,
+    `Commit ${m.commit}; ${new Date().toISOString()}; ${m.nproc} cores (${m.cpu}), load average at the start ${m.loadavg};`,
+    `Node ${m.node} (the load client), wrangler ${m.wrangler}, autocannon ${m.autocannon}. Client and server share the cores.`,
+    "",
+    "**Baseline**: the platform's hello-world Worker (`bench/hello-world/`), started in this run with the same wrangler,",
+    "Node and flags as `npm start`, both at wrangler log level `warn`; the service also at `LOG_LEVEL=warn` (one printed",
+    "line per request is a local-dev cost production does not have: see the layer table). Each baseline figure is the",
+    "mean of a run before and a run after the service's runs at the same number of connections. All runs are closed",
+    `loops (each connection sends its next request when the answer arrives), ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up.`,
+    "",
+    "| workload | conns | req/s | p50 | p95 | ratio to hello-world | target |",
+    "|---|---|---|---|---|---|---|",
+    `| hello-world Worker (baseline) | 50 | ${hello(50).toFixed(0)} | – | – | 1.00× | – |`,
+    `| hello-world Worker (baseline) | 20 | ${hello(20).toFixed(0)} | – | – | 1.00× | – |`,
+    row("`GET /healthz`", r.healthz, hello(50), TARGETS.healthz),
+    row("persisted read `pq_tenant_coherence_v1`", r.read, hello(50), TARGETS.read),
+    row("mutation `pq_publish_signal_v1`", r.mutation, hello(20), TARGETS.mutation),
+    row("single-signal `POST /v1/coherence/signals`", r.ingest, hello(20), TARGETS.ingest),
+    "",
+    `Batch ingest, ${BATCH_SIZE} signals a request, ${r.batch.connections} connections, one tenant: **${Math.round(batchRate).toLocaleString("en")} signals/s**` +
+      ` (${r.batch.rps.toFixed(1)} req/s, p95 ${fmtMs(r.batch.p95)}; target ≥ ${TARGETS.batchSignalsPerSec.toLocaleString("en")}: ${batchRate >= TARGETS.batchSignalsPerSec ? "met" : "**not met**"}).`,
+    "",
+    `Failed requests (non-2xx, errors, wrong bodies) in the measured runs: ${Object.values(r).reduce((a, x) => a + x.failed, 0)}.`,
+    `**Service-side error lines in this run** (every service log of the run through the log guard): **${errorLines.total}**` +
+      (errorLines.total === 0 ? "." : ` — ${errorLines.detail}`),
+    "",
   ];
-  for (const r of Object.values(runs)) {
+  if (layers) {
+    const on = (layers.rows[0].run.rps + layers.rows.at(-1).run.rps) / 2;
     lines.push(
-      `${r.name.padEnd(40)} ${String(r.connections).padStart(9)} ${r.rps.toFixed(1).padStart(10)} ${fmtMs(r.p50).padStart(9)} ${fmtMs(r.p95).padStart(9)} ${fmtMs(r.p99).padStart(9)} ${String(r.non2xx).padStart(7)} ${String(r.errors).padStart(6)} ${String(r.mismatches).padStart(7)}`,
+      "## Cost of each layer",
+      "",
+      "The persisted read (50 connections) with one layer changed at a time, each in a fresh `npm start` of this run;",
+      "“all on (as shipped)” ran first and last (its spread is the noise of this machine). Cost = how much",
+      "throughput the layer takes: 1 − (req/s with it) ÷ (req/s without it).",
+      "",
+      "| service | req/s | p95 | ratio to as shipped | cost of the layer |",
+      "|---|---|---|---|---|",
+    );
+    for (const { label, run, layerOn } of layers.rows) {
+      const ratio = run.rps / on;
+      const cost = layerOn
+        ? `${((1 - run.rps / on) * 100).toFixed(0)} %`
+        : `${((1 - on / run.rps) * 100).toFixed(0)} %`;
+      lines.push(
+        `| ${label} | ${run.rps.toFixed(0)} | ${fmtMs(run.p95)} | ${fmtRatio(ratio)} | ${label.startsWith("all on") ? "–" : cost} |`,
+      );
+    }
+    const h = layers.hello;
+    lines.push(
+      "",
+      "The platform's own layer, measured on the hello-world Worker (50 connections, same run):",
+      "",
+      "| hello-world Worker | req/s | ratio |",
+      "|---|---|---|",
+      `| without a static-asset router | ${h.plain.rps.toFixed(0)} | 1.00× |`,
+      `| with \`[assets]\` + \`run_worker_first\` (how the service served /workbench before) | ${h.assets.rps.toFixed(0)} | ${fmtRatio(h.assets.rps / h.plain.rps)} |`,
+      "",
+      "The service no longer has an asset router: the workbench's three files are bundled into the Worker",
+      "(scripts/workbench-bundle.mjs).",
+      "",
     );
   }
-  const { ingest, batch, readMax, readFixed, basePaced, readPaced } = runs;
-  lines.push(
-    "",
-    `single-signal ingest / baseline : ${fmtRatio(figures.ingestRatio)} (target ≥ ${TARGETS.ingestRatio}) → ${verdict(figures.ingestRatio >= TARGETS.ingestRatio, ingest)}`,
-    `batch ingest signals/s          : ${fmtInt(figures.batchSignalsPerSec)} (target ≥ ${fmtInt(TARGETS.batchSignalsPerSec)}) → ${verdict(figures.batchSignalsPerSec >= TARGETS.batchSignalsPerSec, batch)}`,
-    `persisted read / baseline       : ${fmtRatio(figures.readRatio)} (target ≥ ${TARGETS.readRatio}) → ${verdict(figures.readRatio >= TARGETS.readRatio, readMax)}`,
-    `persisted read p95 @ ${FIXED_RATE} req/s  : ${fmtMs(readFixed.p95)} (target ≤ ${TARGETS.readP95Ms} ms) → ${verdict(figures.readP95Ok, readFixed, true)}`,
-    `  cross-check, evenly paced      : ${fmtMs(readPaced.p95)} (not judged; /healthz paced: ${fmtMs(basePaced.p95)})`,
-    "",
-  );
-  process.stdout.write(`${lines.join("\n")}\n`);
+  return `${lines.join("\n")}\n`;
 }
 
-// ---------------------------------------------------------------------------------------------- main
+// ------------------------------------------------------------------------------------------------ main
 
 async function main() {
   const machine = machineInfo();
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   const scratch = mkdtempSync(join(tmpdir(), "coherence-bench-"));
-  const stateDir = join(scratch, "state");
-  const logFile = join(scratch, "service.log");
-  let service = null;
-  const cleanup = async () => {
-    await stopService(service);
+  const procs = new Set();
+  const logs = [];
+  const stopAll = async () => {
+    for (const p of procs) await stopService(p);
+    procs.clear();
   };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-    process.on(signal, () => {
-      cleanup().finally(() => process.exit(130));
-    });
-  }
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"])
+    process.on(signal, () => stopAll().finally(() => process.exit(130)));
+  const launch = async (name, start, base) => {
+    const proc = start();
+    procs.add(proc);
+    logs.push({ name, file: proc.logFile });
+    await started(name, proc, base);
+    return proc;
+  };
+  const stop = async (proc) => {
+    await stopService(proc);
+    procs.delete(proc);
+  };
 
   try {
-    log(`starting npm start on ${base} (state ${stateDir}, log ${logFile})`);
-    const t0 = Date.now();
-    service = startService(port, stateDir, logFile);
-    try {
-      await waitHealthy(base, service, STARTUP_TIMEOUT_MS);
-    } catch (err) {
-      let tail = "";
-      try {
-        tail = readFileSync(logFile, "utf8").split("\n").slice(-40).join("\n");
-      } catch {
-        // no log yet
-      }
-      log(`the service did not start: ${err.message}\n--- service log (tail) ---\n${tail}`);
-      return 1;
-    }
-    log(`healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const helloPort = await freePort();
+    const helloBase = `http://127.0.0.1:${helloPort}`;
+    const hello = await launch(
+      "hello-world",
+      () => startWranglerDir(join(root, "bench", "hello-world"), helloPort, join(scratch, "hello.log")),
+      helloBase,
+    );
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const service = await launch(
+      "service",
+      () => startService(port, join(scratch, "state"), join(scratch, "service.log")),
+      base,
+    );
 
     const jwt = mintToken();
     const authJson = { authorization: `Bearer ${jwt}`, "content-type": "application/json" };
-    const ingestBody = (req) => ({ ...req, body: signalJson() });
-    const batchBody = (req) => ({ ...req, body: batchJson() });
     const allNew = (body) => body.includes('"duplicates":0');
     const readOk = (body) => body.startsWith('{"data":{"tenantCoherence":{') && !body.includes('"errors"');
-
-    await probe(base, "/v1/coherence/signals", { method: "POST", headers: authJson, body: signalJson() }, allNew);
-    await probe(base, "/v1/coherence/signals", { method: "POST", headers: authJson, body: batchJson() }, allNew);
-    await probe(base, "/graphql", { method: "POST", headers: authJson, body: READ_BODY }, readOk);
-
-    const healthz = { url: base, path: "/healthz", connections: MAX_CONNECTIONS };
-    const ingest = {
-      url: base,
-      path: "/v1/coherence/signals",
-      method: "POST",
-      headers: authJson,
-      setupRequest: ingestBody,
-      verify: allNew,
-      connections: MAX_CONNECTIONS,
-    };
-    const batch = { ...ingest, setupRequest: batchBody, connections: BATCH_CONNECTIONS };
-    const read = {
-      url: base,
-      path: "/graphql",
-      method: "POST",
-      headers: { ...authJson },
-      body: READ_BODY,
-      verify: readOk,
-      connections: MAX_CONNECTIONS,
-    };
-    const warm = (name, opts) => load(`${name} (warm-up)`, { ...opts, seconds: WARMUP_SECONDS });
-    const measure = (name, opts) => load(name, { ...opts, seconds: SECONDS });
-
-    const runs = {};
-    await warm("baseline /healthz", healthz);
-    runs.baseIngest = await measure("baseline /healthz (1)", healthz);
-    refreshTs();
-    await warm("single-signal ingest", ingest);
-    runs.ingest = await measure("single-signal ingest", ingest);
-    refreshTs();
-    await warm("batch ingest", batch);
-    runs.batch = await measure(`batch ingest (${BATCH_SIZE}/req)`, batch);
-    await warm("baseline /healthz", healthz);
-    runs.baseRead = await measure("baseline /healthz (2)", healthz);
-    await warm("persisted read", read);
-    runs.readMax = await measure("persisted read, max", read);
-    runs.readFixed = await measure(`persisted read @ ${FIXED_RATE} req/s`, {
-      ...read,
-      connections: FIXED_RATE_CONNECTIONS,
-      overallRate: FIXED_RATE,
-    });
-    runs.basePaced = await paced(`baseline /healthz @ ${FIXED_RATE} req/s, even`, {
-      url: base,
-      path: "/healthz",
-      rate: FIXED_RATE,
-      seconds: SECONDS,
-    });
-    runs.readPaced = await paced(`persisted read @ ${FIXED_RATE} req/s, even`, {
-      url: base,
+    const mutationOk = (body) => body === '{"data":{"publishCoherenceSignal":true}}';
+    const helloRun = (c) => ({ url: helloBase, path: "/", connections: c, verify: (b) => b === "ok" });
+    const read = (url) => ({
+      url,
       path: "/graphql",
       method: "POST",
       headers: authJson,
       body: READ_BODY,
       verify: readOk,
-      rate: FIXED_RATE,
-      seconds: SECONDS,
+      connections: 50,
+    });
+    const post = (path, setup, verify, connections) => ({
+      url: base,
+      path,
+      method: "POST",
+      headers: authJson,
+      setupRequest: (req) => ({ ...req, body: setup() }),
+      verify,
+      connections,
     });
 
-    const figures = {
-      ingestRatio: runs.ingest.rps / runs.baseIngest.rps,
-      batchSignalsPerSec: (runs.batch.ok2xx * BATCH_SIZE) / runs.batch.duration,
-      readRatio: runs.readMax.rps / runs.baseRead.rps,
-      readP95Ok: runs.readFixed.p95 !== null && runs.readFixed.p95 <= TARGETS.readP95Ms,
-    };
-    const notes = serviceNotes(readFileSync(logFile, "utf8"));
-    for (const note of notes) log(`WARNING: ${note}`);
-    printTable(runs, figures);
-    writeFileSync(join(root, "bench", "RESULTS.md"), buildReport(machine, runs, figures, notes));
-    log("wrote bench/RESULTS.md");
-    return 0;
+    const r = {};
+    r.hello50a = await warmThenMeasure("hello-world, 50 conns", helloRun(50));
+    r.hello20a = await warmThenMeasure("hello-world, 20 conns", helloRun(20));
+    r.healthz = await warmThenMeasure("GET /healthz, 50 conns", { url: base, path: "/healthz", connections: 50 });
+    ts = tsIso();
+    r.read = await warmThenMeasure("persisted read, 50 conns", read(base));
+    r.mutation = await warmThenMeasure("mutation, 20 conns", post("/graphql", mutationJson, mutationOk, 20));
+    ts = tsIso();
+    r.ingest = await warmThenMeasure(
+      "single-signal ingest, 20 conns",
+      post("/v1/coherence/signals", signalJson, allNew, 20),
+    );
+    ts = tsIso();
+    r.batch = await warmThenMeasure(
+      `batch ingest (${BATCH_SIZE}/req), 4 conns`,
+      post("/v1/coherence/signals", batchJson, allNew, 4),
+    );
+    r.hello20b = await warmThenMeasure("hello-world, 20 conns (again)", helloRun(20));
+    r.hello50b = await warmThenMeasure("hello-world, 50 conns (again)", helloRun(50));
+    await stop(service);
+
+    let layers = null;
+    if (LAYERS) {
+      const configs = [
+        { label: "all on (as shipped)", env: {}, layerOn: false },
+        { label: "+ request log line (`LOG_LEVEL=info`)", env: { LOG_LEVEL: "info" }, layerOn: true },
+        { label: "− metrics (`DEV_LAYERS_OFF=metrics`)", env: { DEV_LAYERS_OFF: "metrics" }, layerOn: false },
+        { label: "− tracing hook (`DEV_LAYERS_OFF=tracing`)", env: { DEV_LAYERS_OFF: "tracing" }, layerOn: false },
+        { label: "− verified-token cache (`token-cache`)", env: { DEV_LAYERS_OFF: "token-cache" }, layerOn: true },
+        { label: "− policy memo (`policy-cache`)", env: { DEV_LAYERS_OFF: "policy-cache" }, layerOn: true },
+        {
+          label: "− metrics, tracing hook",
+          env: { DEV_LAYERS_OFF: "metrics,tracing" },
+          layerOn: false,
+        },
+        { label: "all on (as shipped), again", env: {}, layerOn: false },
+      ];
+      const rows = [];
+      for (const [i, cfg] of configs.entries()) {
+        const p = await freePort();
+        const b = `http://127.0.0.1:${p}`;
+        const proc = await launch(
+          `service [${cfg.label}]`,
+          () =>
+            startService(p, join(scratch, `state-layer-${i}`), join(scratch, `layer-${i}.log`), {
+              ENVIRONMENT: "development",
+              ...cfg.env,
+            }),
+          b,
+        );
+        const run = await warmThenMeasure(`read [${cfg.label}]`, read(b));
+        rows.push({ ...cfg, run });
+        await stop(proc);
+      }
+      const assetsPort = await freePort();
+      const assetsBase = `http://127.0.0.1:${assetsPort}`;
+      const withAssets = await launch(
+        "hello-world with assets",
+        () => startWranglerDir(helloWithAssetsDir(scratch), assetsPort, join(scratch, "hello-assets.log")),
+        assetsBase,
+      );
+      const plain = await warmThenMeasure("hello-world, 50 conns (layer table)", helloRun(50));
+      const assets = await warmThenMeasure("hello-world + asset router, 50 conns", {
+        ...helloRun(50),
+        url: assetsBase,
+      });
+      await stop(withAssets);
+      layers = { rows, hello: { plain, assets } };
+    }
+    await stop(hello);
+
+    const details = [];
+    let total = 0;
+    for (const { name, file } of logs) {
+      const report = logGuardReport(readFileSync(file, "utf8"));
+      if (!report) continue;
+      total += Number(/printed (\d+)/.exec(report)?.[1] ?? 1);
+      details.push(`${name}: ${report}`);
+      log(`log guard, ${name}: ${report}`);
+    }
+    writeFileSync(
+      join(root, "bench", "RESULTS.md"),
+      buildReport(machine, r, layers, { total, detail: details.join("; ") }),
+    );
+    log(`wrote bench/RESULTS.md (service-side error lines: ${total})`);
+    return total === 0 ? 0 : 1;
   } catch (err) {
     log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return 1;
   } finally {
-    await cleanup();
+    await stopAll();
     if (!process.env.BENCH_KEEP_STATE) rmSync(scratch, { recursive: true, force: true });
     else log(`kept ${scratch}`);
   }
 }
 
-/** A bench/*.mjs script in a child process, after the HTTP service has stopped; its exit code joins ours. */
+/** A bench/*.mjs script in a child process, after the HTTP services have stopped; its exit code joins ours. */
 function runChild(script, skipVar) {
   log(`running bench/${script} (${skipVar}=0 skips it)`);
   return new Promise((ok) => {

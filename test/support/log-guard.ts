@@ -25,6 +25,9 @@ const RUNTIME_ERRORS: readonly RegExp[] = [
  */
 const UNEXPECTED_OPS = new Set(["unhandled", "alarm", "ws_message", "ws_error", "rearm", "usage_count", "config"]);
 
+/** SGR colour sequences (ESC [ … m), built from a string so the pattern holds no control character literally. */
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
 /** A line of service output that marks a failure, with its line number (1-based). */
 export interface FlaggedLine {
   line: number;
@@ -37,7 +40,7 @@ export function flaggedLines(output: string, allow: readonly RegExp[] = []): Fla
   const lines = output.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     // ANSI colours from wrangler's logger would hide the markers.
-    const text = (lines[i] ?? "").replace(/\x1b\[[0-9;]*m/g, "");
+    const text = (lines[i] ?? "").replace(ANSI_COLOUR, "");
     if (text.trim() === "") continue;
     if (!isFailure(text)) continue;
     if (allow.some((re) => re.test(text))) continue;
