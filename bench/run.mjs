@@ -141,10 +141,10 @@ function helloWithAssetsDir(scratch) {
   return dir;
 }
 
-async function started(name, proc, base) {
+async function started(name, proc, base, path) {
   const t0 = Date.now();
   try {
-    await waitHealthy(base, proc, STARTUP_TIMEOUT_MS, name === "service" ? "/healthz" : "/");
+    await waitHealthy(base, proc, STARTUP_TIMEOUT_MS, path);
   } catch (err) {
     let tail = "";
     try {
@@ -380,7 +380,7 @@ async function main() {
     const proc = start();
     procs.add(proc);
     logs.push({ name, file: proc.logFile });
-    await started(name, proc, base);
+    await started(name, proc, base, name.startsWith("hello-world") ? "/" : "/healthz");
     return proc;
   };
   const stop = async (proc) => {
