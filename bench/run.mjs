@@ -28,6 +28,7 @@ import {
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
+import { toolEnv, wranglerDevCommand } from "../scripts/lib/env.mjs";
 import { logGuardReport } from "../test/support/log-guard.ts";
 import { freePort, percentile, stopService, waitHealthy } from "./lib.mjs";
 
@@ -57,15 +58,6 @@ function log(message) {
 
 // ------------------------------------------------------------------------------------------------ processes
 
-const WRANGLER_ENV = {
-  CI: "true",
-  WRANGLER_SEND_METRICS: "false",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_HIDE_BANNER: "true",
-  XDG_CONFIG_HOME: join(root, ".tmp", "xdg"),
-  TMPDIR: join(root, ".tmp"),
-};
-
 /** Spawns a command in its own process group with its output in `logFile`. */
 function spawnLogged(cmd, args, opts, logFile) {
   const fd = openSync(logFile, "a");
@@ -77,24 +69,8 @@ function spawnLogged(cmd, args, opts, logFile) {
 
 /** A Worker of ours or not, under the project's wrangler and Node with `npm start`'s flags (log level warn). */
 function startWranglerDir(dir, port, logFile) {
-  mkdirSync(join(root, ".tmp", "xdg"), { recursive: true });
-  const args = [
-    join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
-    "dev",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--show-interactive-dev-session=false",
-    "--log-level",
-    "warn",
-  ];
-  return spawnLogged(
-    join(root, "node_modules", ".bin", "node"),
-    args,
-    { cwd: dir, env: { ...process.env, ...WRANGLER_ENV } },
-    logFile,
-  );
+  const { command, args } = wranglerDevCommand({ port, logLevel: "warn" });
+  return spawnLogged(command, args, { cwd: dir, env: toolEnv() }, logFile);
 }
 
 /** `npm start` at wrangler log level warn and LOG_LEVEL warn (both overridable per run). */

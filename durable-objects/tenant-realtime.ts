@@ -232,11 +232,10 @@ export class RealtimeHub {
   private report(round: FlushRound): void {
     if (round.latencies.size === 0) return;
     this.metrics ??= new MetricsBuffer(this.env.METRICS);
-    this.metrics.add(
+    this.metrics.record(
       [...round.latencies].map(([value, count]) => ({ name: METRICS.fanoutLatency.name, value, count })),
+      (send) => this.ctx.waitUntil(send),
     );
-    const send = this.metrics.claimSend();
-    if (send) this.ctx.waitUntil(send);
   }
 
   /** Brings one socket's subscriptions up to date; `round` shares pages and rendered payloads across sockets. */

@@ -128,7 +128,7 @@ export class TenantStore {
     return this.tenantIdValue;
   }
 
-  /** The recorded tenant id, once known (it never changes: objects are addressed by tenant name). */
+  /** The recorded tenant id, remembered once read (it never changes: objects are addressed by tenant name). */
   private tenantIdValue: string | null = null;
 
   /** The earliest due instant, for arming the object's single alarm. */
@@ -139,16 +139,6 @@ export class TenantStore {
   /** Applies one accepted request, or replays / refuses it by its idempotency key. */
   ingest(cmd: IngestCommand, nowMs: number): IngestOutcome {
     this.advance(nowMs);
-    const knownTenant = this.tenantIdValue;
-    try {
-      return this.ingestInTransaction(cmd, nowMs);
-    } catch (err) {
-      this.tenantIdValue = knownTenant; // rolled back with the transaction
-      throw err;
-    }
-  }
-
-  private ingestInTransaction(cmd: IngestCommand, nowMs: number): IngestOutcome {
     return this.storage.transactionSync((): IngestOutcome => {
       if (cmd.idempotency) {
         const prior = this.sql
@@ -179,9 +169,9 @@ export class TenantStore {
   }
 
   private apply(cmd: IngestCommand, nowMs: number): IngestResponse {
+    // Until the row exists the getter reads it again, so a rolled-back first ingest leaves nothing remembered.
     if (this.tenantId === null) {
       this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('tenant_id', ?)`, cmd.tenantId);
-      this.tenantIdValue = cmd.tenantId;
     }
     this.sql.exec(
       `INSERT INTO provenance (provenance_id, received_ms, request_hash, tags, signal_count) VALUES (?, ?, ?, ?, ?)`,

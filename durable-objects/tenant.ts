@@ -64,9 +64,10 @@ export class TenantObject extends DurableObject<Env> {
         tenantBudget(config.environment, config.finops.tenantDailyBudgetUsd),
         config.finops.flushIntervalMs,
         (period, level) => {
-          this.metrics.add([{ name: METRICS.budgetAlerts.name, labels: { period, threshold: level }, value: 1 }]);
-          const send = this.metrics.claimSend();
-          if (send) ctx.waitUntil(send);
+          this.metrics.record(
+            [{ name: METRICS.budgetAlerts.name, labels: { period, threshold: level }, value: 1 }],
+            (send) => ctx.waitUntil(send),
+          );
         },
       );
       const registry = await persistedRegistry;

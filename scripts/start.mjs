@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDeps } from "./lib/deps.mjs";
 import { devKeys } from "./lib/dev-jwt.mjs";
-import { root, toolEnv } from "./lib/env.mjs";
+import { root, toolEnv, wranglerDevCommand } from "./lib/env.mjs";
 import { freePort } from "./lib/net.mjs";
 import { redisCommand, startRedis } from "./lib/redis.mjs";
 import { localSettings } from "./lib/settings.mjs";
@@ -48,26 +48,17 @@ if (sidecar) {
   settings.UPSTASH_REDIS_REST_TOKEN = sidecar.token;
 }
 
-const args = [
-  join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
-  "dev",
-  "--ip",
-  "127.0.0.1",
-  "--port",
+const { command, args } = wranglerDevCommand({
   port,
-  "--persist-to",
-  stateDir,
-  "--show-interactive-dev-session=false",
+  logLevel: process.env.WRANGLER_LOG ?? "log",
   // Local only: GET /__scheduled runs the retention cron on demand (wrangler dev's test hook).
-  "--test-scheduled",
-  "--log-level",
-  process.env.WRANGLER_LOG ?? "log",
-];
+  extraArgs: ["--persist-to", stateDir, "--test-scheduled"],
+});
 // --var values cannot hold newlines reliably; PEMs travel with literal "\n" (src/config.ts undoes it).
 for (const [key, value] of Object.entries(settings))
   args.push("--var", `${key}:${String(value).replace(/\n/g, "\\n")}`);
 
-const child = spawn(join(root, "node_modules", ".bin", "node"), args, { cwd: root, env: toolEnv(), stdio: "inherit" });
+const child = spawn(command, args, { cwd: root, env: toolEnv(), stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => child.kill(signal));
 }

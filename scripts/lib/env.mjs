@@ -22,3 +22,25 @@ export function toolEnv(extra = {}) {
     ...extra,
   };
 }
+
+/**
+ * The command that serves a Worker with `wrangler dev` on loopback under the project's Node 22: `npm start` and
+ * the bench's baseline Worker run exactly this, so their figures compare like with like.
+ */
+export function wranglerDevCommand({ port, logLevel = "log", extraArgs = [] }) {
+  return {
+    command: join(root, "node_modules", ".bin", "node"),
+    args: [
+      join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--show-interactive-dev-session=false",
+      "--log-level",
+      logLevel,
+      ...extraArgs,
+    ],
+  };
+}

@@ -43,6 +43,16 @@ export class MetricsBuffer {
   }
 
   /**
+   * Adds observations and, when this caller claims the next send, hands it to `keepAlive` (the caller's own
+   * `waitUntil`). What a request, or an object, does with its observations.
+   */
+  record(observations: readonly Observation[], keepAlive: (send: Promise<void>) => void): void {
+    this.add(observations);
+    const send = this.claimSend();
+    if (send) keepAlive(send);
+  }
+
+  /**
    * A promise the caller must keep alive with its own `waitUntil`, or `null` when another request has already
    * claimed the next send. The timer and the aggregator call are created here, inside the caller's request.
    */

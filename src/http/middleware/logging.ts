@@ -35,13 +35,11 @@ export const requestLogging = createMiddleware<AppEnv>(async (c, next) => {
       { name: METRICS.graphqlRequests.name, labels: { status }, value: 1 },
     );
   }
-  const buffer = metricsBuffer(c.env.METRICS);
-  buffer.add(observations);
-  const send = buffer.claimSend();
-  if (!send) return;
-  try {
-    c.executionCtx.waitUntil(send);
-  } catch {
-    // No execution context (unit tests calling the app directly): the send runs unattended.
-  }
+  metricsBuffer(c.env.METRICS).record(observations, (send) => {
+    try {
+      c.executionCtx.waitUntil(send);
+    } catch {
+      // No execution context (unit tests calling the app directly): the send runs unattended.
+    }
+  });
 });
