@@ -1,4 +1,5 @@
 import { neonConfig, Pool } from "@neondatabase/serverless";
+import { logEvent } from "../http/log";
 import type { ScoreStore } from "../ports";
 import type { SinkScore } from "../queues/messages";
 import { dbAttributes, postgresDatabase, withClientSpan } from "../telemetry/db-client";
@@ -21,6 +22,20 @@ ON CONFLICT (tenant_id) DO UPDATE SET
 WHERE coherence_scores.version < EXCLUDED.version`;
 
 /**
+ * The runtime's WebSocket, except that `send()` on a socket that is no longer open does nothing. The driver
+ * coalesces writes and sends them from a zero-delay timer; when the server side closes in between (Postgres
+ * down behind the proxy, a connection refused mid-handshake), workerd's `send()` throws inside that timer, where
+ * nothing can catch it ("Uncaught TypeError: Can't call WebSocket send() after close()"). Data sent to a closed
+ * socket is lost either way; the driver learns of the close from the socket's close event and fails the query.
+ */
+class SendAfterCloseSafeWebSocket extends WebSocket {
+  override send(data: string | ArrayBuffer | ArrayBufferView): void {
+    if (this.readyState !== WebSocket.OPEN) return;
+    super.send(data);
+  }
+}
+
+/**
  * {@link ScoreStore} over `@neondatabase/serverless` (node-postgres API over WebSocket). Workers cannot keep
  * connections between invocations, so each user opens a store, uses it, and closes it.
  */
@@ -30,6 +45,7 @@ export class NeonScoreStore implements ScoreStore {
 
   constructor(settings: PostgresSettings) {
     this.url = settings.url;
+    neonConfig.webSocketConstructor = SendAfterCloseSafeWebSocket;
     if (settings.wsProxy) {
       // Local/test only: plain ws:// to Neon's wsproxy in front of a real Postgres.
       neonConfig.wsProxy = settings.wsProxy;
@@ -37,6 +53,17 @@ export class NeonScoreStore implements ScoreStore {
       neonConfig.pipelineConnect = false;
     }
     this.pool = new Pool({ connectionString: settings.url, max: 4 });
+    // An idle pooled connection that drops (Postgres restarted, the network lost) is reported as the pool's
+    // 'error' event; without a listener the emitter throws it as uncaught. The pool has already discarded that
+    // connection and the next query opens a fresh one, so a warning is all it needs.
+    this.pool.on("error", (err: unknown) => {
+      logEvent({
+        level: "warn",
+        op: "postgres_idle_error",
+        error_code: "SINK_CONNECTION_LOST",
+        message: err instanceof Error ? err.message : String(err),
+      });
+    });
   }
 
   async upsertScore(s: SinkScore, trace?: TraceScope): Promise<void> {

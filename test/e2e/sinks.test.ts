@@ -84,11 +84,6 @@ beforeAll(async () => {
   await migrateNeo4j({ url: neo4j.httpUrl, user: neo4j.user, password: neo4j.password, database: neo4j.database });
   driver = neo4jDriver.driver(neo4j.boltUrl, neo4jDriver.auth.basic(neo4j.user, neo4j.password));
   svc = await startService({
-    // KNOWN DEFECT found by the log guard, to fix next (issue 12 note): while Postgres is stopped, the Neon
-    // driver's socket emits an 'error' event nobody listens to ("Unhandled error. (… Network connection lost.)").
-    // The data still converges (the tests below), but the runtime reports the error as uncaught. Only that line
-    // is allowed here.
-    allowLogLines: [/Unhandled error\. \(Uncaught Error: Network connection lost\.\)/],
     env: {
       NEO4J_URL: neo4j.httpUrl,
       NEO4J_USER: neo4j.user,
