@@ -16,6 +16,7 @@ const neo4j = await startNeo4j({
   httpPort: Number(process.env.NEO4J_HTTP_PORT ?? 7474),
   boltPort: Number(process.env.NEO4J_BOLT_PORT ?? 7687),
   dataDir: join(dir, "neo4j"),
+  profile: "server",
 });
 migratePostgres(pg.url);
 await migrateNeo4j({ url: neo4j.httpUrl, user: neo4j.user, password: neo4j.password, database: neo4j.database });

@@ -31,4 +31,6 @@ export declare function startNeo4j(opts?: {
   boltPort?: number;
   dataDir?: string;
   timeoutMs?: number;
+  /** "test" (default): fast start, C1 only, 512 MB; "server": the normal compiler and a 2 GB heap. */
+  profile?: "test" | "server";
 }): Promise<RunningNeo4j>;
