@@ -8,7 +8,7 @@
 // and migrated afresh) with our WebSocket proxy (in this process, as in the tests), Neo4j 5.26 (harness JVM, fresh
 // store) and `npm start` (wrangler dev → workerd, fresh state) with the sink settings and RPS_MAX=1000000. The
 // stores are observed with psql (one long-lived psql process) and neo4j-driver over Bolt — never through the code
-// under test. The baseline is Neo4j itself: the adapter's own UNWIND … MERGE statement (read from
+// under test. The baseline is Neo4j itself: the adapter's own UNWIND … MERGE statement and parameters (bundled from
 // src/adapters/neo4j-query-api.ts) sent from this process to the Query API with the same rows per statement.
 //
 // Settings (environment): SINK_SIGNALS (50000) signals over SINK_TENANTS (10) tenants in SINK_BATCH (1000)-signal
@@ -76,52 +76,39 @@ const run = promisify(execFile);
 
 // ---------------------------------------------------------------------------------------------- the code's own
 
-/** The adapter's signal statement, verbatim from its source, so the baseline runs exactly what the sink runs. */
-function adapterStatement() {
-  const src = readFileSync(join(root, "src", "adapters", "neo4j-query-api.ts"), "utf8");
-  const m = /const WRITE_SIGNALS = `([^`]*)`/.exec(src);
-  if (!m) throw new Error("WRITE_SIGNALS not found in src/adapters/neo4j-query-api.ts");
-  return m[1];
-}
-
-/** The adapter's node key (signalKey in src/adapters/neo4j-query-api.ts). */
-const signalKey = (tenantId, s) => JSON.stringify([tenantId, s.source, s.signalId, s.tsMs]);
-
 /**
- * packSignals and MAX_MESSAGE_BYTES from src/queues/messages.ts. Node ≥ 22.18 imports the TypeScript module itself
- * (type stripping); older Node gets a copy of the same packing rule.
+ * The production code the baseline and the cost model need — the adapter's statement and parameters, the node key,
+ * the outbox's packing — bundled from src/ with esbuild (wrangler's own bundler) into .tmp/ and imported, so the
+ * bench never keeps a copy that could drift from what the Worker runs.
  */
-async function loadPacking() {
-  try {
-    const m = await import("../src/queues/messages.ts");
-    if (typeof m.packSignals === "function") {
-      return { packSignals: m.packSignals, maxBytes: m.MAX_MESSAGE_BYTES, source: "src/queues/messages.ts (imported)" };
-    }
-  } catch {
-    // fall through to the copy
-  }
-  const src = readFileSync(join(root, "src", "queues", "messages.ts"), "utf8");
-  const kb = Number(/MAX_MESSAGE_BYTES = (\d+) \* 1024/.exec(src)?.[1] ?? 100);
-  const encoder = new TextEncoder();
-  const packSignals = (tenantId, signals, maxBytes = kb * 1024) => {
-    const messages = [];
-    const envelope = encoder.encode(JSON.stringify({ v: 1, kind: "signals", tenantId, signals: [] })).length;
-    let current = [];
-    let size = envelope;
-    for (const s of signals) {
-      const bytes = encoder.encode(JSON.stringify(s)).length + 1;
-      if (current.length > 0 && size + bytes > maxBytes) {
-        messages.push({ v: 1, kind: "signals", tenantId, signals: current });
-        current = [];
-        size = envelope;
-      }
-      current.push(s);
-      size += bytes;
-    }
-    if (current.length > 0) messages.push({ v: 1, kind: "signals", tenantId, signals: current });
-    return messages;
+async function loadProduction() {
+  const { build } = await import("esbuild");
+  const outfile = join(root, ".tmp", "bench-sinks-production.mjs");
+  await build({
+    stdin: {
+      contents: [
+        'export { WRITE_SIGNALS, signalKey, signalsParameters } from "./src/adapters/neo4j-query-api.ts";',
+        'export { MAX_MESSAGE_BYTES, expandSignals, packSignals } from "./src/queues/messages.ts";',
+      ].join("\n"),
+      resolveDir: root,
+      loader: "ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    outfile,
+    logLevel: "warning",
+  });
+  const m = await import(`${outfile}?${Date.now()}`);
+  return {
+    statement: m.WRITE_SIGNALS,
+    parameters: m.signalsParameters,
+    expandSignals: m.expandSignals,
+    packSignals: m.packSignals,
+    maxBytes: m.MAX_MESSAGE_BYTES,
+    source: "src/queues/messages.ts and src/adapters/neo4j-query-api.ts (bundled at run time)",
   };
-  return { packSignals, maxBytes: kb * 1024, source: "copy of src/queues/messages.ts packSignals (Node < 22.18)" };
 }
 
 const jsonBytes = (value) => Buffer.byteLength(JSON.stringify(value));
@@ -383,7 +370,7 @@ const scoreMessage = (tenantId) => ({
 });
 
 /** Neo4j alone: the adapter's statement over the Query API from this process, the same rows per statement. */
-async function rawNeo4j(neo4j, statement, packing, { prefix, signals, tenants, concurrency, rowsPerStatement }) {
+async function rawNeo4j(neo4j, packing, { prefix, signals, tenants, concurrency, rowsPerStatement }) {
   const endpoint = `${neo4j.httpUrl}/db/${neo4j.database}/query/v2`;
   const auth = `Basic ${Buffer.from(`${neo4j.user}:${neo4j.password}`).toString("base64")}`;
   const perTenant = Math.ceil(signals / tenants);
@@ -391,24 +378,21 @@ async function rawNeo4j(neo4j, statement, packing, { prefix, signals, tenants, c
   // Rows per statement: as the outbox packs them, or a fixed count (what grouping messages in the consumer would send).
   const chunk = (tenantId, rows) =>
     rowsPerStatement
-      ? Array.from({ length: Math.ceil(rows.length / rowsPerStatement) }, (_, i) => ({
-          signals: rows.slice(i * rowsPerStatement, (i + 1) * rowsPerStatement),
-        }))
-      : packing.packSignals(tenantId, rows);
+      ? Array.from({ length: Math.ceil(rows.length / rowsPerStatement) }, (_, i) =>
+          rows.slice(i * rowsPerStatement, (i + 1) * rowsPerStatement),
+        )
+      : packing.packSignals(tenantId, rows).map((m) => packing.expandSignals(m));
   const step = rowsPerStatement ? Math.max(BATCH, rowsPerStatement) : BATCH;
   for (let t = 0; t < tenants; t++) {
     const tenantId = `${prefix}${t}`;
     for (let from = 0; from < perTenant; from += step) {
       const batch = makeSignals(tenantId, from, Math.min(step, perTenant - from), tsIso());
       const rows = sinkRows(batch, { seqFrom: from + 1, provenanceId: randomUUID(), acceptedMs: Date.now() });
-      for (const m of chunk(tenantId, rows)) {
+      for (const group of chunk(tenantId, rows)) {
         statements.push({
           tenant: t,
-          count: m.signals.length,
-          body: JSON.stringify({
-            statement,
-            parameters: { tenantId, rows: m.signals.map((s) => ({ ...s, key: signalKey(tenantId, s) })) },
-          }),
+          count: group.length,
+          body: JSON.stringify({ statement: packing.statement, parameters: packing.parameters(tenantId, group) }),
         });
       }
     }
@@ -1003,7 +987,7 @@ ${table(["Traffic", "Signals", "Messages (computed)", "Msgs / 1,000 signals", "O
 
 ## Method
 
-1. **Baseline**: the adapter's \`WRITE_SIGNALS\` statement (read from src/adapters/neo4j-query-api.ts at run time),
+1. **Baseline**: the adapter's \`WRITE_SIGNALS\` statement and parameters (bundled from src/adapters/neo4j-query-api.ts at run time),
    sent from this process to \`POST /db/neo4j/query/v2\` with rows shaped and packed exactly as the consumer sends them
    (${fmtInt(rawSerial.signals)} signals, ${TENANTS} other tenants), first one statement at a time (what one consumer
    invocation does), then ${rawPar.concurrency} at a time (each lane owning whole tenants). A few statements warm the JVM first.
@@ -1097,8 +1081,7 @@ async function main() {
   }
 
   try {
-    const packing = await loadPacking();
-    const statement = adapterStatement();
+    const packing = await loadProduction();
     const [pgPort, proxyPort, port] = [await freePort(), await freePort(), await freePort()];
     log(`starting Postgres (${pgDir}), the WebSocket proxy and Neo4j`);
     res.pg = await startPostgres({ dataDir: pgDir, port: pgPort });
@@ -1135,28 +1118,28 @@ async function main() {
 
     // Baseline: warm the JVM and the store with the raw statement, then the measured runs.
     log(`baseline: warming Neo4j with ${fmtInt(WARMUP)} signals of the raw statement, 2 at a time`);
-    await rawNeo4j(neo4j, statement, packing, {
+    await rawNeo4j(neo4j, packing, {
       prefix: `warm-${runId}-`,
       signals: WARMUP,
       tenants: TENANTS,
       concurrency: 2,
     });
     const raw = {};
-    raw.serial = await rawNeo4j(neo4j, statement, packing, {
+    raw.serial = await rawNeo4j(neo4j, packing, {
       prefix: `raw1-${runId}-`,
       signals: SIGNALS,
       tenants: TENANTS,
       concurrency: 1,
     });
     log(`raw serial: ${fmtInt(raw.serial.rate)} signals/s in ${fmtS(raw.serial.seconds)}`);
-    raw.parallel = await rawNeo4j(neo4j, statement, packing, {
+    raw.parallel = await rawNeo4j(neo4j, packing, {
       prefix: `rawN-${runId}-`,
       signals: SIGNALS,
       tenants: TENANTS,
       concurrency: CONCURRENCY,
     });
     log(`raw ×${CONCURRENCY}: ${fmtInt(raw.parallel.rate)} signals/s in ${fmtS(raw.parallel.seconds)}`);
-    raw.two = await rawNeo4j(neo4j, statement, packing, {
+    raw.two = await rawNeo4j(neo4j, packing, {
       prefix: `raw2-${runId}-`,
       signals: SIGNALS,
       tenants: TENANTS,
@@ -1164,7 +1147,7 @@ async function main() {
     });
     log(`raw ×2: ${fmtInt(raw.two.rate)} signals/s in ${fmtS(raw.two.seconds)}`);
 
-    raw.grouped = await rawNeo4j(neo4j, statement, packing, {
+    raw.grouped = await rawNeo4j(neo4j, packing, {
       prefix: `rawG-${runId}-`,
       signals: SIGNALS,
       tenants: TENANTS,
@@ -1172,7 +1155,7 @@ async function main() {
       rowsPerStatement: 2500,
     });
     log(`raw, 2,500 rows/statement: ${fmtInt(raw.grouped.rate)} signals/s in ${fmtS(raw.grouped.seconds)}`);
-    raw.single = await rawNeo4j(neo4j, statement, packing, {
+    raw.single = await rawNeo4j(neo4j, packing, {
       prefix: `raw1r-${runId}-`,
       signals: 300,
       tenants: 3,
@@ -1187,7 +1170,7 @@ async function main() {
     log(
       `throughput: Neo4j ${fmtInt(tp.graphRate)} signals/s (${fmtS(tp.graphSeconds)}), Postgres final scores ${fmtS(tp.pgSeconds)}`,
     );
-    raw.serialAfter = await rawNeo4j(neo4j, statement, packing, {
+    raw.serialAfter = await rawNeo4j(neo4j, packing, {
       prefix: `rawA-${runId}-`,
       signals: SIGNALS,
       tenants: TENANTS,

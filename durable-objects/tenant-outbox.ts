@@ -105,7 +105,7 @@ export class SinkOutbox {
         if (version !== this.scoreVersion && tenantId !== null) {
           const view = this.store.score(tenantId, this.clock());
           await this.send({
-            v: 2,
+            v: 3,
             kind: "score",
             score: {
               tenantId,

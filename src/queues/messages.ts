@@ -27,43 +27,83 @@ export const sinkScoreSchema = z.object({
 });
 export type SinkScore = z.infer<typeof sinkScoreSchema>;
 
-/** A signal on the wire: its provenance's policy tags travel once per message, not once per row. */
+/** A signal on the wire in v2 messages (still accepted from queues written by an earlier deployment). */
 const wireSignalSchema = sinkSignalSchema.omit({ tags: true });
-type WireSignal = z.infer<typeof wireSignalSchema>;
+
+/**
+ * A signal on the wire in v3 messages, positional so no field name is repeated per row:
+ * `[seq, signalId, type, source, value, weight, tsMs, acceptedMs, provenanceIndex]`, where `provenanceIndex`
+ * points into the message's `provenance` list. About 80 bytes a row where v2 needed ~215, so a 1,000-signal
+ * request fits two 64 KB billing chunks instead of four.
+ */
+const wireRowSchema = z.tuple([
+  z.number().int().nonnegative(),
+  z.string(),
+  z.string(),
+  z.string(),
+  z.number(),
+  z.number(),
+  z.number().int(),
+  z.number().int(),
+  z.number().int().nonnegative(),
+]);
+type WireRow = z.infer<typeof wireRowSchema>;
+
+const tagsSchema = z.record(z.string(), z.string());
 
 /** Messages on the sink queue: versioned, validated on receipt (never cast). */
-export const sinkMessageSchema = z.discriminatedUnion("kind", [
+export const sinkMessageSchema = z.union([
+  z.object({
+    v: z.literal(3),
+    kind: z.literal("signals"),
+    tenantId: z.string(),
+    /** `[provenanceId, policy tags]` of the rows of this message, each once. */
+    provenance: z.array(z.tuple([z.string(), tagsSchema])).min(1),
+    rows: z.array(wireRowSchema).min(1),
+    /** The producer span of the hand-off (tracing on), so the consumer continues the request's trace. */
+    trace: traceContextSchema.optional(),
+  }),
   z.object({
     v: z.literal(2),
     kind: z.literal("signals"),
     tenantId: z.string(),
-    /** Policy tags by provenance id, for the rows of this message. */
-    provenance: z.record(z.string(), z.record(z.string(), z.string())),
+    provenance: z.record(z.string(), tagsSchema),
     signals: z.array(wireSignalSchema).min(1),
-    /** The producer span of the hand-off (tracing on), so the consumer continues the request's trace. */
     trace: traceContextSchema.optional(),
   }),
-  z.object({ v: z.literal(2), kind: z.literal("score"), score: sinkScoreSchema, trace: traceContextSchema.optional() }),
+  z.object({
+    v: z.union([z.literal(2), z.literal(3)]),
+    kind: z.literal("score"),
+    score: sinkScoreSchema,
+    trace: traceContextSchema.optional(),
+  }),
 ]);
 export type SinkMessage = z.infer<typeof sinkMessageSchema>;
 type SignalsMessage = Extract<SinkMessage, { kind: "signals" }>;
 
 /** The signals of a message with their tags attached again (a missing provenance entry yields no tags). */
 export function expandSignals(message: SignalsMessage): SinkSignal[] {
-  return message.signals.map((s) => ({ ...s, tags: message.provenance[s.provenanceId] ?? {} }));
+  if (message.v === 2) {
+    return message.signals.map((s) => ({ ...s, tags: message.provenance[s.provenanceId] ?? {} }));
+  }
+  return message.rows.map(([seq, signalId, type, source, value, weight, tsMs, acceptedMs, p]) => {
+    const [provenanceId, tags] = message.provenance[p] ?? ["", {}];
+    return { seq, signalId, type, source, value, weight, tsMs, acceptedMs, provenanceId, tags };
+  });
 }
 
 /**
  * Queue messages are capped at 128 KB, and Cloudflare bills each message write, read and delete per 64 KB
  * chunk. Packing to just under one chunk makes every message cost exactly 3 operations: a 1,000-signal request
- * is about four signal messages plus one score message, ≈ 15 operations per 1,000 signals.
+ * is about two signal messages plus one score message, ≈ 9 operations per 1,000 signals.
  */
 export const MAX_MESSAGE_BYTES = 60 * 1024;
 
 const encoder = new TextEncoder();
+const bytes = (value: unknown) => encoder.encode(JSON.stringify(value)).length;
 
 /**
- * Packs signals, in order, into as few `signals` messages as fit under {@link MAX_MESSAGE_BYTES}.
+ * Packs signals, in order, into as few v3 `signals` messages as fit under {@link MAX_MESSAGE_BYTES}.
  * A single signal is always small (fields are length-capped at ingest), so every message holds at least one.
  */
 export function packSignals(
@@ -73,31 +113,35 @@ export function packSignals(
   trace?: TraceContext,
 ): SinkMessage[] {
   const messages: SinkMessage[] = [];
-  const envelope = encoder.encode(
-    JSON.stringify({ v: 2, kind: "signals", tenantId, provenance: {}, signals: [], ...(trace ? { trace } : {}) }),
-  ).length;
-  let current: WireSignal[] = [];
-  let provenance: Record<string, Record<string, string>> = {};
+  const envelope = bytes({ v: 3, kind: "signals", tenantId, provenance: [], rows: [], ...(trace ? { trace } : {}) });
+  let rows: WireRow[] = [];
+  let provenance: Array<[string, Record<string, string>]> = [];
+  let index = new Map<string, number>();
   let size = envelope;
   const flush = () => {
-    messages.push({ v: 2, kind: "signals", tenantId, provenance, signals: current, ...(trace ? { trace } : {}) });
-    current = [];
-    provenance = {};
+    messages.push({ v: 3, kind: "signals", tenantId, provenance, rows, ...(trace ? { trace } : {}) });
+    rows = [];
+    provenance = [];
+    index = new Map();
     size = envelope;
   };
-  for (const { tags, ...row } of signals) {
-    const rowBytes = encoder.encode(JSON.stringify(row)).length + 1;
-    const tagBytes = provenance[row.provenanceId]
-      ? 0
-      : encoder.encode(JSON.stringify({ [row.provenanceId]: tags })).length;
-    if (current.length > 0 && size + rowBytes + tagBytes > maxBytes) flush();
-    if (!provenance[row.provenanceId]) {
-      provenance[row.provenanceId] = tags;
-      size += encoder.encode(JSON.stringify({ [row.provenanceId]: tags })).length;
+  for (const s of signals) {
+    const known = index.get(s.provenanceId);
+    const entryBytes = known === undefined ? bytes([s.provenanceId, s.tags]) + 1 : 0;
+    const row: WireRow = [s.seq, s.signalId, s.type, s.source, s.value, s.weight, s.tsMs, s.acceptedMs, known ?? 0];
+    const rowBytes = bytes(row) + 1 + (known === undefined ? String(provenance.length).length : 0);
+    if (rows.length > 0 && size + rowBytes + entryBytes > maxBytes) flush();
+    let p = index.get(s.provenanceId);
+    if (p === undefined) {
+      p = provenance.length;
+      provenance.push([s.provenanceId, s.tags]);
+      index.set(s.provenanceId, p);
+      size += bytes([s.provenanceId, s.tags]) + 1;
     }
-    current.push(row);
-    size += rowBytes;
+    row[8] = p;
+    rows.push(row);
+    size += bytes(row) + 1;
   }
-  if (current.length > 0) flush();
+  if (rows.length > 0) flush();
   return messages;
 }

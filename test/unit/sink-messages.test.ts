@@ -22,10 +22,10 @@ const signals: SinkSignal[] = Array.from({ length: 1000 }, (_, i) => ({
 }));
 
 describe("packSignals", () => {
-  it("packs a 1000-signal request into ≤ 4 one-chunk messages, rows in order, tags once per provenance", () => {
+  it("packs a 1000-signal request into ≤ 2 one-chunk messages, rows in order, tags once per provenance", () => {
     const messages = packSignals("acme", signals);
-    // ≈ 200 B a row: four messages of ≤ 60 KB, each one 64 KB billing chunk.
-    expect(messages.length).toBeLessThanOrEqual(4);
+    // ≈ 100 B a positional row: two messages of ≤ 60 KB, each one 64 KB billing chunk.
+    expect(messages.length).toBeLessThanOrEqual(2);
     const rows: SinkSignal[] = [];
     for (const m of messages) {
       expect(new TextEncoder().encode(JSON.stringify(m)).length).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
@@ -40,8 +40,30 @@ describe("packSignals", () => {
   it("starts a new message when the next row would pass the cap", () => {
     const messages = packSignals("acme", signals.slice(0, 10), 1200);
     expect(messages.length).toBeGreaterThan(1);
-    expect(messages.flatMap((m) => (m.kind === "signals" ? m.signals.map((s) => s.seq) : []))).toEqual(
+    expect(messages.flatMap((m) => (m.kind === "signals" ? expandSignals(m).map((s) => s.seq) : []))).toEqual(
       signals.slice(0, 10).map((s) => s.seq),
     );
+    for (const m of messages) expect(new TextEncoder().encode(JSON.stringify(m)).length).toBeLessThanOrEqual(1200);
+  });
+
+  it("still reads v2 messages (queued by an earlier deployment) into the same rows", () => {
+    const rows = signals.slice(0, 3);
+    const v2 = {
+      v: 2,
+      kind: "signals",
+      tenantId: "acme",
+      provenance: { [rows[0]?.provenanceId as string]: tags },
+      signals: rows.map(({ tags: _tags, ...r }) => r),
+    };
+    const parsed = sinkMessageSchema.parse(v2);
+    if (parsed.kind !== "signals") throw new Error("expected a signals message");
+    expect(expandSignals(parsed)).toEqual(rows);
+  });
+
+  it("refuses a v3 row whose shape is wrong", () => {
+    const [m] = packSignals("acme", signals.slice(0, 1));
+    const broken = JSON.parse(JSON.stringify(m));
+    broken.rows[0][4] = "0.5";
+    expect(sinkMessageSchema.safeParse(broken).success).toBe(false);
   });
 });
