@@ -299,7 +299,7 @@ function buildReport(m, r, layers, errorLines) {
     row("mutation `pq_publish_signal_v1`", r.mutation, hello(20), TARGETS.mutation),
     row("single-signal `POST /v1/coherence/signals`", r.ingest, hello(20), TARGETS.ingest),
     "",
-    "The reference row is not ours either: it is the least any route that calls a tenant's object (and counts the",
+    "The reference row is a measure of the platform, not a route of ours: the least any route that calls a tenant's object (and counts the",
     "request there, exactly) can cost on this stack, so it bounds what the read, mutation and ingest ratios can reach.",
     "",
     `Batch ingest, ${BATCH_SIZE} signals a request, ${r.batch.connections} connections, one tenant: **${Math.round(batchRate).toLocaleString("en")} signals/s**` +

@@ -39,6 +39,7 @@ import neo4jDriver from "neo4j-driver";
 import { startNeo4j } from "../scripts/lib/neo4j.mjs";
 import { startPostgres, startWsproxy } from "../scripts/lib/postgres.mjs";
 import { migrateNeo4j, migratePostgres } from "../scripts/migrate.mjs";
+import { logGuardReport } from "../test/support/log-guard.ts";
 import { freePort, percentile, sleep, stopService, waitHealthy } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
@@ -1185,6 +1186,8 @@ async function main() {
 
     const serviceLog = readFileSync(logFile, "utf8");
     const notes = serviceNotes(serviceLog);
+    const guard = logGuardReport(serviceLog);
+    notes.unshift(`Log guard (test/support/log-guard.ts) over the service's output: ${guard ?? "no error line"}.`);
     if (queueBatches(serviceLog).length === 0) {
       notes.push("no `QUEUE` lines in wrangler's output: the run's message counts are not available");
     }
@@ -1194,7 +1197,8 @@ async function main() {
     printSummary(raw, tp, lag);
     writeFileSync(join(root, "bench", "RESULTS-sinks.md"), buildReport(machine, ctx, raw, tp, lag, notes));
     log("wrote bench/RESULTS-sinks.md");
-    return 0;
+    if (guard) log(`log guard: ${guard}`);
+    return guard ? 1 : 0;
   } catch (err) {
     log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return 1;

@@ -61,7 +61,8 @@ export class NeonScoreStore implements ScoreStore {
         level: "warn",
         op: "postgres_idle_error",
         error_code: "SINK_CONNECTION_LOST",
-        message: err instanceof Error ? err.message : String(err),
+        // The driver hands over the socket's ErrorEvent, not an Error: its text is in `message` either way.
+        message: String((err as { message?: unknown } | null)?.message ?? err),
       });
     });
   }
