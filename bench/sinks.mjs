@@ -11,7 +11,7 @@
 // under test. The baseline is Neo4j itself: the adapter's own UNWIND … MERGE statement and parameters (bundled from
 // src/adapters/neo4j-query-api.ts) sent from this process to the Query API with the same rows per statement.
 //
-// Settings (environment): SINK_SIGNALS (50000) signals over SINK_TENANTS (10) tenants in SINK_BATCH (1000)-signal
+// Settings (environment): SINK_SIGNALS (200000) signals over SINK_TENANTS (10) tenants in SINK_BATCH (1000)-signal
 // requests, SINK_CONCURRENCY (4) in flight; steady ingest for the lag: SINK_LAG_RATE (20) req/s of SINK_LAG_BATCH
 // (1) signals over SINK_LAG_TENANTS (4) tenants for SINK_LAG_SECONDS (30) s; SINK_POLL_MS (50) Postgres poll
 // period; SINK_TIMEOUT_S (180) to wait for the stores to converge; SINK_WARMUP (200000) signals through the raw
@@ -44,7 +44,7 @@ import { freePort, percentile, sleep, stopService, waitHealthy } from "./lib.mjs
 
 const root = resolve(import.meta.dirname, "..");
 const QUICK = process.env.SINK_QUICK === "1";
-const SIGNALS = positiveInt(process.env.SINK_SIGNALS, QUICK ? 10_000 : 50_000);
+const SIGNALS = positiveInt(process.env.SINK_SIGNALS, QUICK ? 10_000 : 200_000);
 const TENANTS = positiveInt(process.env.SINK_TENANTS, 10);
 const BATCH = Math.min(1000, positiveInt(process.env.SINK_BATCH, 1000));
 const CONCURRENCY = positiveInt(process.env.SINK_CONCURRENCY, 4);
