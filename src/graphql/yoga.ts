@@ -1,12 +1,12 @@
 import { usePersistedOperations } from "@graphql-yoga/plugin-persisted-operations";
 import { GraphQLError } from "graphql";
-import { createSchema, createYoga, type Plugin } from "graphql-yoga";
+import { createYoga, type Plugin } from "graphql-yoga";
 import type { GraphQLServerContext } from "./context";
 import { gqlError } from "./errors";
+import { codeErrors } from "./execute";
 import { normalizeOperationParams, operationKey } from "./persisted";
 import { persistedRegistry as registry } from "./registry";
-import { resolvers } from "./resolvers";
-import { typeDefs } from "./schema.graphql";
+import { schema } from "./schema";
 
 /** Requests whose deployment allows ad-hoc operations (`ALLOW_ADHOC_OPERATIONS=true`). */
 const adhocAllowed = new WeakSet<Request>();
@@ -29,29 +29,12 @@ const normalizePersistedParams: Plugin<GraphQLServerContext> = {
   },
 };
 
-/**
- * Gives every error an `extensions.code` (contract §2: every /graphql failure carries one) and copies the
- * first code into the request's log line. graphql-js reports variable coercion problems (wrong type, unknown
- * or missing input field) without a code: they are the mutation's validation failures, so VALIDATION_FAILED.
- */
+/** Every error gets an `extensions.code` and the first lands in the log line (shared with the fast path). */
 const codeEveryError: Plugin<GraphQLServerContext> = {
   onResultProcess({ result, setResult, serverContext }) {
     if (Array.isArray(result) || Symbol.asyncIterator in result) return;
-    const errors = result.errors;
-    if (!errors || errors.length === 0) return;
-    const executed = result.data !== undefined && result.data !== null;
-    const coded = errors.map((err) => {
-      if (err.extensions?.code !== undefined) return err;
-      const code = executed ? "INTERNAL" : "VALIDATION_FAILED";
-      return new GraphQLError(err.message, {
-        nodes: err.nodes ?? null,
-        path: err.path ?? null,
-        extensions: { ...err.extensions, code },
-      });
-    });
-    setResult({ ...result, errors: coded });
-    const log = (serverContext as Partial<GraphQLServerContext>).log;
-    if (log) log.error_code = String(coded[0]?.extensions?.code);
+    if (!result.errors || result.errors.length === 0) return;
+    setResult(codeErrors(result, serverContext as Partial<GraphQLServerContext>));
   },
 };
 
@@ -78,7 +61,7 @@ const preparsedBody: Plugin<GraphQLServerContext> = {
 
 /** The GraphQL server, created once per isolate (module scope). */
 export const yoga = createYoga<GraphQLServerContext>({
-  schema: createSchema<GraphQLServerContext>({ typeDefs, resolvers }),
+  schema,
   graphqlEndpoint: "/graphql",
   landingPage: false,
   graphiql: false,

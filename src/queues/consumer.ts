@@ -114,23 +114,19 @@ export async function consumeSinkBatch(
         w.traces.push(m.trace);
       }
     }
-    await inLanes(
-      [...byTenant.values()],
-      GRAPH_LANES,
-      async (work) => {
-        // Continues the first message's trace; the other messages' producer spans become links.
-        const span = startQueueProcessSpan(tracer, batch.queue, work.traces).setBaggage("tenant_id", work.tenantId);
-        try {
-          await applyTenantWork(work, sinks, { tracer, span });
-          for (const msg of work.messages) msg.ack();
-        } catch (err) {
-          span.recordError(err);
-          await settleFailure(env, work, err);
-        } finally {
-          span.end();
-        }
-      },
-    );
+    await inLanes([...byTenant.values()], GRAPH_LANES, async (work) => {
+      // Continues the first message's trace; the other messages' producer spans become links.
+      const span = startQueueProcessSpan(tracer, batch.queue, work.traces).setBaggage("tenant_id", work.tenantId);
+      try {
+        await applyTenantWork(work, sinks, { tracer, span });
+        for (const msg of work.messages) msg.ack();
+      } catch (err) {
+        span.recordError(err);
+        await settleFailure(env, work, err);
+      } finally {
+        span.end();
+      }
+    });
   } finally {
     await sinks.scores?.close();
     if (tracer.enabled) {

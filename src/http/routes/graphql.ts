@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { authorize, denialMessage, recordDecision } from "../../auth/authz";
 import { bodyKindOf } from "../../domain/ingest-body";
+import type { GraphQLServerContext } from "../../graphql/context";
+import { executePersisted } from "../../graphql/execute";
 import { yoga } from "../../graphql/yoga";
 import { decodeUtf8, readBodyLimited } from "../body";
 import type { AppEnv } from "../context";
@@ -43,9 +45,6 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
       } catch {
         throw new AppError(400, "MALFORMED_JSON", "request body is not valid JSON");
       }
-      // The body is handed over parsed (yoga's preparsedBody plugin); the request carries only what yoga reads.
-      const headers = new Headers({ "content-type": "application/json", accept: acceptOk ? accept : "*/*" });
-      request = new Request(c.req.raw.url, { method: "POST", headers });
     } else {
       // GET (queries only): the JSON-valued parameters must parse, as a POST body must.
       const search = new URL(c.req.url).searchParams;
@@ -64,7 +63,7 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
         request = new Request(c.req.raw.url, { method: "GET", headers });
       }
     }
-    const answer = await yoga.fetch(request, {
+    const context: GraphQLServerContext = {
       env: c.env,
       config: c.get("config"),
       principal,
@@ -75,7 +74,17 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
       body,
       ...parsed,
       receivedAtMs: Date.now(),
-    });
+    };
+    // A registered operation with well-formed parameters is executed directly; anything else is yoga's to answer.
+    let answer = parsed && (await executePersisted(parsed.parsedBody, acceptOk ? accept : "*/*", context));
+    if (!answer) {
+      if (parsed) {
+        // The body is handed over parsed (yoga's preparsedBody plugin); the request carries only what yoga reads.
+        const headers = new Headers({ "content-type": "application/json", accept: acceptOk ? accept : "*/*" });
+        request = new Request(c.req.raw.url, { method: "POST", headers });
+      }
+      answer = await yoga.fetch(request, context);
+    }
     const delayMs = c.get("config").debugDelayMs;
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     return answer;
