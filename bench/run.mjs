@@ -68,10 +68,10 @@ function spawnLogged(cmd, args, opts, logFile) {
 }
 
 /** A Worker of ours or not, under the project's wrangler and Node with `npm start`'s flags (log level warn). */
-function startWranglerDir(dir, port, logFile) {
+function startWranglerDir(dir, port, logFile, extraEnv = {}) {
   // `--test-scheduled` as `npm start` has it (wrangler then wraps fetch in the same dev middleware).
   const { command, args } = wranglerDevCommand({ port, logLevel: "warn", extraArgs: ["--test-scheduled"] });
-  return spawnLogged(command, args, { cwd: dir, env: toolEnv() }, logFile);
+  return spawnLogged(command, args, { cwd: dir, env: toolEnv(extraEnv) }, logFile);
 }
 
 /** `npm start` at wrangler log level warn and LOG_LEVEL warn (both overridable per run). */
@@ -280,8 +280,9 @@ function buildReport(m, r, layers, errorLines) {
     `Node ${m.node} (the load client), wrangler ${m.wrangler}, autocannon ${m.autocannon}. Client and server share the cores.`,
     "",
     "**Baseline**: the platform's hello-world Worker (`bench/hello-world/`), started in this run with the same wrangler,",
-    "Node and flags as `npm start`, both at wrangler log level `warn`; the service also at `LOG_LEVEL=warn` (one printed",
-    "line per request is a local-dev cost production does not have: see the layer table). Each baseline figure is the",
+    "Node and flags as `npm start`, both at wrangler log level `warn` and without wrangler's local observability",
+    "collector (`X_LOCAL_OBSERVABILITY=false`); the service also at `LOG_LEVEL=warn` (one printed line per request,",
+    "like the collector, is a local-dev cost production does not have: see the layer table). Each baseline figure is the",
     "mean of a run before and a run after the service's runs at the same number of connections. All runs are closed",
     `loops (each connection sends its next request when the answer arrives), ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up.`,
     "",
@@ -344,9 +345,15 @@ function buildReport(m, r, layers, errorLines) {
       "|---|---|---|",
       `| without a static-asset router | ${h.plain.rps.toFixed(0)} | 1.00× |`,
       `| with \`[assets]\` + \`run_worker_first\` (how the service served /workbench before) | ${h.assets.rps.toFixed(0)} | ${fmtRatio(h.assets.rps / h.plain.rps)} |`,
+      `| with wrangler's local observability collector (\`X_LOCAL_OBSERVABILITY=true\`, wrangler's default) | ${h.observed.hello.rps.toFixed(0)} | ${fmtRatio(h.observed.hello.rps / h.plain.rps)} |`,
+      `| reference (one object RPC + one SQLite upsert) | ${h.referencePlain.rps.toFixed(0)} | ${fmtRatio(h.referencePlain.rps / h.plain.rps)} |`,
+      `| reference with the local observability collector | ${h.observed.reference.rps.toFixed(0)} | ${fmtRatio(h.observed.reference.rps / h.plain.rps)} |`,
       "",
       "The service no longer has an asset router: the workbench's three files are bundled into the Worker",
-      "(scripts/workbench-bundle.mjs).",
+      "(scripts/workbench-bundle.mjs). wrangler 4's local observability collector (on by default) streams every",
+      "invocation's tail events (each fetch, each object RPC) into local storage for its local explorer; every",
+      "Worker in this bench, and `npm start`, run with it off (scripts/lib/env.mjs) — a local-dev cost production",
+      "does not have, which weighs most on routes that call a Durable Object.",
       "",
     );
   }
@@ -433,7 +440,6 @@ async function main() {
       ...helloRun(50),
       url: refBase,
     });
-    await stop(reference);
     r.healthz = await warmThenMeasure("GET /healthz, 50 conns", { url: base, path: "/healthz", connections: 50 });
     ts = tsIso();
     r.read = await warmThenMeasure("persisted read, 50 conns", read(base));
@@ -458,6 +464,11 @@ async function main() {
         // kind: how the row relates to "as shipped" — the same service, a layer added, work or a cache removed.
         { label: "all on (as shipped)", env: {}, kind: "baseline" },
         { label: "+ request log line (`LOG_LEVEL=info`)", env: { LOG_LEVEL: "info" }, kind: "added" },
+        {
+          label: "+ wrangler's local observability collector (`X_LOCAL_OBSERVABILITY=true`)",
+          env: { X_LOCAL_OBSERVABILITY: "true" },
+          kind: "added",
+        },
         { label: "− metrics (`DEV_LAYERS_OFF=metrics`)", env: { DEV_LAYERS_OFF: "metrics" }, kind: "removed-work" },
         {
           label: "− tracing hook (`DEV_LAYERS_OFF=tracing`)",
@@ -503,8 +514,37 @@ async function main() {
         url: assetsBase,
       });
       await stop(withAssets);
-      layers = { rows, hello: { plain, assets } };
+      // The same two platform Workers with wrangler's local observability collector on (its default).
+      const observed = {};
+      for (const [key, dir, path, verify] of [
+        ["hello", "hello-world", "/", (b) => b === "ok"],
+        ["reference", "hello-world-do", "/", (b) => b === "ok"],
+      ]) {
+        const p = await freePort();
+        const b = `http://127.0.0.1:${p}`;
+        const proc = await launch(
+          `${dir} with local observability`,
+          () =>
+            startWranglerDir(join(root, "bench", dir), p, join(scratch, `${dir}-observed.log`), {
+              X_LOCAL_OBSERVABILITY: "true",
+            }),
+          b,
+        );
+        observed[key] = await warmThenMeasure(`${dir} + local observability, 50 conns`, {
+          url: b,
+          path,
+          connections: 50,
+          verify,
+        });
+        await stop(proc);
+      }
+      const referencePlain = await warmThenMeasure("hello-world-do, 50 conns (layer table)", {
+        ...helloRun(50),
+        url: refBase,
+      });
+      layers = { rows, hello: { plain, assets, referencePlain, observed } };
     }
+    await stop(reference);
     await stop(hello);
 
     const details = [];

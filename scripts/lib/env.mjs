@@ -16,6 +16,10 @@ export function toolEnv(extra = {}) {
     WRANGLER_SEND_METRICS: "false",
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
     WRANGLER_HIDE_BANNER: "true",
+    // wrangler dev's local observability collector stores every invocation's tail events on disk for its local
+    // explorer: a local-dev cost production does not have, and on this stack the largest one (bench/RESULTS.md,
+    // "cost of each layer"). Off unless asked for (X_LOCAL_OBSERVABILITY=true npm start).
+    X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
     XDG_CONFIG_HOME: join(tmp, "xdg"),
     TMPDIR: tmp,
     PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
