@@ -92,24 +92,31 @@ export async function validateSignals(items: readonly unknown[], receivedAtMs: n
   });
   if (details.length > 0) return { ok: false, details };
 
-  const signals = await Promise.all(
-    parsed.map(async ({ input, tsMs }) => {
-      const weight = input.weight ?? 1;
-      const tsIso = toIso(tsMs);
-      const signalId =
-        input.signalId ??
-        (await deriveSignalId({ type: input.type, value: input.value, weight, source: input.source, tsIso }));
-      return {
-        tenantId: input.tenantId,
-        signalId,
-        type: input.type,
-        source: input.source,
-        value: input.value,
-        weight,
-        tsMs,
-        tsIso,
-      } satisfies NormalizedSignal;
-    }),
-  );
+  const signals: NormalizedSignal[] = [];
+  const derived: Array<Promise<void>> = [];
+  for (const { input, tsMs } of parsed) {
+    const weight = input.weight ?? 1;
+    const tsIso = toIso(tsMs);
+    const signal: NormalizedSignal = {
+      tenantId: input.tenantId,
+      signalId: input.signalId ?? "",
+      type: input.type,
+      source: input.source,
+      value: input.value,
+      weight,
+      tsMs,
+      tsIso,
+    };
+    signals.push(signal);
+    // Only signals without an id wait for a digest (Web Crypto is async).
+    if (input.signalId === undefined) {
+      derived.push(
+        deriveSignalId({ type: input.type, value: input.value, weight, source: input.source, tsIso }).then((id) => {
+          signal.signalId = id;
+        }),
+      );
+    }
+  }
+  if (derived.length > 0) await Promise.all(derived);
   return { ok: true, signals };
 }

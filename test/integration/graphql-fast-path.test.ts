@@ -60,13 +60,30 @@ async function viaFastPath(body: unknown, accept: string, principal: Principal):
 }
 
 const publish = (input: Record<string, unknown>) => ({ id: "pq_publish_signal_v1", variables: { input } });
-const goodInput = (signalId: string) => ({ tenantId: TENANT, type: "latency", source: "fp", value: 0.7, signalId, ts: ts() });
+const goodInput = (signalId: string) => ({
+  tenantId: TENANT,
+  type: "latency",
+  source: "fp",
+  value: 0.7,
+  signalId,
+  ts: ts(),
+});
 
 describe("persisted fast path answers as yoga does", () => {
   const fast: Array<[string, () => unknown, string, Principal]> = [
     ["read by id", () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }), "*/*", reader],
-    ["read, full", () => ({ id: "pq_tenant_coherence_full_v1", variables: { tenantId: TENANT } }), "application/json", reader],
-    ["read by documentId", () => ({ documentId: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }), "*/*", reader],
+    [
+      "read, full",
+      () => ({ id: "pq_tenant_coherence_full_v1", variables: { tenantId: TENANT } }),
+      "application/json",
+      reader,
+    ],
+    [
+      "read by documentId",
+      () => ({ documentId: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }),
+      "*/*",
+      reader,
+    ],
     [
       "read by registered text",
       () => ({
@@ -76,23 +93,73 @@ describe("persisted fast path answers as yoga does", () => {
       "*/*",
       reader,
     ],
-    ["read, graphql-response+json", () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }), "application/graphql-response+json", reader],
-    ["read, both media types", () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }), "application/graphql-response+json, application/json", reader],
-    ["read, application/*", () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }), "application/*", reader],
-    ["read of another tenant (403)", () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: "other" } }), "*/*", reader],
-    ["read of another tenant (403), graphql-response+json", () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: "other" } }), "application/graphql-response+json", reader],
+    [
+      "read, graphql-response+json",
+      () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }),
+      "application/graphql-response+json",
+      reader,
+    ],
+    [
+      "read, both media types",
+      () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }),
+      "application/graphql-response+json, application/json",
+      reader,
+    ],
+    [
+      "read, application/*",
+      () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }),
+      "application/*",
+      reader,
+    ],
+    [
+      "read of another tenant (403)",
+      () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: "other" } }),
+      "*/*",
+      reader,
+    ],
+    [
+      "read of another tenant (403), graphql-response+json",
+      () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: "other" } }),
+      "application/graphql-response+json",
+      reader,
+    ],
     ["read without variables", () => ({ id: "pq_tenant_coherence_v1" }), "*/*", reader],
-    ["read with null variables", () => ({ id: "pq_tenant_coherence_v1", variables: null }), "application/graphql-response+json", reader],
-    ["read with a wrongly typed variable", () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: { a: 1 } } }), "*/*", reader],
-    ["read with an unused variable", () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT, extra: 1 } }), "*/*", reader],
+    [
+      "read with null variables",
+      () => ({ id: "pq_tenant_coherence_v1", variables: null }),
+      "application/graphql-response+json",
+      reader,
+    ],
+    [
+      "read with a wrongly typed variable",
+      () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: { a: 1 } } }),
+      "*/*",
+      reader,
+    ],
+    [
+      "read with an unused variable",
+      () => ({ id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT, extra: 1 } }),
+      "*/*",
+      reader,
+    ],
     ["mutation", () => publish(goodInput(`fp-${crypto.randomUUID()}`)), "*/*", writer],
     ["mutation without write scope (403)", () => publish(goodInput("fp-x")), "*/*", reader],
     ["mutation, value out of range", () => publish({ ...goodInput("fp-y"), value: 7 }), "*/*", writer],
     ["mutation, value of the wrong type", () => publish({ ...goodInput("fp-z"), value: "high" }), "*/*", writer],
-    ["mutation, unknown input field", () => publish({ ...goodInput("fp-u"), colour: "red" }), "application/graphql-response+json", writer],
+    [
+      "mutation, unknown input field",
+      () => publish({ ...goodInput("fp-u"), colour: "red" }),
+      "application/graphql-response+json",
+      writer,
+    ],
     ["mutation, missing input field", () => publish({ tenantId: TENANT, value: 0.5 }), "*/*", writer],
     ["mutation for another tenant", () => publish({ ...goodInput("fp-o"), tenantId: "other" }), "*/*", writer],
-    ["usage without finops scope", () => ({ id: "pq_tenant_usage_v1", variables: { tenantId: TENANT, from: "2026-01-01", to: "2026-01-02" } }), "*/*", writer],
+    [
+      "usage without finops scope",
+      () => ({ id: "pq_tenant_usage_v1", variables: { tenantId: TENANT, from: "2026-01-01", to: "2026-01-02" } }),
+      "*/*",
+      writer,
+    ],
   ];
   for (const [name, body, accept, principal] of fast) {
     it(name, async () => {
@@ -115,7 +182,11 @@ describe("persisted fast path answers as yoga does", () => {
     ["a non-string operationName", { id: "pq_tenant_coherence_v1", operationName: 3 }, "*/*"],
     ["a body that is an array", [{ id: "pq_tenant_coherence_v1" }], "*/*"],
     ["a body that is a string", "pq_tenant_coherence_v1", "*/*"],
-    ["only a non-utf-8 media type", { id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } }, "application/json; charset=latin1"],
+    [
+      "only a non-utf-8 media type",
+      { id: "pq_tenant_coherence_v1", variables: { tenantId: TENANT } },
+      "application/json; charset=latin1",
+    ],
   ];
   for (const [name, body, accept] of toYoga) {
     it(`leaves ${name} to yoga`, async () => {
