@@ -78,8 +78,8 @@ export async function consumeSinkBatch(
   env: Env,
   config: Config,
   ctx?: { waitUntil(promise: Promise<unknown>): void },
+  sinks: Sinks = openSinks(config),
 ): Promise<void> {
-  const sinks = openSinks(config);
   // One tracer per batch: one OTLP request for all of its spans, after the batch is settled.
   const tracer = createTracer(config.telemetry, {
     onError: (message) => logEvent({ level: "warn", op: "otlp_export", error_code: "OTLP_EXPORT_FAILED", message }),
