@@ -44,7 +44,8 @@ app.notFound((c) => {
   const err = known
     ? new AppError(405, "METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}`)
     : new AppError(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`);
-  if (c.var.log) c.var.log.error_code = err.code;
+  const log = c.get("log");
+  if (log) log.error_code = err.code;
   return render(c.req.path, err);
 });
 
@@ -60,7 +61,7 @@ app.onError((err, c) => {
     logEvent({ level: "error", op: "unhandled", message: err instanceof Error ? err.message : String(err) });
     appErr = new AppError(500, "INTERNAL", "internal error");
   }
-  const log = c.var.log;
+  const log = c.get("log");
   if (log) log.error_code = appErr.code;
   return render(c.req.path, appErr);
 });

@@ -16,7 +16,7 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
     if (principal.tenant !== "*") {
       c.get("log").tenant_id = principal.tenant;
       // From the verified token only: baggage the client sent was not read (telemetry/http-server.ts).
-      c.var.trace?.span.setBaggage("tenant_id", principal.tenant);
+      c.get("trace")?.span.setBaggage("tenant_id", principal.tenant);
     }
     c.get("log").subject = principal.subject;
   } catch (err) {

@@ -14,7 +14,7 @@ const DISABLED_SCOPE = { tracer: Tracer.disabled, span: Tracer.disabled.startSpa
  * `OTEL_EXPORTER_OTLP_ENDPOINT` the tracer is the shared disabled one and this costs next to nothing.
  */
 export const requestTracing = createMiddleware<AppEnv>(async (c, next) => {
-  if (c.var.config.layersOff.has("tracing")) {
+  if (c.get("config").layersOff.has("tracing")) {
     c.set("trace", DISABLED_SCOPE);
     return next();
   }

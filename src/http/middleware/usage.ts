@@ -23,11 +23,11 @@ export const countUsage = createMiddleware<AppEnv>(async (c, next) => {
   c.set("usage", usage);
   await next();
   if (usage.counted) return;
-  const principal = c.var.principal;
-  const op = COUNTED_OPS[c.var.log?.op ?? ""];
+  const principal = c.get("principal");
+  const op = COUNTED_OPS[c.get("log")?.op ?? ""];
   if (!principal || principal.tenant === "*" || !op) return;
   try {
-    const stub = tenantStub(c.env.TENANT, c.var.config, principal.tenant);
+    const stub = tenantStub(c.env.TENANT, c.get("config"), principal.tenant);
     await stub.recordUsage(principal.tenant, op, c.res.status >= 400);
   } catch (err) {
     logEvent({
