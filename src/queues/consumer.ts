@@ -114,7 +114,9 @@ export async function consumeSinkBatch(
         w.traces.push(m.trace);
       }
     }
-    await inLanes([...byTenant.values()], GRAPH_LANES, async (work) => {
+    // Largest share first, so the lanes finish together (the batch's last tenant does not run alone).
+    const works = [...byTenant.values()].sort((a, b) => b.signals.length - a.signals.length);
+    await inLanes(works, GRAPH_LANES, async (work) => {
       // Continues the first message's trace; the other messages' producer spans become links.
       const span = startQueueProcessSpan(tracer, batch.queue, work.traces).setBaggage("tenant_id", work.tenantId);
       try {
