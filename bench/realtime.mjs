@@ -105,7 +105,7 @@ function startService(config, port, stateDir, logFile, publicPem) {
     ENVIRONMENT: "development",
     DEV_UNPINNED_DURABLE_OBJECTS: "true",
     JWT_PUBLIC_KEY: publicPem,
-    // Load tests raise the per-tenant limit on purpose (contract §8), as bench/run.mjs does.
+    // Load tests raise the per-tenant limit on purpose (docs/api.md §5.3), as bench/run.mjs does.
     RPS_MAX: "1000000",
   };
   const args = [
@@ -1093,7 +1093,7 @@ async function main() {
       `Ours does more per event than the room: JWT check and validation at ingest, a SQLite write and dedupe, rendering each event through the persisted GraphQL selection (once per flush), flow-control \`ping\`s and a \`pong\` back for each (every pong is an inbound frame, i.e. one more event for the tenant's object: parse, acknowledge, rewrite the socket's attachment; see the Pings columns). The room broadcasts a pre-rendered string per event and nothing comes back.`,
     );
     notes.push(
-      `Throughput rounds publish ${BATCHES * BATCH_SIZE} events each: ${BATCHES * BATCH_SIZE > 1000 ? "more than" : "no more than"} the 1,000-unacknowledged-event limit after which the service closes a subscriber with 1013 (contract §6)${BATCHES * BATCH_SIZE > 1000 ? ", so a lagging client may be closed — see the closes column" : ", so a client that lags the whole round cannot be closed for it"}.`,
+      `Throughput rounds publish ${BATCHES * BATCH_SIZE} events each: ${BATCHES * BATCH_SIZE > 1000 ? "more than" : "no more than"} the 1,000-unacknowledged-event limit after which the service closes a subscriber with 1013 (docs/api.md §4.5)${BATCHES * BATCH_SIZE > 1000 ? ", so a lagging client may be closed — see the closes column" : ", so a client that lags the whole round cannot be closed for it"}.`,
     );
     if (oursCloses.length > 0) {
       notes.push(

@@ -81,7 +81,7 @@ function startService(port, stateDir, logFile, extra = {}) {
     ["start"],
     {
       cwd: root,
-      // Load tests raise the per-tenant limit on purpose (contract §8), so 429s never cap a figure.
+      // Load tests raise the per-tenant limit on purpose (docs/api.md §5.3), so 429s never cap a figure.
       env: {
         RPS_MAX: "1000000",
         WRANGLER_LOG: "warn",

@@ -13,7 +13,7 @@ import { earliest, leavesAt, PHASE_CODE, phaseAt, WINDOW_MS } from "../src/domai
 
 /**
  * How long dedupe and replay records outlive the window: a signal stays while its `ts` is in the window
- * or it was accepted in the last 24 h; idempotency keys for 24 h (contract §3).
+ * or it was accepted in the last 24 h; idempotency keys for 24 h (docs/api.md §4.3).
  */
 export const RECORD_TTL_MS = WINDOW_MS;
 /** Provenance rows outlive every signal that can point at them (accepted ≤ 24 h ago, ts ≤ 5 min ahead). */

@@ -22,7 +22,7 @@ type Row = {
 };
 
 /**
- * The tenant's FinOps counters (contract §7). Every request the object answers is counted in its SQLite storage
+ * The tenant's FinOps counters (docs/api.md §4.6). Every request the object answers is counted in its SQLite storage
  * in the same synchronous step as the request itself, so a count is never lost when an isolate dies, never
  * doubled, and costs no extra round trip. Changed counters are pushed to Upstash on the object's alarm (every
  * `FINOPS_FLUSH_INTERVAL_MS`) and before every usage read, as absolute values (`HSET`): the object is the only

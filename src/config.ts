@@ -69,7 +69,7 @@ const configSchema = z.object({
   ...telemetryEnvSchema.shape,
 });
 
-/** Policy tags attached to every stored signal through its provenance record (contract §3). */
+/** Policy tags attached to every stored signal through its provenance record (docs/api.md §4.3). */
 export interface PolicyTags {
   purpose: string;
   retention: string;
@@ -90,18 +90,18 @@ export interface Config {
   logLevel: LogLevel;
   /** Benchmark only (development/test): layers switched off to measure their cost (bench/run.mjs). */
   layersOff: ReadonlySet<DevLayer>;
-  /** Realtime fan-out coalescing window (contract §6: at most 100 ms). */
+  /** Realtime fan-out coalescing window (docs/api.md §4.5: at most 100 ms). */
   fanoutWindowMs: number;
   /** Open WebSockets one tenant's object accepts; the next upgrade gets 429 `TOO_MANY_CONNECTIONS`. */
   wsMaxSocketsPerTenant: number;
   /** Test only (refused in production): every /graphql answer is delayed this long, to prove the SLO gate fails. */
   debugDelayMs: number;
-  /** Sinks (contract §9); `null` when their settings are absent: that sink is off. */
+  /** Sinks (docs/api.md §7); `null` when their settings are absent: that sink is off. */
   neo4j: { url: string; user: string; password: string; database: string } | null;
   postgres: { url: string; wsProxy: string | null } | null;
   /** ADR-001 fallback: `postgres` serves `tenantCoherence` from the materialized table. */
   readMode: "durable-object" | "postgres";
-  /** FinOps counters (contract §7) in Upstash; `null` when its settings are absent (counting continues, reads 503). */
+  /** FinOps counters (docs/api.md §4.6) in Upstash; `null` when its settings are absent (counting continues, reads 503). */
   upstash: { url: string; token: string } | null;
   finops: {
     /** How often a tenant's object pushes changed counters to Upstash (reads push first, so they are exact). */

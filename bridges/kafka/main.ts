@@ -1,4 +1,4 @@
-// `npm run bridge:kafka`: the Kafka bridge (contract §10), a Node process beside the Worker. Settings come from the
+// `npm run bridge:kafka`: the Kafka bridge (docs/kafka-bridge.md), a Node process beside the Worker. Settings come from the
 // environment (see docs/kafka-bridge.md). SIGTERM/SIGINT shut it down gracefully; a second signal exits at once.
 import type { Server } from "node:http";
 import { KafkaBridge } from "./src/bridge.ts";

@@ -1,5 +1,5 @@
 // The workbench: one tenant's live score, recent score history and latest signals over the realtime endpoint
-// (contract §6). A tiny graphql-ws client (subprotocol graphql-transport-ws) with persisted subscriptions, pong
+// (docs/api.md §4.5). A tiny graphql-ws client (subprotocol graphql-transport-ws) with persisted subscriptions, pong
 // replies for the server's flow control, and resume after a drop with `after` = the last cursor seen.
 // No build step and no dependencies: served as-is from Workers static assets.
 

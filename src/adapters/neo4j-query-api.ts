@@ -3,7 +3,7 @@ import type { SinkScore, SinkSignal } from "../queues/messages";
 import { dbAttributes, withClientSpan } from "../telemetry/db-client";
 import { type TraceScope, traceHeaders } from "../telemetry/tracer";
 
-/** Settings of the Neo4j sink (contract §9). */
+/** Settings of the Neo4j sink (docs/api.md §7). */
 export interface Neo4jSettings {
   url: string;
   user: string;

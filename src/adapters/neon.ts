@@ -12,7 +12,7 @@ export interface PostgresSettings {
   wsProxy: string | null;
 }
 
-// Rows move forward only: an out-of-order (older) version never overwrites a newer one (contract §9).
+// Rows move forward only: an out-of-order (older) version never overwrites a newer one (docs/api.md §7).
 const UPSERT = `
 INSERT INTO coherence_scores (tenant_id, score, status, updated_at, signal_count, version)
 VALUES ($1, $2, $3, to_timestamp($4::double precision / 1000), $5, $6)

@@ -88,7 +88,7 @@ const DENIED_UNAVAILABLE: Decision = { allow: false, scopeOk: false, reason: "po
 /**
  * Asks the policy whether `principal` may perform `action` on `tenantIds`. Without `tenantIds` only the
  * scope is judged (`allow` is then false for tenant-bound actions); callers use that to answer 403 on the
- * scope before they parse a request, as contract §2 orders it.
+ * scope before they parse a request, as docs/api.md §3 orders it.
  */
 export async function authorize(
   action: AuthzAction,

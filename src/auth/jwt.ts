@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { Config } from "../config";
 import type { Principal } from "./principal";
 
-/** Clock-skew leeway for `exp` and `nbf` (contract §1: at most 5 s). */
+/** Clock-skew leeway for `exp` and `nbf` (docs/api.md §2: at most 5 s). */
 export const CLOCK_TOLERANCE_S = 5;
 /** Only asymmetric algorithms: `none` and HMAC are refused by construction. */
 const ALLOWED_ALGS = ["RS256", "ES256"] as const;

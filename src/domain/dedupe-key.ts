@@ -9,7 +9,7 @@ export async function sha256Hex(input: string | Uint8Array<ArrayBuffer>): Promis
   return out;
 }
 
-/** The fields a server-derived signal id is computed from (contract §3). */
+/** The fields a server-derived signal id is computed from (docs/api.md §4.3). */
 export interface DerivableSignal {
   type: string;
   value: number;

@@ -1,6 +1,6 @@
 import type { ValidationDetail } from "./signal";
 
-/** The largest request body accepted anywhere (contract §3: over 1 MiB → 413). */
+/** The largest request body accepted anywhere (docs/api.md §4.3: over 1 MiB → 413). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** The body kinds ingest accepts, from the request's media type. */

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { deriveSignalId } from "./dedupe-key";
 import { parseRfc3339, toIso } from "./time";
 
-/** At most this many signals in one request (contract §3). */
+/** At most this many signals in one request (docs/api.md §4.3). */
 export const MAX_BATCH = 1000;
 /** Signals more than this far in the future are invalid. */
 export const MAX_FUTURE_MS = 5 * 60 * 1000;

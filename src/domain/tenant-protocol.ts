@@ -26,7 +26,7 @@ export interface SignalOutcome {
   status: "accepted" | "duplicate";
 }
 
-/** The 202 body of an ingest request (contract §3). */
+/** The 202 body of an ingest request (docs/api.md §4.3). */
 export interface IngestResponse {
   accepted: number;
   duplicates: number;

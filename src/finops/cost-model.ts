@@ -38,7 +38,7 @@ export const COST_ASSUMPTIONS = {
   neonComputeUnitHoursPerWrite: (0.005 * 0.25) / 3600,
 } as const;
 
-/** One tenant's counters for one UTC day (contract §7, plus what the object measured for the cost model). */
+/** One tenant's counters for one UTC day (docs/api.md §4.6, plus what the object measured for the cost model). */
 export interface DayUsage {
   requests: { ingest: number; graphql_query: number; graphql_mutation: number; subscribe: number };
   signals: number;

@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import { tenantStub } from "../tenants";
 import { type DayUsage, estimatedCostUsd } from "./cost-model";
 
-/** Operations counted per tenant and UTC day (contract §7). */
+/** Operations counted per tenant and UTC day (docs/api.md §4.6). */
 export const USAGE_OPS = ["ingest", "graphql_query", "graphql_mutation", "subscribe"] as const;
 export type UsageOp = (typeof USAGE_OPS)[number];
 
@@ -51,7 +51,7 @@ export function usageFields(op: string, row: { requests: number; rejected: numbe
   return { [op]: row.requests, [`${op}:rejected`]: row.rejected, [`${op}:signals`]: row.signals };
 }
 
-/** A day as contract §7 reports it. */
+/** A day as docs/api.md §4.6 reports it. */
 export interface UsageDayView {
   date: string;
   requests: Record<UsageOp, number>;
@@ -109,7 +109,7 @@ export function hashFromReply(reply: unknown): Record<string, unknown> | null {
 export class UsageUnavailable extends Error {}
 
 /**
- * One tenant's usage over `days` (contract §7): the tenant's object pushes its latest counters first, so the
+ * One tenant's usage over `days` (docs/api.md §4.6): the tenant's object pushes its latest counters first, so the
  * answer includes every request answered before this call. Throws {@link UsageUnavailable} when Upstash is not
  * configured or cannot be reached.
  */

@@ -1,7 +1,7 @@
 import registryFile from "../../.maestro/persisted-queries.json";
 
 /**
- * The persisted-operation registry (contract §5), byte for byte, from `.maestro/persisted-queries.json`
+ * The persisted-operation registry (docs/api.md §4.4), byte for byte, from `.maestro/persisted-queries.json`
  * (the file clients and CI read too). Each operation is reachable by its name and by the sha256 hex of its
  * exact text; a `query` identical to a registered text counts as it.
  */

@@ -21,7 +21,7 @@ interface PublishInput {
   signalId?: string | null;
 }
 
-/** The policy's decision for this operation; `tenantId` null judges the scope only (contract §2's order). */
+/** The policy's decision for this operation; `tenantId` null judges the scope only (docs/api.md §3's order). */
 async function enforce(ctx: GraphQLServerContext, action: AuthzAction, tenantId: string | null): Promise<void> {
   const decision = await authorize(action, ctx.principal, tenantId === null ? undefined : [tenantId]);
   recordDecision(ctx.log, action, decision);

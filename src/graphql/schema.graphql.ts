@@ -33,7 +33,7 @@ export const typeDefs = /* GraphQL */ `
     signalId: String
   }
 
-  "Requests answered for a tenant on one UTC day, per operation (contract §7)."
+  "Requests answered for a tenant on one UTC day, per operation (docs/api.md §4.6)."
   type UsageRequests {
     ingest: Int!
     graphql_query: Int!

@@ -1,6 +1,6 @@
 import type { ValidationDetail } from "../domain/signal";
 
-/** Error codes the service answers with (contract §2, §3, §5). */
+/** Error codes the service answers with (docs/api.md §3, §4.3, §4.4). */
 export type ErrorCode =
   | "UNAUTHENTICATED"
   | "FORBIDDEN"

@@ -1,4 +1,4 @@
-/** Fields of one structured log line (contract §8). Never put a token or a secret in one. */
+/** Fields of one structured log line (docs/api.md §3). Never put a token or a secret in one. */
 export interface LogFields {
   level?: LogLevel;
   op: string;

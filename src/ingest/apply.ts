@@ -8,7 +8,7 @@ import { tracedRpcCall } from "../telemetry/rpc";
 import type { TraceScope } from "../telemetry/tracer";
 import { tenantStub } from "../tenants";
 
-/** The 429 answer for a tenant over `RPS_MAX` (contract §8). */
+/** The 429 answer for a tenant over `RPS_MAX` (docs/api.md §5.3). */
 export function rateLimited(retryAfterSeconds: number): AppError {
   return new AppError(429, "RATE_LIMITED", "too many requests for this tenant; retry later", undefined, {
     "Retry-After": String(retryAfterSeconds),

@@ -1,5 +1,5 @@
 /**
- * The service's Prometheus metrics (contract §8): definitions, observations, merging and the text format. Pure.
+ * The service's Prometheus metrics (docs/api.md §4.7): definitions, observations, merging and the text format. Pure.
  *
  * Observations are made where the work happens (the Worker for HTTP and GraphQL, tenant objects for fan-out),
  * batched, and added into sharded aggregator objects (durable-objects/metrics.ts); `/metrics` merges the shards.

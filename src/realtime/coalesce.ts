@@ -64,7 +64,7 @@ export function acknowledge(flow: FlowState, echoed: unknown, nowMs: number): Fl
   return { ...flow, acked, since: acked >= (flow.pinged ?? 0) ? null : nowMs };
 }
 
-/** Events past which a client is too far behind and is closed with 1013 (contract §6). */
+/** Events past which a client is too far behind and is closed with 1013 (docs/api.md §4.5). */
 export const MAX_UNACKED_EVENTS = 1000;
 /** Replay and bursts go out in pages of this many events, the next page after the client's pong. */
 export const PAGE_EVENTS = 500;

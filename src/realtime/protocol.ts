@@ -2,7 +2,7 @@ import { z } from "zod";
 
 /** The WebSocket subprotocol of graphql-ws (the "graphql-transport-ws" protocol). */
 export const GRAPHQL_TRANSPORT_WS = "graphql-transport-ws";
-/** At most this many subscriptions per connection (contract §6); the next one gets an `error` message. */
+/** At most this many subscriptions per connection (docs/api.md §4.5); the next one gets an `error` message. */
 export const MAX_SUBSCRIPTIONS = 20;
 /** Longest accepted frame; anything larger is closed with 1009 before it is parsed. */
 export const MAX_FRAME_CHARS = 64 * 1024;

@@ -1,4 +1,4 @@
-// FinOps (contract §7) end to end: `npm start` with its local Upstash (the REST dev server in front of a real
+// FinOps (docs/api.md §4.6) end to end: `npm start` with its local Upstash (the REST dev server in front of a real
 // redis-server), counters checked through GET /v1/finops/usage and the persisted `tenantUsage` query, and read
 // back from Redis through the real @upstash/redis client. Expected counts come from the answers the client saw.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

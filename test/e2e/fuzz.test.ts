@@ -1,4 +1,4 @@
-// Fuzzing `npm start` with generated hostile requests (contract §2, §3, §5, §6, §8): ingest bodies, headers,
+// Fuzzing `npm start` with generated hostile requests (docs/api.md §3, §4.3, §4.4, §4.5, §5.3): ingest bodies, headers,
 // GraphQL bodies, methods and paths, raw HTTP bytes and graphql-transport-ws frame sequences, ≥ 10,000 in all with
 // a fixed seed. Every answer is < 500 in the contract's error shape, every close code is the contract's; afterwards
 // the service still ingests, scores exactly and streams; and its log never holds a token or a configured secret.

@@ -15,7 +15,7 @@ export const OPS = {
     "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ tenantId score status updatedAt signalCount } }",
 } as const;
 
-/** The 202 body of an ingest request (contract §3). */
+/** The 202 body of an ingest request (docs/api.md §4.3). */
 export interface IngestOk {
   accepted: number;
   duplicates: number;

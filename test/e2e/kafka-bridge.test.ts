@@ -1,4 +1,4 @@
-// The Kafka bridge end to end (contract §10): a real Kafka 4.1 broker in KRaft mode (scripts/lib/kafka.mjs, jars from
+// The Kafka bridge end to end (docs/kafka-bridge.md): a real Kafka 4.1 broker in KRaft mode (scripts/lib/kafka.mjs, jars from
 // Maven Central), `npm start`, and `npm run bridge:kafka` as a user runs it. What reached the service is read back
 // through GraphQL; offsets and dead letters through Kafka's own APIs (@platformatic/kafka's Admin and Consumer) —
 // never through the bridge's code.

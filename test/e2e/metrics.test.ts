@@ -1,4 +1,4 @@
-// GET /metrics (contract §8) end to end: known traffic against a fresh `npm start` → exact counters and
+// GET /metrics (docs/api.md §4.7) end to end: known traffic against a fresh `npm start` → exact counters and
 // histogram buckets, merged across the aggregator shards; then a real Prometheus (Debian's) scrapes it.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";

@@ -20,7 +20,7 @@ afterAll(async () => {
 
 const reader = (tenant: string, extra: string[] = []) => mintToken(tenant, "coherence:read", extra);
 
-describe("WebSocket limits (contract §6)", () => {
+describe("WebSocket limits (docs/api.md §4.5)", () => {
   it("refuses the upgrade past WS_MAX_SOCKETS_PER_TENANT with 429 TOO_MANY_CONNECTIONS; other tenants and freed slots are served", async () => {
     const tenant = `lim-${randomUUID()}`;
     const url = realtimeUrl(svc.baseUrl, tenant);

@@ -1,4 +1,4 @@
-// The sinks end to end (contract §9): `npm start` with real Neo4j (Query API) and Postgres (Neon driver over
+// The sinks end to end (docs/api.md §7): `npm start` with real Neo4j (Query API) and Postgres (Neon driver over
 // our WebSocket proxy), signals through the Durable Objects and the queue, verified with neo4j-driver over Bolt
 // and psql — never with the code under test.
 import { execFile } from "node:child_process";

@@ -1,4 +1,4 @@
-// Stock graphql-ws client helpers for the realtime e2e tests (contract §6): the registered subscriptions and
+// Stock graphql-ws client helpers for the realtime e2e tests (docs/api.md §4.5): the registered subscriptions and
 // their addressing forms, subscriptions collected into deadline-waitable inboxes, and ingest helpers.
 import { createHash } from "node:crypto";
 import { type Client, createClient, type SubscribePayload } from "graphql-ws";

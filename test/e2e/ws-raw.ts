@@ -1,4 +1,4 @@
-// A raw graphql-transport-ws client over `ws` for the realtime e2e tests (contract §6): speaks the protocol by
+// A raw graphql-transport-ws client over `ws` for the realtime e2e tests (docs/api.md §4.5): speaks the protocol by
 // hand, so tests can send what the stock client never would and play a dead or slow peer.
 import WebSocket from "ws";
 import { Inbox, within } from "./ws-wait";

@@ -1,4 +1,4 @@
-// Credentials as data for the fuzz cases (contract §1): tokens are named by role and filled in when a case is
+// Credentials as data for the fuzz cases (docs/api.md §2): tokens are named by role and filled in when a case is
 // sent, so a failing case prints and replays without secrets; spoiled tokens say exactly how they were spoiled.
 import fc from "fast-check";
 

@@ -1,4 +1,4 @@
-// Hostile request bodies and headers for the fuzz tests (contract §3): ingest bodies from random JSON to near-valid
+// Hostile request bodies and headers for the fuzz tests (docs/api.md §4.3): ingest bodies from random JSON to near-valid
 // signals, NDJSON, invalid UTF-8 and bodies around 1 MiB; Content-Type, Idempotency-Key and junk headers.
 import fc from "fast-check";
 import { headerSafe } from "./auth";
@@ -23,7 +23,7 @@ export function bodyOf(spec: BodySpec): string | Uint8Array<ArrayBuffer> {
   return `{"signals":[${Array.from({ length: spec.batch }, () => spec.of).join(",")}]${spec.extra}}`;
 }
 
-/** Hostile ingest bodies for `tenant` (contract §3); the costly ones (batches near 1,000, ~1 MiB bodies) are about 1 in 130. */
+/** Hostile ingest bodies for `tenant` (docs/api.md §4.3); the costly ones (batches near 1,000, ~1 MiB bodies) are about 1 in 130. */
 export const ingestBodyArb = (tenant: string): fc.Arbitrary<{ body: BodySpec; ndjson: boolean }> => {
   const one = fc.oneof(validSignalText(tenant), nearValidSignalText(tenant));
   const json = (text: string) => ({ body: { text } as BodySpec, ndjson: false });

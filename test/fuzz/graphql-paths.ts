@@ -1,4 +1,4 @@
-// Hostile GraphQL bodies (contract §5), methods and paths for the fuzz tests: every way of naming an operation, right
+// Hostile GraphQL bodies (docs/api.md §4.4), methods and paths for the fuzz tests: every way of naming an operation, right
 // and wrong, variables of every wrong type, batches; traversal, encoded and very long paths, odd tenant segments.
 import fc from "fast-check";
 import {

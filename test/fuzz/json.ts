@@ -1,5 +1,5 @@
 // Shared pieces of the fuzz generators: the tenants and persisted operations cases refer to, JSON helpers, and
-// hostile JSON fragments and signals (contract §3, §5). Values are JSON *text*, so a case can carry what
+// hostile JSON fragments and signals (docs/api.md §4.3, §4.4). Values are JSON *text*, so a case can carry what
 // JSON.stringify never produces: 1e309, -0, duplicate keys, lone surrogates, broken syntax.
 import { createHash } from "node:crypto";
 import fc from "fast-check";
@@ -10,7 +10,7 @@ export const OTHER_TENANT = "fuzz-other";
 export const INGEST_PATH = "/v1/coherence/signals";
 export const ONE_MIB = 1024 * 1024;
 
-/** Persisted operations by name (contract §5), byte for byte. */
+/** Persisted operations by name (docs/api.md §4.4), byte for byte. */
 export const PERSISTED = {
   pq_tenant_coherence_v1: "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ score status updatedAt } }",
   pq_publish_signal_v1: "mutation($input:PublishCoherenceSignalInput!){ publishCoherenceSignal(input:$input) }",

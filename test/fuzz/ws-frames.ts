@@ -1,4 +1,4 @@
-// Hostile graphql-transport-ws sessions for the fuzz tests (contract §6): frame sequences with what the contract
+// Hostile graphql-transport-ws sessions for the fuzz tests (docs/api.md §4.5): frame sequences with what the contract
 // promises for well-formed subscribes, so a fuzz run also checks answers, not just the absence of crashes.
 import fc from "fast-check";
 import { type AuthSpec, authArb, authValue, type Tokens, tokenAuth } from "./auth";

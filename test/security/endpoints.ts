@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import registry from "../../.maestro/persisted-queries.json";
 
-/** Scopes a token may carry (contract §1, plus `ops:write` for operators). */
+/** Scopes a token may carry (docs/api.md §2, plus `ops:write` for operators). */
 export type Scope = "coherence:read" | "coherence:write" | "finops:read" | "metrics:read" | "ops:write";
 export const SCOPES: readonly Scope[] = [
   "coherence:read",
@@ -93,7 +93,7 @@ export type Entry = PublicEntry | RestEntry | GraphqlEntry | WebSocketEntry;
 const json = { "content-type": "application/json" };
 
 let seq = 0;
-/** A valid signal for `tenantId` (contract §3), distinct on every call. */
+/** A valid signal for `tenantId` (docs/api.md §4.3), distinct on every call. */
 export function signalFor(tenantId: string): Record<string, unknown> {
   seq++;
   return {
@@ -221,7 +221,7 @@ export const ENDPOINTS: readonly Entry[] = [
     method: "GET",
     path: "/v1/finops/usage",
     served: "worker",
-    // A tenant reads its own usage; operator tokens (tenant *) may read any tenant's (contract §7).
+    // A tenant reads its own usage; operator tokens (tenant *) may read any tenant's (docs/api.md §4.6).
     access: { kind: "tenant", scope: "finops:read" },
     denial: "rest",
     request: (tenantId) => {

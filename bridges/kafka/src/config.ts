@@ -1,4 +1,4 @@
-// The bridge's settings, parsed once from the environment (contract §10 names the KAFKA_* and INGEST_* ones; the
+// The bridge's settings, parsed once from the environment (docs/kafka-bridge.md names the KAFKA_* and INGEST_* ones; the
 // BRIDGE_* ones tune batching, backpressure and operations and have defaults).
 import { z } from "zod";
 

@@ -1,4 +1,4 @@
-// The dead-letter topic (contract §10): a record that can never be accepted is copied there — original key, value
+// The dead-letter topic (docs/kafka-bridge.md): a record that can never be accepted is copied there — original key, value
 // and headers — with `x-error-code`, `x-source-partition`, `x-source-offset` and a few more headers saying why and
 // where from. Its offset counts as done only once the broker has acknowledged the copy (acks=all), so a crash
 // between the two writes the dead letter again rather than losing it.

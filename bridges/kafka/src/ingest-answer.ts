@@ -1,4 +1,4 @@
-// What the service's answer to one ingest request means for the bridge (contract §2, §3, §8). Pure.
+// What the service's answer to one ingest request means for the bridge (docs/api.md §3, §4.3, §5.3). Pure.
 import { z } from "zod";
 import type { Rejection } from "./message.ts";
 

@@ -1,4 +1,4 @@
-// The HTTP side: POST /v1/coherence/signals with a bearer token (contract §3). Node's fetch keeps connections alive.
+// The HTTP side: POST /v1/coherence/signals with a bearer token (docs/api.md §4.3). Node's fetch keeps connections alive.
 import type { IngestAnswer } from "./ingest-answer.ts";
 
 export const INGEST_PATH = "/v1/coherence/signals";

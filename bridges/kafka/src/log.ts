@@ -1,4 +1,4 @@
-// One JSON object per line on stdout, with the fields the Worker's lines carry (contract §8): `ts`, `level`, `op`,
+// One JSON object per line on stdout, with the fields the Worker's lines carry (docs/api.md §5.3): `ts`, `level`, `op`,
 // `tenant_id`, `provenance_id`, `latency_ms`, `error_code`, plus what the event adds. Never a token.
 
 export interface LogFields {

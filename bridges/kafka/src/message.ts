@@ -1,4 +1,4 @@
-// Kafka record → the signal the bridge forwards (contract §10: each value is one signal in the §3 JSON shape).
+// Kafka record → the signal the bridge forwards (docs/kafka-bridge.md: each value is one signal in the JSON shape of docs/api.md §4.3).
 // Pure: no client, no I/O. The service stays the judge of a signal's validity; only what the bridge itself needs
 // (parseable JSON, an object, a tenant id to pick the token and group the batch) is checked here.
 import { createHash } from "node:crypto";

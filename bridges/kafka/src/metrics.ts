@@ -1,5 +1,5 @@
 // The bridge's Prometheus metrics: a small registry of counters, gauges and one histogram, rendered in the text
-// exposition format. Like the Worker's (contract §8), no series carries a tenant label, so the series count does not
+// exposition format. Like the Worker's (docs/api.md §5.3), no series carries a tenant label, so the series count does not
 // grow with tenants. Pure apart from holding state.
 
 type Labels = Record<string, string>;

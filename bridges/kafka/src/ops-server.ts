@@ -1,5 +1,5 @@
 // The bridge's operations listener (loopback by default): `GET /metrics` (Prometheus text), `GET /healthz` (the
-// process is up) and `GET /readyz` (joined the group and not shutting down), shaped like the Worker's (contract §8).
+// process is up) and `GET /readyz` (joined the group and not shutting down), shaped like the Worker's (docs/api.md §4.2).
 import { createServer, type Server } from "node:http";
 import type { Metrics } from "./metrics.ts";
 

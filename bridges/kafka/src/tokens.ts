@@ -1,5 +1,5 @@
 // Which bearer token the bridge sends for a tenant. The service accepts a write only when the token's tenant is the
-// signals' tenant (contract §1, §3), and operator tokens (`*`) never write, so a multi-tenant topic needs a token per
+// signals' tenant (docs/api.md §2, §4.3), and operator tokens (`*`) never write, so a multi-tenant topic needs a token per
 // tenant: INGEST_TOKENS_FILE maps tenant ids to tokens and is re-read when it changes (rotation without a restart);
 // INGEST_TOKEN is used for every tenant the file does not name.
 import { readFileSync, statSync } from "node:fs";

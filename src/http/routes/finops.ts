@@ -20,7 +20,7 @@ export function usageQuery(tenantId: unknown, from: unknown, to: unknown): { ten
   return { tenantId: tenantId as string, days };
 }
 
-/** `GET /v1/finops/usage?tenantId=T&from=YYYY-MM-DD&to=YYYY-MM-DD` (contract §7). */
+/** `GET /v1/finops/usage?tenantId=T&from=YYYY-MM-DD&to=YYYY-MM-DD` (docs/api.md §4.6). */
 export const finopsRoutes = new Hono<AppEnv>().get(
   "/v1/finops/usage",
   async (c, next) => {

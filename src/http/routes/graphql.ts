@@ -11,7 +11,7 @@ import { requireAuth } from "../middleware/auth";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
 
 /**
- * `POST /graphql` (contract §5). HTTP-level checks (401, scope, 415, 413, malformed JSON) run here in the
+ * `POST /graphql` (docs/api.md §4.4). HTTP-level checks (401, scope, 415, 413, malformed JSON) run here in the
  * contract's order, then the buffered body goes to yoga, which resolves persisted operations and executes.
  */
 export const graphqlRoutes = new Hono<AppEnv>().on(

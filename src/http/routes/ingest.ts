@@ -12,7 +12,7 @@ import { requireCoherenceFeature } from "../middleware/feature-flag";
 
 const MAX_IDEMPOTENCY_KEY = 255;
 
-/** `POST /v1/coherence/signals` (contract §3). Checks run in the contract's order of precedence. */
+/** `POST /v1/coherence/signals` (docs/api.md §4.3). Checks run in the contract's order of precedence. */
 export const ingestRoutes = new Hono<AppEnv>().post(
   "/v1/coherence/signals",
   requireCoherenceFeature,

@@ -28,7 +28,7 @@ async function enforceOperator(principal: Principal, log: RequestLog, action: Au
   if (!decision.allow) throw new AppError(403, "FORBIDDEN", denialMessage(action, decision));
 }
 
-/** Operations: readiness with each sink's state (contract §8) and the dead-letter queue (contract §9). */
+/** Operations: readiness with each sink's state (docs/api.md §4.2) and the dead-letter queue (docs/api.md §7). */
 export const opsRoutes = new Hono<AppEnv>()
   .get("/readyz", async (c) => {
     c.get("log").op = "readyz";

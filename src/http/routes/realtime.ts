@@ -6,7 +6,7 @@ import { AppError } from "../errors";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
 
 /**
- * `GET /v1/tenants/{tenantId}/graphql` (contract §6): checks the route and hands the WebSocket upgrade to the
+ * `GET /v1/tenants/{tenantId}/graphql` (docs/api.md §4.5): checks the route and hands the WebSocket upgrade to the
  * tenant's object, which speaks graphql-ws itself. Auth happens in `connection_init`, inside the object.
  */
 export const realtimeRoutes = new Hono<AppEnv>().get(
