@@ -17,6 +17,8 @@ import { createTracer, type Tracer, toTraceContext, traceHeaders } from "../../s
 let collector: RunningCollector;
 let db: Server;
 let dbUrl: string;
+// A password no generated id can contain by chance (tenant ids here are base36 timestamps).
+const DB_PASSWORD = "Pg-Secret_9z!";
 const dbRequests: IncomingHttpHeaders[] = [];
 const exportErrors: string[] = [];
 
@@ -108,7 +110,7 @@ describe("spans from src/telemetry at a real OpenTelemetry Collector", () => {
     await withClientSpan(
       scope,
       "postgres.upsert",
-      dbAttributes("postgresql", "postgres://writer:pw@127.0.0.1:5432/coherence", "coherence", "upsert"),
+      dbAttributes("postgresql", `postgres://writer:${DB_PASSWORD}@127.0.0.1:5432/coherence`, "coherence", "upsert"),
       async () => {},
     );
     process.end();
@@ -152,7 +154,7 @@ describe("spans from src/telemetry at a real OpenTelemetry Collector", () => {
       "db.operation.name": "writeScore",
     });
     expect(pg.attributes).toMatchObject({ "db.system.name": "postgresql", "db.namespace": "coherence" });
-    expect(JSON.stringify(pg)).not.toContain("pw");
+    expect(JSON.stringify(pg)).not.toContain(DB_PASSWORD);
 
     // The database saw the client span's traceparent, and no baggage.
     const seen = dbRequests.at(-1);
