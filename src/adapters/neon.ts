@@ -43,6 +43,9 @@ export class NeonScoreStore implements ScoreStore {
   private readonly pool: Pool;
   private readonly url: string;
 
+  /** Set by {@link close}: errors of connections ending after it are the close itself. */
+  private closing = false;
+
   constructor(settings: PostgresSettings) {
     this.url = settings.url;
     neonConfig.webSocketConstructor = SendAfterCloseSafeWebSocket;
@@ -57,6 +60,8 @@ export class NeonScoreStore implements ScoreStore {
     // 'error' event; without a listener the emitter throws it as uncaught. The pool has already discarded that
     // connection and the next query opens a fresh one, so a warning is all it needs.
     this.pool.on("error", (err: unknown) => {
+      // Connections ending because we closed the pool are not lost: nothing to report.
+      if (this.closing) return;
       logEvent({
         level: "warn",
         op: "postgres_idle_error",
@@ -99,6 +104,7 @@ export class NeonScoreStore implements ScoreStore {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.pool.end().catch(() => undefined);
   }
 
