@@ -386,20 +386,19 @@ async function main() {
   };
 
   try {
-    const helloPort = await freePort();
-    const helloBase = `http://127.0.0.1:${helloPort}`;
-    const hello = await launch(
-      "hello-world",
-      () => startWranglerDir(join(root, "bench", "hello-world"), helloPort, join(scratch, "hello.log")),
-      helloBase,
-    );
-    const refPort = await freePort();
-    const refBase = `http://127.0.0.1:${refPort}`;
-    const reference = await launch(
-      "hello-world-do",
-      () => startWranglerDir(join(root, "bench", "hello-world-do"), refPort, join(scratch, "hello-do.log")),
-      refBase,
-    );
+    /** One of the platform's Workers under bench/ (`dir`), on a free port; its base URL and process. */
+    const launchWorker = async (name, dir, logName, extraEnv = {}) => {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const proc = await launch(
+        name,
+        () => startWranglerDir(join(root, "bench", dir), port, join(scratch, logName), extraEnv),
+        base,
+      );
+      return { base, proc };
+    };
+    const { base: helloBase, proc: hello } = await launchWorker("hello-world", "hello-world", "hello.log");
+    const { base: refBase, proc: reference } = await launchWorker("hello-world-do", "hello-world-do", "hello-do.log");
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const service = await launch(
@@ -516,26 +515,14 @@ async function main() {
       await stop(withAssets);
       // The same two platform Workers with wrangler's local observability collector on (its default).
       const observed = {};
-      for (const [key, dir, path, verify] of [
-        ["hello", "hello-world", "/", (b) => b === "ok"],
-        ["reference", "hello-world-do", "/", (b) => b === "ok"],
+      for (const [key, dir] of [
+        ["hello", "hello-world"],
+        ["reference", "hello-world-do"],
       ]) {
-        const p = await freePort();
-        const b = `http://127.0.0.1:${p}`;
-        const proc = await launch(
-          `${dir} with local observability`,
-          () =>
-            startWranglerDir(join(root, "bench", dir), p, join(scratch, `${dir}-observed.log`), {
-              X_LOCAL_OBSERVABILITY: "true",
-            }),
-          b,
-        );
-        observed[key] = await warmThenMeasure(`${dir} + local observability, 50 conns`, {
-          url: b,
-          path,
-          connections: 50,
-          verify,
+        const { base: b, proc } = await launchWorker(`${dir} with local observability`, dir, `${dir}-observed.log`, {
+          X_LOCAL_OBSERVABILITY: "true",
         });
+        observed[key] = await warmThenMeasure(`${dir} + local observability, 50 conns`, { ...helloRun(50), url: b });
         await stop(proc);
       }
       const referencePlain = await warmThenMeasure("hello-world-do, 50 conns (layer table)", {

@@ -195,26 +195,16 @@ export class TenantStore {
       PHASE_CODE[phaseAt(s.tsMs, nowMs)],
     ]);
     const inserted = new Set<string>();
-    const only = rows.length === 1 ? rows[0] : undefined;
-    const cursor = only
-      ? // One row (the common single-signal request): bound parameters, no JSON round trip.
-        this.sql.exec<{ dkey: string; seq: number }>(
-          `INSERT INTO signals (dkey, signal_id, type, source, value, weight, ts_ms, phase, provenance_id, accepted_ms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dkey) DO NOTHING RETURNING dkey, seq`,
-          ...only,
-          cmd.provenanceId,
-          nowMs,
-        )
-      : this.sql.exec<{ dkey: string; seq: number }>(
-          `INSERT INTO signals (dkey, signal_id, type, source, value, weight, ts_ms, phase, provenance_id, accepted_ms)
+    const cursor = this.sql.exec<{ dkey: string; seq: number }>(
+      `INSERT INTO signals (dkey, signal_id, type, source, value, weight, ts_ms, phase, provenance_id, accepted_ms)
        SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5,
               j.value ->> 6, j.value ->> 7, ?, ?
        FROM json_each(?) AS j WHERE true
        ON CONFLICT (dkey) DO NOTHING RETURNING dkey, seq`,
-          cmd.provenanceId,
-          nowMs,
-          JSON.stringify(rows),
-        );
+      cmd.provenanceId,
+      nowMs,
+      JSON.stringify(rows),
+    );
     for (const row of cursor) {
       inserted.add(row.dkey);
       if (row.seq > this.newestSeqValue) this.newestSeqValue = row.seq;
