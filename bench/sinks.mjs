@@ -519,7 +519,28 @@ async function throughputPhase(ctx) {
     graphAfterIngestSeconds: graphDone === null ? null : (graphDone - ingestDone) / 1000,
     pgSeconds: pgDone === null ? null : (pgDone - started) / 1000,
     batches,
+    timeline: timelineOf(started, graphSamples, batches, ingestDone),
     cost,
+  };
+}
+
+/**
+ * Where the end-to-end time went: Neo4j's signal count at each whole second after the first request, and each
+ * consumer batch's span (seconds after the first request, messages). Head and tail show up here.
+ */
+function timelineOf(started, samples, batches, ingestDone) {
+  const counts = [];
+  for (let sec = 1; samples.length > 0 && sec * 1000 <= samples[samples.length - 1].at - started + 999; sec++) {
+    const s = [...samples].reverse().find((x) => x.at - started <= sec * 1000);
+    counts.push(`${sec} s ${s ? Math.round(s.n / 1000) : 0}k`);
+  }
+  const spans = batches.map(
+    (b) => `${((b.startAt - started) / 1000).toFixed(1)}–${((b.endAt - started) / 1000).toFixed(1)} s (${b.total})`,
+  );
+  return {
+    counts: counts.join(", "),
+    spans: spans.join(", "),
+    ingestEnd: (ingestDone - started) / 1000,
   };
 }
 
@@ -862,6 +883,11 @@ function buildReport(m, ctx, raw, tp, lag, notes) {
         : `${fmtS(tp.graphSeconds)} after the first request, ${fmtS(tp.graphAfterIngestSeconds)} after the last 202`,
     ],
     ["Neo4j: rate while busy (10 % → 90 % of the signals)", `${fmtInt(tp.graphSteadyRate)} signals/s`],
+    ["Neo4j: signals present by second after the first request (polled every 250 ms)", tp.timeline.counts],
+    [
+      `Consumer batches: span in seconds after the first request (messages); the last 202 came at ${fmtS(tp.timeline.ingestEnd)}`,
+      tp.timeline.spans || "none seen in the log",
+    ],
     [
       "Postgres: every tenant's final score present",
       tp.pgSeconds === null
