@@ -1,13 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { z } from "zod";
-
-/** What the sink consumer puts on the dead-letter queue. */
-export const deadLetterSchema = z.object({
-  body: z.unknown(),
-  error: z.object({ code: z.string(), reason: z.string() }),
-  failedAt: z.number(),
-});
-export type DeadLetter = z.infer<typeof deadLetterSchema>;
+import type { DeadLetter } from "../src/queues/messages";
 
 /**
  * Keeps dead-lettered sink messages (one object, name "dlq") until an operator replays them after fixing the

@@ -1,6 +1,6 @@
-import type { PolicyTags } from "../src/config";
-import { logEvent } from "../src/http/log";
+import type { PolicyTags } from "../src/domain/provenance";
 import { MAX_MESSAGE_BYTES, packSignals, type SinkMessage, type SinkSignal } from "../src/queues/messages";
+import { logEvent } from "../src/telemetry/log";
 import { startQueueSendSpan } from "../src/telemetry/messaging";
 import type { TelemetrySettings } from "../src/telemetry/settings";
 import { parseTraceContext, type TraceContext } from "../src/telemetry/trace-context";

@@ -5,7 +5,6 @@ import type { Principal } from "../src/auth/principal";
 import { loadConfig } from "../src/config";
 import { toIso } from "../src/domain/time";
 import type { PersistedRegistry } from "../src/graphql/persisted";
-import { logEvent } from "../src/http/log";
 import { MetricsBuffer } from "../src/metrics/collect";
 import { METRICS } from "../src/metrics/model";
 import {
@@ -37,6 +36,7 @@ import {
 } from "../src/realtime/protocol";
 import { realtimeSchema } from "../src/realtime/schema";
 import { renderEvent, resolveSubscription } from "../src/realtime/subscriptions";
+import { logEvent } from "../src/telemetry/log";
 import type { EventRow, TenantStore } from "./tenant-store";
 
 /** A connection that has not completed `connection_init` by then is closed with 4408 (contract: within 11 s). */

@@ -2,7 +2,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { type AlertLevel, newlyCrossed, type TenantBudget } from "../src/finops/budget";
 import { type DayUsage, estimatedCostUsd } from "../src/finops/cost-model";
 import { alertKey, expiresAtS, USAGE_OPS, type UsageOp, usageFields, usageKey, utcDay } from "../src/finops/usage";
-import { logEvent } from "../src/http/log";
+import { logEvent } from "../src/telemetry/log";
 
 /** Counter rows kept in the object: long enough for month-to-date budgets. */
 const KEEP_DAYS = 40;

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { type LogLevel, setLogLevel } from "./http/log";
+import type { PolicyTags } from "./domain/provenance";
+import { type LogLevel, setLogLevel } from "./telemetry/log";
 import { type TelemetrySettings, telemetryEnvSchema, toTelemetrySettings } from "./telemetry/settings";
 
 const bool = (fallback: boolean) =>
@@ -69,13 +70,12 @@ const configSchema = z.object({
   ...telemetryEnvSchema.shape,
 });
 
-/** Policy tags attached to every stored signal through its provenance record (docs/api.md §4.3). */
-export interface PolicyTags {
-  purpose: string;
-  retention: string;
-  license: string;
-  residency: string;
-}
+/**
+ * Every setting and secret the Worker reads, as the bindings it arrives in (all strings, all optional). `Env`
+ * extends this (src/env.d.ts), so the bindings type and this schema cannot disagree: `wrangler types` only sees
+ * the `[vars]` of wrangler.toml, not secrets or settings left at their defaults.
+ */
+export type SettingsBindings = { readonly [K in keyof z.input<typeof configSchema>]?: string };
 
 /** The Worker's settings, parsed once from its bindings. */
 export interface Config {
@@ -99,7 +99,7 @@ export interface Config {
   /** Sinks (docs/api.md §7); `null` when their settings are absent: that sink is off. */
   neo4j: { url: string; user: string; password: string; database: string } | null;
   postgres: { url: string; wsProxy: string | null } | null;
-  /** ADR-001 fallback: `postgres` serves `tenantCoherence` from the materialized table. */
+  /** docs/adr.md ADR-001's fallback: `postgres` serves `tenantCoherence` from the materialized table. */
   readMode: "durable-object" | "postgres";
   /** FinOps counters (docs/api.md §4.6) in Upstash; `null` when its settings are absent (counting continues, reads 503). */
   upstash: { url: string; token: string } | null;

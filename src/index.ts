@@ -1,11 +1,12 @@
 import policyWasm from "../policy/authz.wasm";
+import { openSinks } from "./adapters/sinks";
 import { installPolicy } from "./auth/authz";
 import { loadConfig } from "./config";
 import { RETENTION_MS } from "./domain/window";
 import { app } from "./http/app";
-import { logEvent } from "./http/log";
-import { consumeSinkBatch, openSinks } from "./queues/consumer";
+import { consumeSinkBatch } from "./queues/consumer";
 import { consumeDeadLetters } from "./queues/dead-letters";
+import { logEvent } from "./telemetry/log";
 
 export { DeadLetterStore } from "../durable-objects/dead-letters";
 export { MetricsAggregator } from "../durable-objects/metrics";

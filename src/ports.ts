@@ -21,3 +21,15 @@ export interface ScoreStore {
   readScore(tenantId: string): Promise<SinkScore | null>;
   ping(): Promise<void>;
 }
+
+/** A sink call that failed; the consumer retries the message. Carries no credentials. */
+export class SinkError extends Error {
+  constructor(
+    readonly sink: "neo4j" | "postgres",
+    message: string,
+    /** `false` when retrying cannot help (e.g. a Cypher syntax error): the message goes to the dead-letter queue. */
+    readonly retryable = true,
+  ) {
+    super(message);
+  }
+}

@@ -1,4 +1,4 @@
-import type { GraphWriter } from "../ports";
+import { type GraphWriter, SinkError } from "../ports";
 import type { SinkScore, SinkSignal } from "../queues/messages";
 import { dbAttributes, withClientSpan } from "../telemetry/db-client";
 import { type TraceScope, traceHeaders } from "../telemetry/tracer";
@@ -9,18 +9,6 @@ export interface Neo4jSettings {
   user: string;
   password: string;
   database: string;
-}
-
-/** A sink call that failed; the consumer retries the message. Carries no credentials. */
-export class SinkError extends Error {
-  constructor(
-    readonly sink: "neo4j" | "postgres",
-    message: string,
-    /** `false` when retrying cannot help (e.g. a Cypher syntax error): the message goes to the dead-letter queue. */
-    readonly retryable = true,
-  ) {
-    super(message);
-  }
 }
 
 /**

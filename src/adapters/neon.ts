@@ -1,10 +1,9 @@
 import { neonConfig, Pool } from "@neondatabase/serverless";
-import { logEvent } from "../http/log";
-import type { ScoreStore } from "../ports";
+import { type ScoreStore, SinkError } from "../ports";
 import type { SinkScore } from "../queues/messages";
 import { dbAttributes, postgresDatabase, withClientSpan } from "../telemetry/db-client";
+import { logEvent } from "../telemetry/log";
 import type { TraceScope } from "../telemetry/tracer";
-import { SinkError } from "./neo4j-query-api";
 
 /** Settings of the Postgres sink: a connection string, and for local use Neon's wsproxy (`host:port/v1`). */
 export interface PostgresSettings {

@@ -1,4 +1,4 @@
-import type { PolicyTags } from "../config";
+import type { PolicyTags } from "./provenance";
 import type { ScoreStatus } from "./score";
 import type { NormalizedSignal } from "./signal";
 

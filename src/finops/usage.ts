@@ -1,6 +1,5 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import type { Config } from "../config";
-import { tenantStub } from "../tenants";
 import { type DayUsage, estimatedCostUsd } from "./cost-model";
 
 /** Operations counted per tenant and UTC day (docs/api.md §4.6). */
@@ -103,29 +102,4 @@ export function hashFromReply(reply: unknown): Record<string, unknown> | null {
     return out;
   }
   return reply !== null && typeof reply === "object" ? (reply as Record<string, unknown>) : null;
-}
-
-/** Why a usage report could not be produced. */
-export class UsageUnavailable extends Error {}
-
-/**
- * One tenant's usage over `days` (docs/api.md §4.6): the tenant's object pushes its latest counters first, so the
- * answer includes every request answered before this call. Throws {@link UsageUnavailable} when Upstash is not
- * configured or cannot be reached.
- */
-export async function usageReport(
-  env: Env,
-  config: Config,
-  tenantId: string,
-  days: readonly string[],
-): Promise<{ tenantId: string; days: UsageDayView[] }> {
-  const redis = upstashClient(config);
-  if (!redis) throw new UsageUnavailable("FinOps counters are off: UPSTASH_REDIS_REST_URL is not set");
-  try {
-    await tenantStub(env.TENANT, config, tenantId).flushUsage();
-    return { tenantId, days: await readUsage(redis, tenantId, days) };
-  } catch (err) {
-    if (err instanceof UsageUnavailable) throw err;
-    throw new UsageUnavailable("the FinOps counter store is unreachable");
-  }
 }

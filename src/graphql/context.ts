@@ -1,19 +1,7 @@
-import type { Principal } from "../auth/principal";
-import type { Config } from "../config";
-import type { RequestLog, UsageMark } from "../http/context";
-import type { Observation } from "../metrics/model";
-import type { TraceScope } from "../telemetry/tracer";
+import type { RequestContext } from "../http/context";
 
-/** What every resolver receives besides yoga's own fields. */
-export interface GraphQLServerContext {
-  env: Env;
-  config: Config;
-  principal: Principal;
-  log: RequestLog;
-  usage: UsageMark;
-  observations: Observation[];
-  /** The request's tracer and root span. */
-  trace?: TraceScope;
+/** What every resolver receives besides yoga's own fields: the request's state, and its body. */
+export interface GraphQLServerContext extends RequestContext {
   /** POST: the JSON body the route parsed (yoga does not read the body again). Absent for GET. */
   parsedBody?: unknown;
   /** The raw body (empty for GET); mutations record its sha256 as the provenance request hash. */

@@ -8,9 +8,10 @@ import {
   parse,
   validate,
 } from "graphql";
-import { maskError, processRegularResult } from "graphql-yoga";
-import { logEvent } from "../http/log";
+import { processRegularResult } from "graphql-yoga";
+import { logEvent } from "../telemetry/log";
 import type { GraphQLServerContext } from "./context";
+import { maskError } from "./errors";
 import { normalizeOperationParams, operationKey } from "./persisted";
 import { persistedRegistry } from "./registry";
 import { schema } from "./schema";
@@ -123,7 +124,7 @@ function matches(offered: string, asked: string): boolean {
   return (askedType === "*" || askedType === offeredType) && (askedSub === "*" || askedSub === offeredSub);
 }
 
-/** yoga's `maskedErrors: true`: anything that is not a GraphQL error of ours becomes "Unexpected error.". */
+/** The masking yoga applies (src/graphql/errors.ts): coded errors stay, anything else becomes "Unexpected error.". */
 function maskErrors(result: ExecutionResult): ExecutionResult {
   if (!result.errors || result.errors.length === 0) return result;
   const errors = result.errors.map((err) => {

@@ -1,15 +1,12 @@
+import { openSinks } from "../adapters/sinks";
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../auth/authz";
 import { sha256Hex } from "../domain/dedupe-key";
 import { validateSignals } from "../domain/signal";
-import type { ScoreOutcome } from "../domain/tenant-protocol";
-import { UsageUnavailable, usageReport } from "../finops/usage";
-import { usageQuery } from "../http/routes/finops";
-import { applySignals, rateLimited } from "../ingest/apply";
-import { openSinks } from "../queues/consumer";
-import { tracedRpcCall } from "../telemetry/rpc";
-import { tenantStub } from "../tenants";
+import { AppError } from "../errors";
+import { usageQuery, usageReport } from "../finops/report";
+import { TenantClient } from "../tenant-client";
 import type { GraphQLServerContext } from "./context";
-import { gqlError, toGraphQLError } from "./errors";
+import { gqlError } from "./errors";
 
 interface PublishInput {
   tenantId: string;
@@ -26,7 +23,7 @@ async function enforce(ctx: GraphQLServerContext, action: AuthzAction, tenantId:
   const decision = await authorize(action, ctx.principal, tenantId === null ? undefined : [tenantId]);
   recordDecision(ctx.log, action, decision);
   if (tenantId === null ? !decision.scopeOk : !decision.allow) {
-    throw gqlError(403, "FORBIDDEN", denialMessage(action, decision));
+    throw new AppError(403, "FORBIDDEN", denialMessage(action, decision));
   }
 }
 
@@ -38,12 +35,12 @@ function withoutNulls(input: PublishInput): Record<string, unknown> {
 }
 
 /**
- * ADR-001 fallback (`READ_MODE=postgres`): the materialized row, bypassing the object. A tenant without a row
+ * docs/adr.md ADR-001's fallback (`READ_MODE=postgres`): the materialized row, bypassing the object. A tenant without a row
  * reads as UNKNOWN, like an empty window.
  */
 async function readFromPostgres(ctx: GraphQLServerContext, tenantId: string) {
   const store = openSinks(ctx.config).scores;
-  if (!store) throw gqlError(503, "SERVICE_UNAVAILABLE", "READ_MODE=postgres needs DATABASE_URL");
+  if (!store) throw new AppError(503, "SERVICE_UNAVAILABLE", "READ_MODE=postgres needs DATABASE_URL");
   try {
     const row = await store.readScore(tenantId);
     return {
@@ -54,7 +51,7 @@ async function readFromPostgres(ctx: GraphQLServerContext, tenantId: string) {
       signalCount: row?.signalCount ?? 0,
     };
   } catch {
-    throw gqlError(503, "SERVICE_UNAVAILABLE", "the score store is unavailable");
+    throw new AppError(503, "SERVICE_UNAVAILABLE", "the score store is unavailable");
   } finally {
     await store.close();
   }
@@ -71,34 +68,14 @@ export const resolvers = {
       ctx.log.op = "graphql_query";
       await enforce(ctx, "graphql_query", args.tenantId);
       if (ctx.config.readMode === "postgres") return readFromPostgres(ctx, args.tenantId);
-      try {
-        const stub = tenantStub(ctx.env.TENANT, ctx.config, args.tenantId);
-        const outcome = await tracedRpcCall<ScoreOutcome>(ctx.trace, "TenantObject", "score", (trace) =>
-          stub.score(args.tenantId, ctx.config.rpsMax, trace),
-        );
-        ctx.usage.counted = true; // the object counted the read (or its 429)
-        if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
-        return outcome.view;
-      } catch (err) {
-        throw toGraphQLError(err);
-      }
+      return new TenantClient(ctx, args.tenantId).score();
     },
     async tenantUsage(_: unknown, args: { tenantId: string; from: string; to: string }, ctx: GraphQLServerContext) {
       ctx.log.op = "finops_usage";
       await enforce(ctx, "finops_read", null);
-      let query: { tenantId: string; days: string[] };
-      try {
-        query = usageQuery(args.tenantId, args.from, args.to);
-      } catch (err) {
-        throw toGraphQLError(err);
-      }
+      const query = usageQuery(args.tenantId, args.from, args.to);
       await enforce(ctx, "finops_read", query.tenantId);
-      try {
-        return await usageReport(ctx.env, ctx.config, query.tenantId, query.days);
-      } catch (err) {
-        if (err instanceof UsageUnavailable) throw gqlError(503, "FINOPS_UNAVAILABLE", err.message);
-        throw toGraphQLError(err);
-      }
+      return usageReport(ctx.env, ctx.config, query.tenantId, query.days);
     },
   },
   Mutation: {
@@ -107,30 +84,20 @@ export const resolvers = {
       await enforce(ctx, "graphql_mutation", null);
       const validated = await validateSignals([withoutNulls(args.input)], ctx.receivedAtMs);
       if (!validated.ok) {
-        throw gqlError(400, "VALIDATION_FAILED", "the signal is invalid; nothing was stored", validated.details);
+        throw new AppError(400, "VALIDATION_FAILED", "the signal is invalid; nothing was stored", validated.details);
       }
       await enforce(ctx, "graphql_mutation", args.input.tenantId);
       const bodyHash = await sha256Hex(ctx.body);
-      try {
-        const { response } = await applySignals({
-          env: ctx.env,
-          config: ctx.config,
-          tenantId: args.input.tenantId,
-          signals: validated.signals,
-          receivedAtMs: ctx.receivedAtMs,
-          requestHash: bodyHash,
-          idempotency: null,
-          op: "graphql_mutation",
-          usage: ctx.usage,
-          observations: ctx.observations,
-          trace: ctx.trace,
-        });
-        ctx.log.provenance_id = response.provenanceId;
-        ctx.log.request_sha256 = bodyHash;
-        return true;
-      } catch (err) {
-        throw toGraphQLError(err);
-      }
+      const { response } = await new TenantClient(ctx, args.input.tenantId).ingest({
+        signals: validated.signals,
+        receivedAtMs: ctx.receivedAtMs,
+        requestHash: bodyHash,
+        idempotency: null,
+        op: "graphql_mutation",
+      });
+      ctx.log.provenance_id = response.provenanceId;
+      ctx.log.request_sha256 = bodyHash;
+      return true;
     },
   },
   Subscription: {

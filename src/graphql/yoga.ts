@@ -2,7 +2,7 @@ import { usePersistedOperations } from "@graphql-yoga/plugin-persisted-operation
 import { GraphQLError } from "graphql";
 import { createYoga, type Plugin } from "graphql-yoga";
 import type { GraphQLServerContext } from "./context";
-import { gqlError } from "./errors";
+import { gqlError, maskError } from "./errors";
 import { codeErrors } from "./execute";
 import { normalizeOperationParams, operationKey } from "./persisted";
 import { persistedRegistry as registry } from "./registry";
@@ -65,7 +65,7 @@ export const yoga = createYoga<GraphQLServerContext>({
   graphqlEndpoint: "/graphql",
   landingPage: false,
   graphiql: false,
-  maskedErrors: true,
+  maskedErrors: { maskError },
   // The route enforces the contract's 1 MiB before yoga sees a request.
   maxRequestBodySize: false,
   extraParamNames: ["id", "documentId"],

@@ -1,8 +1,10 @@
 import { Hono } from "hono";
 import { ConfigError } from "../config";
+import { AppError } from "../errors";
+import { logEvent } from "../telemetry/log";
 import type { AppEnv } from "./context";
-import { AppError, graphqlErrorBody, restErrorBody } from "./errors";
-import { logEvent } from "./log";
+import { graphqlErrorBody, restErrorBody } from "./errors";
+import { withConfig } from "./middleware/config";
 import { requestLogging } from "./middleware/logging";
 import { requestTracing } from "./middleware/tracing";
 import { countUsage } from "./middleware/usage";
@@ -17,6 +19,7 @@ import { workbenchRoutes } from "./routes/workbench";
 /** The Worker's HTTP app: routes, the one error handler, JSON 404/405. */
 export const app = new Hono<AppEnv>();
 
+app.use("*", withConfig);
 app.use("*", requestLogging);
 app.use("*", requestTracing);
 app.use("*", countUsage);

@@ -1,5 +1,5 @@
 import { MAX_BODY_BYTES } from "../domain/ingest-body";
-import { AppError } from "./errors";
+import { AppError } from "../errors";
 
 /**
  * Reads a request body as bytes, refusing more than `limit` bytes with 413 before buffering them:

@@ -1,7 +1,9 @@
+import type { Context } from "hono";
 import type { Principal } from "../auth/principal";
 import type { Config } from "../config";
 import type { Observation } from "../metrics/model";
 import type { TraceScope } from "../telemetry/tracer";
+import { TenantClient } from "../tenant-client";
 
 /** Per-request log fields, filled in as the request is understood and written once at the end. */
 export interface RequestLog {
@@ -17,22 +19,59 @@ export interface RequestLog {
   subject?: string | null;
 }
 
-/** Whether a request was already counted for FinOps by the tenant's object (else the Worker counts a rejection). */
+/** Whether the tenant's object counted this request for FinOps (set by {@link TenantClient}; else the Worker does). */
 export interface UsageMark {
   counted: boolean;
 }
 
-/** Hono environment of the app: bindings plus per-request variables. */
+/**
+ * What one request carries from middleware to routes and resolvers — declared once. The middleware in
+ * src/http/app.ts fill it in, in this order: `config` (withConfig), `log` and `observations` (requestLogging),
+ * `trace` (requestTracing), `usage` (countUsage), `principal` (requireAuth, on routes that need a token).
+ */
+export interface RequestState {
+  config: Config;
+  log: RequestLog;
+  observations: Observation[];
+  trace: TraceScope;
+  usage: UsageMark;
+  principal: Principal;
+}
+
+/** Hono environment of the app: bindings plus the per-request state. */
 export interface AppEnv {
   Bindings: Env;
-  Variables: {
-    config: Config;
-    principal: Principal;
-    log: RequestLog;
-    usage: UsageMark;
-    /** Metric observations of this request, sent (batched, off the latency path) when it ends. */
-    observations: Observation[];
-    /** The request's tracer and root span (the no-op span when tracing is off). */
-    trace: TraceScope;
+  Variables: RequestState;
+}
+
+/** The request's state with its bindings, as plain data (what GraphQL resolvers and the tenant client get). */
+export interface RequestContext extends RequestState {
+  env: Env;
+}
+
+/** The per-request state of a Hono context (the principal only where `requireAuth` ran). */
+export function requestContext(c: Context<AppEnv>): RequestContext {
+  return {
+    env: c.env,
+    config: c.get("config"),
+    log: c.get("log"),
+    observations: c.get("observations"),
+    trace: c.get("trace"),
+    usage: c.get("usage"),
+    principal: c.get("principal"),
   };
+}
+
+/** A client of `tenantId`'s object that traces its calls and marks usage on this request. */
+export function tenantClient(c: Context<AppEnv>, tenantId: string): TenantClient {
+  return new TenantClient(
+    {
+      env: c.env,
+      config: c.get("config"),
+      usage: c.get("usage"),
+      observations: c.get("observations"),
+      trace: c.get("trace"),
+    },
+    tenantId,
+  );
 }

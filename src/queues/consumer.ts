@@ -1,8 +1,7 @@
-import { Neo4jQueryApi, SinkError } from "../adapters/neo4j-query-api";
-import { NeonScoreStore } from "../adapters/neon";
+import { openSinks, type Sinks } from "../adapters/sinks";
 import type { Config } from "../config";
-import { logEvent } from "../http/log";
-import type { GraphWriter, ScoreStore } from "../ports";
+import { SinkError } from "../ports";
+import { logEvent } from "../telemetry/log";
 import { startQueueProcessSpan } from "../telemetry/messaging";
 import type { TraceContext } from "../telemetry/trace-context";
 import { createTracer, type TraceScope } from "../telemetry/tracer";
@@ -11,19 +10,6 @@ import { expandSignals, type SinkScore, type SinkSignal, sinkMessageSchema } fro
 /** Delay before the n-th retry of a message: 2 s, 4 s, 8 s … capped at 5 min. */
 export function retryDelaySeconds(attempts: number): number {
   return Math.min(300, 2 ** Math.max(1, attempts));
-}
-
-/** The sinks configured for this deployment; an absent one is `null` and skipped. */
-export interface Sinks {
-  graph: GraphWriter | null;
-  scores: (ScoreStore & { close(): Promise<void> }) | null;
-}
-
-export function openSinks(config: Config): Sinks {
-  return {
-    graph: config.neo4j ? new Neo4jQueryApi(config.neo4j) : null,
-    scores: config.postgres ? new NeonScoreStore(config.postgres) : null,
-  };
 }
 
 /**

@@ -1,5 +1,5 @@
-import { deadLetterSchema } from "../../durable-objects/dead-letters";
-import { logEvent } from "../http/log";
+import { logEvent } from "../telemetry/log";
+import { deadLetterSchema } from "./messages";
 
 /** The dead-letter queue's consumer: keeps every message in the DeadLetterStore for replay. */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {

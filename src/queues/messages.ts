@@ -145,3 +145,11 @@ export function packSignals(
   if (rows.length > 0) flush();
   return messages;
 }
+
+/** What the sink consumer puts on the dead-letter queue (kept by the DeadLetterStore object for replay). */
+export const deadLetterSchema = z.object({
+  body: z.unknown(),
+  error: z.object({ code: z.string(), reason: z.string() }),
+  failedAt: z.number(),
+});
+export type DeadLetter = z.infer<typeof deadLetterSchema>;

@@ -5,6 +5,7 @@ import { loadConfig } from "../../src/config";
 import type { GraphQLServerContext } from "../../src/graphql/context";
 import { executePersisted, regularMediaType } from "../../src/graphql/execute";
 import { yoga } from "../../src/graphql/yoga";
+import { Tracer } from "../../src/telemetry/tracer";
 
 // The persisted fast path (src/graphql/execute.ts) must answer exactly as yoga does. Each case runs through
 // both, against the real tenant objects of this workerd, and the answers are compared byte for byte.
@@ -21,6 +22,7 @@ function context(body: unknown, principal: Principal, config = loadConfig(env)):
     log: { op: "graphql", tenant_id: principal.tenant, provenance_id: null, error_code: null },
     usage: { counted: false },
     observations: [],
+    trace: { tracer: Tracer.disabled, span: Tracer.disabled.startSpan("") },
     body: raw as Uint8Array<ArrayBuffer>,
     parsedBody: body,
     receivedAtMs: Date.now(),

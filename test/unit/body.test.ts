@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_BODY_BYTES } from "../../src/domain/ingest-body";
+import { AppError } from "../../src/errors";
 import { readBodyLimited } from "../../src/http/body";
-import { AppError } from "../../src/http/errors";
 
 function streamed(bytes: number): Request {
   // A chunked body without Content-Length, so the limit must be enforced while streaming.

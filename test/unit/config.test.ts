@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config";
-import { tenantStub } from "../../src/tenants";
+import { tenantStub } from "../../src/tenant-client";
 
 describe("loadConfig: residency and fail-closed settings", () => {
   it("refuses the unpinned Durable Object fallback in production", () => {

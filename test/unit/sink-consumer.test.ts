@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { SinkError } from "../../src/adapters/neo4j-query-api";
+import type { Sinks } from "../../src/adapters/sinks";
 import { loadConfig } from "../../src/config";
-import { consumeSinkBatch, GRAPH_LANES, MAX_ROWS_PER_STATEMENT, type Sinks } from "../../src/queues/consumer";
+import { SinkError } from "../../src/ports";
+import { consumeSinkBatch, GRAPH_LANES, MAX_ROWS_PER_STATEMENT } from "../../src/queues/consumer";
 import { packSignals, type SinkScore, type SinkSignal } from "../../src/queues/messages";
 
 // The queue consumer below e2e: lanes, statement sizes, ack / retry / dead letter per tenant.

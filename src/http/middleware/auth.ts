@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { bearerToken, TokenError, verifyToken } from "../../auth/jwt";
+import { AppError } from "../../errors";
 import type { AppEnv } from "../context";
-import { AppError } from "../errors";
 
 /**
  * Requires a valid bearer JWT and stores its principal; anything else is 401 `UNAUTHENTICATED`.

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
+import { AppError } from "../../errors";
 import type { AppEnv } from "../context";
-import { AppError } from "../errors";
 
 /** `FEATURE_COHERENCE=false` turns coherence routes into 503 `FEATURE_DISABLED`; stored data is untouched. */
 export const requireCoherenceFeature = createMiddleware<AppEnv>(async (c, next) => {

@@ -1,13 +1,11 @@
 import { createMiddleware } from "hono/factory";
-import { setPolicyMemo } from "../../auth/authz";
-import { loadConfig } from "../../config";
 import { metricsBuffer } from "../../metrics/collect";
 import { METRICS, type Observation } from "../../metrics/model";
+import { type LogLevel, logEnabled, logEvent } from "../../telemetry/log";
 import type { AppEnv } from "../context";
-import { type LogLevel, logEnabled, logEvent } from "../log";
 
 /**
- * Loads config, writes one JSON log line per request with the §8 fields (never headers or tokens), and records
+ * Writes one JSON log line per request with the §8 fields (never headers or tokens), and records
  * the request's metrics (batched per isolate; see `MetricsBuffer` for why each send belongs to one request).
  */
 export const requestLogging = createMiddleware<AppEnv>(async (c, next) => {
@@ -16,10 +14,8 @@ export const requestLogging = createMiddleware<AppEnv>(async (c, next) => {
   const observations: Observation[] = [];
   c.set("log", log);
   c.set("observations", observations);
-  const config = loadConfig(c.env);
-  c.set("config", config);
-  setPolicyMemo(!config.layersOff.has("policy-cache"));
   await next();
+  const config = c.get("config");
   const latencyMs = Math.round((performance.now() - started) * 100) / 100;
   const code = c.res.status;
   const level: LogLevel = code >= 500 ? "error" : code >= 400 ? "warn" : "info";

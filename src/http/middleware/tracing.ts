@@ -1,9 +1,9 @@
 import { createMiddleware } from "hono/factory";
 import { routePath } from "hono/route";
 import { endHttpServerSpan, startHttpServerSpan } from "../../telemetry/http-server";
+import { logEvent } from "../../telemetry/log";
 import { createTracer, Tracer } from "../../telemetry/tracer";
 import type { AppEnv } from "../context";
-import { logEvent } from "../log";
 
 /** The no-op scope (benchmark only: `DEV_LAYERS_OFF=tracing` skips even the disabled tracer's bookkeeping). */
 const DISABLED_SCOPE = { tracer: Tracer.disabled, span: Tracer.disabled.startSpan("") };

@@ -1,8 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { UsageOp } from "../../finops/usage";
-import { tenantStub } from "../../tenants";
-import type { AppEnv } from "../context";
-import { logEvent } from "../log";
+import { logEvent } from "../../telemetry/log";
+import { type AppEnv, tenantClient } from "../context";
 
 /** Request ops (the log's `op`) that FinOps counts, and the counter each lands in. */
 const COUNTED_OPS: Record<string, UsageOp> = {
@@ -27,8 +26,7 @@ export const countUsage = createMiddleware<AppEnv>(async (c, next) => {
   const op = COUNTED_OPS[c.get("log")?.op ?? ""];
   if (!principal || principal.tenant === "*" || !op) return;
   try {
-    const stub = tenantStub(c.env.TENANT, c.get("config"), principal.tenant);
-    await stub.recordUsage(principal.tenant, op, c.res.status >= 400);
+    await tenantClient(c, principal.tenant).recordUsage(op, c.res.status >= 400);
   } catch (err) {
     logEvent({
       level: "error",

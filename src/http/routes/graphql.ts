@@ -1,12 +1,12 @@
 import { Hono } from "hono";
 import { authorize, denialMessage, recordDecision } from "../../auth/authz";
 import { bodyKindOf } from "../../domain/ingest-body";
+import { AppError } from "../../errors";
 import type { GraphQLServerContext } from "../../graphql/context";
 import { executePersisted } from "../../graphql/execute";
 import { yoga } from "../../graphql/yoga";
 import { decodeUtf8, readBodyLimited } from "../body";
-import type { AppEnv } from "../context";
-import { AppError } from "../errors";
+import { type AppEnv, requestContext } from "../context";
 import { requireAuth } from "../middleware/auth";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
 
@@ -64,13 +64,7 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
       }
     }
     const context: GraphQLServerContext = {
-      env: c.env,
-      config: c.get("config"),
-      principal,
-      log: c.get("log"),
-      usage: c.get("usage"),
-      observations: c.get("observations"),
-      trace: c.get("trace"),
+      ...requestContext(c),
       body,
       ...parsed,
       receivedAtMs: Date.now(),

@@ -3,10 +3,9 @@ import { authorize, denialMessage, recordDecision } from "../../auth/authz";
 import { sha256Hex } from "../../domain/dedupe-key";
 import { bodyKindOf, decodeIngestBody } from "../../domain/ingest-body";
 import { validateSignals } from "../../domain/signal";
-import { applySignals } from "../../ingest/apply";
+import { AppError } from "../../errors";
 import { decodeUtf8, readBodyLimited } from "../body";
-import type { AppEnv } from "../context";
-import { AppError } from "../errors";
+import { type AppEnv, tenantClient } from "../context";
 import { requireAuth } from "../middleware/auth";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
 
@@ -61,18 +60,12 @@ export const ingestRoutes = new Hono<AppEnv>().post(
     }
     const tenantId = principal.tenant;
     const bodyHash = await sha256Hex(bytes);
-    const { response, replayed } = await applySignals({
-      env: c.env,
-      config: c.get("config"),
-      tenantId,
+    const { response, replayed } = await tenantClient(c, tenantId).ingest({
       signals: validated.signals,
       receivedAtMs,
       requestHash: bodyHash,
       idempotency: idempotencyKey === undefined ? null : { key: idempotencyKey, bodyHash },
       op: "ingest",
-      usage: c.get("usage"),
-      observations: c.get("observations"),
-      trace: c.get("trace"),
     });
     c.get("log").provenance_id = response.provenanceId;
     c.get("log").request_sha256 = bodyHash;

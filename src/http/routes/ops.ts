@@ -1,11 +1,11 @@
 import { Hono } from "hono";
+import { openSinks } from "../../adapters/sinks";
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../../auth/authz";
 import type { Principal } from "../../auth/principal";
+import { AppError } from "../../errors";
 import { gatherMetrics } from "../../metrics/collect";
 import { render } from "../../metrics/model";
-import { openSinks } from "../../queues/consumer";
 import type { AppEnv, RequestLog } from "../context";
-import { AppError } from "../errors";
 import { requireAuth } from "../middleware/auth";
 
 type SinkState = "ok" | "down" | "off";

@@ -1,8 +1,7 @@
 import { Hono } from "hono";
 import { isTenantId } from "../../domain/signal";
-import { tenantStub } from "../../tenants";
-import type { AppEnv } from "../context";
-import { AppError } from "../errors";
+import { AppError } from "../../errors";
+import { type AppEnv, tenantClient } from "../context";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
 
 /**
@@ -35,6 +34,6 @@ export const realtimeRoutes = new Hono<AppEnv>().get(
         },
       );
     }
-    return tenantStub(c.env.TENANT, c.get("config"), tenantId).fetch(c.req.raw);
+    return tenantClient(c, tenantId).upgrade(c.req.raw);
   },
 );

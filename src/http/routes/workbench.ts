@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
+import { AppError } from "../../errors";
 import type { AppEnv } from "../context";
-import { AppError } from "../errors";
 import { WORKBENCH_FILES } from "./workbench-files.generated";
 
 /**

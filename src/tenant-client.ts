@@ -1,0 +1,134 @@
+import type { Config } from "./config";
+import type { NormalizedSignal } from "./domain/signal";
+import type { IngestOutcome, IngestResponse, ScoreOutcome, ScoreView } from "./domain/tenant-protocol";
+import { AppError, rateLimited } from "./errors";
+import type { UsageOp } from "./finops/usage";
+import { METRICS, type Observation } from "./metrics/model";
+import { tracedRpcCall } from "./telemetry/rpc";
+import type { TraceScope } from "./telemetry/tracer";
+
+type TenantNamespace = Env["TENANT"];
+
+/**
+ * The Durable Object stub of `tenantId`'s object, pinned to the US jurisdiction.
+ * Only the dev/test setting `DEV_UNPINNED_DURABLE_OBJECTS` (refused in production by `loadConfig`)
+ * addresses objects without a jurisdiction; if pinning fails otherwise, the request fails closed with 503.
+ */
+export function tenantStub(ns: TenantNamespace, config: Config, tenantId: string) {
+  if (config.unpinnedDurableObjects) return ns.get(ns.idFromName(tenantId));
+  let pinned: TenantNamespace;
+  try {
+    pinned = ns.jurisdiction("us");
+  } catch {
+    throw new AppError(503, "SERVICE_UNAVAILABLE", "tenant storage is unavailable in the required jurisdiction");
+  }
+  return pinned.get(pinned.idFromName(tenantId));
+}
+
+/** What a call to a tenant's object needs from the request that makes it (src/http/context.ts). */
+export interface TenantCallContext {
+  env: Env;
+  config: Config;
+  /** Set once the object has answered a call that counts the request for FinOps itself. */
+  usage?: { counted: boolean };
+  /** The request's metric observations; an ingest adds its processed and duplicate signals. */
+  observations?: Observation[];
+  /** The request's trace: each RPC gets a client span, and the object continues the trace. */
+  trace?: TraceScope;
+}
+
+/** Result of applying one request's signals: the 202 body, and whether it was an idempotent replay. */
+export interface AppliedIngest {
+  response: IngestResponse;
+  replayed: boolean;
+}
+
+/**
+ * The Worker's one way to talk to a tenant's Durable Object: pinned addressing, a traced RPC per call, and the
+ * object's refusals (outcomes) turned into {@link AppError}s. The object counts the requests it answers for
+ * FinOps inside the same call; the client marks them so the usage middleware does not count them again.
+ */
+export class TenantClient {
+  private readonly stub: ReturnType<typeof tenantStub>;
+
+  constructor(
+    private readonly call: TenantCallContext,
+    readonly tenantId: string,
+  ) {
+    this.stub = tenantStub(call.env.TENANT, call.config, tenantId);
+  }
+
+  /**
+   * Hands one request's validated signals to the object, which dedupes and stores them atomically with their
+   * provenance record (HTTP ingest and the GraphQL mutation). Throws RATE_LIMITED or IDEMPOTENCY_KEY_REUSED.
+   */
+  async ingest(args: {
+    signals: NormalizedSignal[];
+    receivedAtMs: number;
+    requestHash: string;
+    idempotency: { key: string; bodyHash: string } | null;
+    op: "ingest" | "graphql_mutation";
+  }): Promise<AppliedIngest> {
+    const { config } = this.call;
+    const outcome = await tracedRpcCall<IngestOutcome>(this.call.trace, "TenantObject", "ingest", (trace) =>
+      this.stub.ingest({
+        tenantId: this.tenantId,
+        signals: args.signals,
+        provenanceId: crypto.randomUUID(),
+        receivedAtMs: args.receivedAtMs,
+        policyTags: config.policyTags,
+        requestHash: args.requestHash,
+        idempotency: args.idempotency,
+        rpsMax: config.rpsMax,
+        op: args.op,
+        trace,
+      }),
+    );
+    this.counted();
+    if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
+    if (outcome.kind === "idempotency_conflict") {
+      throw new AppError(
+        422,
+        "IDEMPOTENCY_KEY_REUSED",
+        "this Idempotency-Key was used with a different request body in the last 24 h",
+      );
+    }
+    if (!outcome.replayed) {
+      const { accepted, duplicates } = outcome.response;
+      this.call.observations?.push(
+        { name: METRICS.ingestProcessed.name, value: accepted + duplicates },
+        { name: METRICS.ingestDuplicates.name, value: duplicates },
+      );
+    }
+    return { response: outcome.response, replayed: outcome.replayed };
+  }
+
+  /** The tenant's current score (the object counts the read). Throws RATE_LIMITED. */
+  async score(): Promise<ScoreView> {
+    const outcome = await tracedRpcCall<ScoreOutcome>(this.call.trace, "TenantObject", "score", (trace) =>
+      this.stub.score(this.tenantId, this.call.config.rpsMax, trace),
+    );
+    this.counted();
+    if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
+    return outcome.view;
+  }
+
+  /** Counts a request the object did not answer itself (refused at the edge, or served elsewhere). */
+  async recordUsage(op: UsageOp, rejected: boolean): Promise<void> {
+    await this.stub.recordUsage(this.tenantId, op, rejected);
+  }
+
+  /** Pushes the object's latest FinOps counters to Upstash (before a usage read). */
+  async flushUsage(): Promise<void> {
+    await this.stub.flushUsage();
+  }
+
+  /** Hands a WebSocket upgrade to the object, which speaks graphql-ws itself. */
+  upgrade(request: Request): Promise<Response> {
+    return this.stub.fetch(request);
+  }
+
+  private counted(): void {
+    if (this.call.usage) this.call.usage.counted = true;
+  }
+}
