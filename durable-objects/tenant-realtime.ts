@@ -380,7 +380,7 @@ export class RealtimeHub {
     }
     const { sub } = resolved;
     // The connection's principal: the path's tenant (checked at connection_init) with the token's scopes.
-    const principal: Principal = { tenant: rec.t, scopes: new Set(rec.a ?? []), subject: null };
+    const principal: Principal = { tenant: rec.t, scopes: new Set(rec.a ?? []), subjectHash: null };
     const decision = await authorize("subscribe", principal, [sub.tenantId]);
     if (!decision.allow) {
       logEvent({ level: "warn", op: "authz", tenant_id: rec.t, authz: [`subscribe:${decision.reason}`] });

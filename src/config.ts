@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PolicyTags } from "./domain/provenance";
-import { type LogLevel, setLogLevel } from "./telemetry/log";
+import { type LogLevel, logEvent, setLogLevel } from "./telemetry/log";
 import { type TelemetrySettings, telemetryEnvSchema, toTelemetrySettings } from "./telemetry/settings";
 
 const bool = (fallback: boolean) =>
@@ -22,12 +22,14 @@ const configSchema = z.object({
   ENVIRONMENT: z.enum(["production", "staging", "development", "test"]).default("production"),
   FEATURE_COHERENCE: bool(true),
   ALLOW_ADHOC_OPERATIONS: bool(false),
+  ALLOW_ADHOC_OPERATIONS_UNTIL: optionalText,
   DEV_UNPINNED_DURABLE_OBJECTS: bool(false),
   JWT_PUBLIC_KEY: optionalText,
   JWT_JWKS_URL: optionalText,
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LOG_HASH_KEY: optionalText,
   DEV_LAYERS_OFF: z
     .string()
     .optional()
@@ -81,20 +83,27 @@ export type SettingsBindings = { readonly [K in keyof z.input<typeof configSchem
 export interface Config {
   environment: "production" | "staging" | "development" | "test";
   featureCoherence: boolean;
-  allowAdhocOperations: boolean;
+  /**
+   * Ad-hoc (non-persisted) GraphQL documents: `false`, `true` (development/test only) or, elsewhere, until an
+   * instant at most 24 h after the settings were loaded (`ALLOW_ADHOC_OPERATIONS_UNTIL`, docs/adr.md ADR-002's
+   * "temporarily allow for triage"). Use {@link adhocOperationsAllowed}: the instant is checked per request.
+   */
+  allowAdhocOperations: boolean | { untilMs: number };
   /** Dev/test only: workerd has no jurisdictions, so objects are addressed without `jurisdiction("us")`. */
   unpinnedDurableObjects: boolean;
   jwt: { publicKeyPem: string | null; jwksUrl: string | null; issuer: string | null; audience: string | null };
   rpsMax: number;
   /** Lowest log level written; below it a line costs nothing (see `setLogLevel`). */
   logLevel: LogLevel;
+  /** Key of the pseudonym logs carry instead of a token's `sub` (src/telemetry/pseudonym.ts). */
+  logHashKey: string;
   /** Benchmark only (development/test): layers switched off to measure their cost (bench/run.mjs). */
   layersOff: ReadonlySet<DevLayer>;
   /** Realtime fan-out coalescing window (docs/api.md §4.5: at most 100 ms). */
   fanoutWindowMs: number;
   /** Open WebSockets one tenant's object accepts; the next upgrade gets 429 `TOO_MANY_CONNECTIONS`. */
   wsMaxSocketsPerTenant: number;
-  /** Test only (refused in production): every /graphql answer is delayed this long, to prove the SLO gate fails. */
+  /** Test only (development/test): every /graphql answer is delayed this long, to prove the SLO gate fails. */
   debugDelayMs: number;
   /** Sinks (docs/api.md §7); `null` when their settings are absent: that sink is off. */
   neo4j: { url: string; user: string; password: string; database: string } | null;
@@ -114,6 +123,51 @@ export interface Config {
   telemetry: TelemetrySettings | null;
 }
 
+/** Environments where local-run, test and benchmark settings are allowed (an allow-list). */
+const DEV_ENVIRONMENTS: ReadonlySet<string> = new Set(["development", "test"]);
+
+/** `LOG_HASH_KEY` in development and test when unset (required elsewhere). */
+const DEV_LOG_HASH_KEY = "development-only-log-hash-key";
+
+/** The longest an ad-hoc-operations window may reach ahead (ADR-002: triage, not a mode). */
+export const MAX_ADHOC_WINDOW_MS = 24 * 3_600_000;
+
+/**
+ * `ALLOW_ADHOC_OPERATIONS`: plain `true` in development/test; elsewhere only with `ALLOW_ADHOC_OPERATIONS_UNTIL`,
+ * an ISO instant in the future and at most 24 h ahead. Enabled outside development/test, it is logged as a
+ * warning once per isolate; a window already past is no error (the service keeps running) and allows nothing.
+ */
+function adhocSetting(allow: boolean, until: string | null, dev: boolean): Config["allowAdhocOperations"] {
+  if (!allow) return false;
+  if (dev && until === null) return true;
+  const untilMs = until === null ? Number.NaN : Date.parse(until);
+  if (until === null || Number.isNaN(untilMs) || !/^\d{4}-\d{2}-\d{2}T/.test(until)) {
+    throw new ConfigError(
+      "ALLOW_ADHOC_OPERATIONS outside development/test needs ALLOW_ADHOC_OPERATIONS_UNTIL, an ISO time at most 24 h ahead",
+    );
+  }
+  const now = Date.now();
+  if (untilMs - now > MAX_ADHOC_WINDOW_MS) {
+    throw new ConfigError("ALLOW_ADHOC_OPERATIONS_UNTIL is more than 24 h ahead");
+  }
+  logEvent({
+    level: "warn",
+    op: "config",
+    error_code: untilMs > now ? "ADHOC_OPERATIONS_ENABLED" : "ADHOC_OPERATIONS_EXPIRED",
+    message:
+      untilMs > now
+        ? `ad-hoc GraphQL operations are allowed until ${new Date(untilMs).toISOString()} (triage window)`
+        : `ALLOW_ADHOC_OPERATIONS_UNTIL ${new Date(untilMs).toISOString()} has passed: ad-hoc operations are refused; remove the setting`,
+  });
+  return { untilMs };
+}
+
+/** Whether ad-hoc GraphQL documents may run at `nowMs`. */
+export function adhocOperationsAllowed(config: Config, nowMs: number): boolean {
+  const allow = config.allowAdhocOperations;
+  return typeof allow === "boolean" ? allow : nowMs < allow.untilMs;
+}
+
 /** Thrown when bindings are unusable; the Worker answers 503 rather than run misconfigured. */
 export class ConfigError extends Error {}
 
@@ -121,7 +175,8 @@ const cache = new WeakMap<object, Config>();
 
 /**
  * Parses the Worker's `env` into a typed {@link Config}, once per `env` object.
- * Fails closed: the unpinned-object fallback is refused in production, and so is a missing key source.
+ * Fails closed: outside development and test, the settings for local runs, tests and benchmarks are refused,
+ * and the token issuer and audience are required.
  */
 export function loadConfig(env: object): Config {
   const hit = cache.get(env);
@@ -136,21 +191,30 @@ export function loadConfig(env: object): Config {
     throw new ConfigError(`invalid settings: ${fields}`);
   }
   const e = parsed.data;
-  if (e.ENVIRONMENT === "production" && e.DEBUG_DELAY_MS > 0) {
-    throw new ConfigError("DEBUG_DELAY_MS is a test setting and is refused when ENVIRONMENT=production");
+  const dev = DEV_ENVIRONMENTS.has(e.ENVIRONMENT);
+  if (!dev) {
+    // Allow-list: settings for local runs, tests and benchmarks exist only in development and test.
+    const devOnly = [
+      e.DEBUG_DELAY_MS > 0 && "DEBUG_DELAY_MS",
+      e.DEV_UNPINNED_DURABLE_OBJECTS && "DEV_UNPINNED_DURABLE_OBJECTS",
+      e.DEV_LAYERS_OFF.size > 0 && "DEV_LAYERS_OFF",
+    ].filter((name): name is string => typeof name === "string");
+    if (devOnly.length > 0) {
+      throw new ConfigError(
+        `${devOnly.join(", ")}: allowed only when ENVIRONMENT is development or test (it is ${e.ENVIRONMENT})`,
+      );
+    }
+    const missing = [!e.JWT_ISSUER && "JWT_ISSUER", !e.JWT_AUDIENCE && "JWT_AUDIENCE"].filter(Boolean);
+    if (missing.length > 0) {
+      throw new ConfigError(`${missing.join(" and ")} required when ENVIRONMENT is ${e.ENVIRONMENT}`);
+    }
+    if (!e.LOG_HASH_KEY) throw new ConfigError(`LOG_HASH_KEY required when ENVIRONMENT is ${e.ENVIRONMENT}`);
   }
-  if (e.ENVIRONMENT === "production" && e.DEV_UNPINNED_DURABLE_OBJECTS) {
-    throw new ConfigError("DEV_UNPINNED_DURABLE_OBJECTS is refused when ENVIRONMENT=production");
-  }
-  if (e.DEV_LAYERS_OFF.size > 0 && e.ENVIRONMENT !== "development" && e.ENVIRONMENT !== "test") {
-    throw new ConfigError(
-      "DEV_LAYERS_OFF is a benchmark setting, allowed only when ENVIRONMENT is development or test",
-    );
-  }
+  const allowAdhocOperations = adhocSetting(e.ALLOW_ADHOC_OPERATIONS, e.ALLOW_ADHOC_OPERATIONS_UNTIL, dev);
   const config: Config = {
     environment: e.ENVIRONMENT,
     featureCoherence: e.FEATURE_COHERENCE,
-    allowAdhocOperations: e.ALLOW_ADHOC_OPERATIONS,
+    allowAdhocOperations,
     unpinnedDurableObjects: e.DEV_UNPINNED_DURABLE_OBJECTS,
     jwt: {
       // Env vars often carry PEM with literal "\n"; accept both forms.
@@ -161,6 +225,7 @@ export function loadConfig(env: object): Config {
     },
     rpsMax: e.RPS_MAX,
     logLevel: e.LOG_LEVEL,
+    logHashKey: e.LOG_HASH_KEY ?? DEV_LOG_HASH_KEY,
     layersOff: e.DEV_LAYERS_OFF as Set<DevLayer>,
     fanoutWindowMs: e.FANOUT_WINDOW_MS,
     wsMaxSocketsPerTenant: e.WS_MAX_SOCKETS_PER_TENANT,

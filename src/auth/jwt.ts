@@ -8,6 +8,7 @@ import {
 } from "jose";
 import { z } from "zod";
 import type { Config } from "../config";
+import { pseudonym } from "../telemetry/pseudonym";
 import type { Principal } from "./principal";
 
 /** Clock-skew leeway for `exp` and `nbf` (docs/api.md §2: at most 5 s). */
@@ -282,7 +283,7 @@ async function verifyUncached(token: string, config: Config): Promise<Verified> 
     principal: {
       tenant: claims.data.tenant,
       scopes: new Set(scopes.filter((s) => s.length > 0)),
-      subject: claims.data.sub ?? null,
+      subjectHash: claims.data.sub ? await pseudonym(config.logHashKey, claims.data.sub) : null,
     },
     exp: typeof times.exp === "number" ? times.exp : 0,
     nbf: typeof times.nbf === "number" ? times.nbf : 0,

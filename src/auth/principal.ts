@@ -5,5 +5,6 @@
 export interface Principal {
   tenant: string;
   scopes: ReadonlySet<string>;
-  subject: string | null;
+  /** Pseudonym of the token's `sub` (src/telemetry/pseudonym.ts) for logs; the `sub` itself is never kept. */
+  subjectHash: string | null;
 }

@@ -1,6 +1,7 @@
 import { usePersistedOperations } from "@graphql-yoga/plugin-persisted-operations";
 import { GraphQLError } from "graphql";
 import { createYoga, type Plugin } from "graphql-yoga";
+import { adhocOperationsAllowed } from "../config";
 import type { GraphQLServerContext } from "./context";
 import { gqlError, maskError } from "./errors";
 import { codeErrors } from "./execute";
@@ -8,14 +9,15 @@ import { normalizeOperationParams, operationKey } from "./persisted";
 import { persistedRegistry as registry } from "./registry";
 import { schema } from "./schema";
 
-/** Requests whose deployment allows ad-hoc operations (`ALLOW_ADHOC_OPERATIONS=true`). */
+/** Requests whose deployment allows ad-hoc operations now (`ALLOW_ADHOC_OPERATIONS`, src/config.ts). */
 const adhocAllowed = new WeakSet<Request>();
 
 /** Puts id/documentId/query-text forms into the one shape the persisted-operations plugin reads. */
 const normalizePersistedParams: Plugin<GraphQLServerContext> = {
   async onParams({ params, setParams, request, context }) {
     // yoga types onParams' context as its base; the server context is what yoga.fetch was given.
-    if ((context as Partial<GraphQLServerContext>).config?.allowAdhocOperations) adhocAllowed.add(request);
+    const config = (context as Partial<GraphQLServerContext>).config;
+    if (config && adhocOperationsAllowed(config, Date.now())) adhocAllowed.add(request);
     // GET: yoga reads query/variables/operationName/extensions from the URL; `id`/`documentId` come from it too.
     let named = params as typeof params & { id?: unknown; documentId?: unknown };
     if (request.method === "GET") {

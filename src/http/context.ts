@@ -15,8 +15,8 @@ export interface RequestLog {
   authz?: string[];
   /** sha256 of the request body of an accepted write, as recorded with its provenance (repudiation). */
   request_sha256?: string;
-  /** The verified token's `sub` (who sent it); never the token. */
-  subject?: string | null;
+  /** Pseudonym of the verified token's `sub` (who sent it; src/telemetry/pseudonym.ts); never `sub` or the token. */
+  subject_hash?: string | null;
 }
 
 /** Whether the tenant's object counted this request for FinOps (set by {@link TenantClient}; else the Worker does). */

@@ -182,6 +182,7 @@ describe("logs (§8)", () => {
     error_code?: unknown;
     request_sha256?: unknown;
     authz?: unknown;
+    subject_hash?: unknown;
   }
 
   function logLines(output: string): LogLine[] {
@@ -235,6 +236,8 @@ describe("logs (§8)", () => {
     // policy's decision.
     expect(accepted?.request_sha256).toBe(createHash("sha256").update(JSON.stringify(sent)).digest("hex"));
     expect(accepted?.authz).toEqual(["ingest:allowed"]);
+    // Who sent it, as a keyed pseudonym of the token's sub (src/telemetry/pseudonym.ts), never the sub itself.
+    expect(accepted?.subject_hash).toMatch(/^[A-Za-z0-9_-]{22}$/);
     const denied = await findLine(svc, (l) => l.tenant_id === tenantId && l.error_code === "FORBIDDEN");
     expect(denied?.authz).toEqual(["ingest:tenant_mismatch"]);
 
@@ -253,6 +256,7 @@ describe("logs (§8)", () => {
       for (const field of ["provenance_id", "tenant_id", "op", "latency_ms", "error_code"]) {
         expect(l, JSON.stringify(l)).toHaveProperty(field);
       }
+      expect(l, JSON.stringify(l)).not.toHaveProperty("subject");
     }
   });
 

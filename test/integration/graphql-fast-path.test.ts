@@ -29,8 +29,8 @@ function context(body: unknown, principal: Principal, config = loadConfig(env)):
   };
 }
 
-const writer: Principal = { tenant: TENANT, scopes: new Set(["coherence:read", "coherence:write"]), subject: "t" };
-const reader: Principal = { tenant: TENANT, scopes: new Set(["coherence:read"]), subject: "t" };
+const writer: Principal = { tenant: TENANT, scopes: new Set(["coherence:read", "coherence:write"]), subjectHash: "t" };
+const reader: Principal = { tenant: TENANT, scopes: new Set(["coherence:read"]), subjectHash: "t" };
 
 interface Answer {
   status: number;

@@ -6,8 +6,12 @@ import type { Principal } from "../../src/auth/principal";
 
 const wasm = readFileSync(resolve(import.meta.dirname, "..", "..", "policy", "authz.wasm"));
 
-const tenant = (scopes: string[], id = "acme"): Principal => ({ tenant: id, scopes: new Set(scopes), subject: null });
-const operator = (scopes: string[]): Principal => ({ tenant: "*", scopes: new Set(scopes), subject: null });
+const tenant = (scopes: string[], id = "acme"): Principal => ({
+  tenant: id,
+  scopes: new Set(scopes),
+  subjectHash: null,
+});
+const operator = (scopes: string[]): Principal => ({ tenant: "*", scopes: new Set(scopes), subjectHash: null });
 
 describe("authorize without an installed policy", () => {
   it("denies everything (fail closed)", async () => {

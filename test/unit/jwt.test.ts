@@ -4,7 +4,7 @@ import { bearerToken, JWKS_CACHE, jwksMaxAgeMs, RemoteKeySet, TokenError, verify
 import { loadConfig } from "../../src/config";
 
 const keys = await generateKeyPair("ES256", { extractable: true });
-const config = loadConfig({ JWT_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
+const config = loadConfig({ ENVIRONMENT: "test", JWT_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
 
 async function sign(claims: Record<string, unknown>, expInSeconds: number): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
@@ -23,6 +23,27 @@ describe("verifyToken", () => {
     const p = await verifyToken(await sign({ tenant: "acme", scope: "coherence:read finops:read" }, 60), config);
     expect(p.tenant).toBe("acme");
     expect([...p.scopes]).toEqual(["coherence:read", "finops:read"]);
+  });
+
+  it("keeps a keyed pseudonym of sub, never sub itself (logs carry the pseudonym)", async () => {
+    const withSub = (key?: string) =>
+      loadConfig({
+        ENVIRONMENT: "test",
+        JWT_PUBLIC_KEY: config.jwt.publicKeyPem as string,
+        ...(key ? { LOG_HASH_KEY: key } : {}),
+      });
+    const token = await sign({ tenant: "acme", scope: "coherence:read", sub: "alice@example.com" }, 60);
+    const a = await verifyToken(token, withSub("key-one"));
+    expect(a.subjectHash).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(JSON.stringify({ ...a, scopes: [...a.scopes] })).not.toContain("alice");
+    const again = await verifyToken(
+      await sign({ tenant: "acme", scope: "x", sub: "alice@example.com" }, 60),
+      withSub("key-one"),
+    );
+    expect(again.subjectHash).toBe(a.subjectHash);
+    expect((await verifyToken(token, withSub("key-two"))).subjectHash).not.toBe(a.subjectHash);
+    const noSub = await verifyToken(await sign({ tenant: "acme", scope: "coherence:read" }, 60), withSub("key-one"));
+    expect(noSub.subjectHash).toBeNull();
   });
 
   it("refuses a cached token once it has expired (the cache never skips time checks)", async () => {
@@ -222,6 +243,7 @@ describe("verifyToken with JWT_JWKS_URL", () => {
     vi.stubGlobal("fetch", server.fetch);
     urlSeq++;
     return loadConfig({
+      ENVIRONMENT: "test",
       JWT_PUBLIC_KEY: "",
       JWT_JWKS_URL: `https://idp.test/jwks-${urlSeq}.json`,
       JWT_ISSUER: "https://idp.test",

@@ -18,7 +18,7 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
       // From the verified token only: baggage the client sent was not read (telemetry/http-server.ts).
       c.get("trace")?.span.setBaggage("tenant_id", principal.tenant);
     }
-    c.get("log").subject = principal.subject;
+    c.get("log").subject_hash = principal.subjectHash;
   } catch (err) {
     if (err instanceof TokenError) throw unauthenticated("invalid or expired token", err.message);
     throw err;

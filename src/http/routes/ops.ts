@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { openSinks } from "../../adapters/sinks";
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../../auth/authz";
 import type { Principal } from "../../auth/principal";
+import type { Config } from "../../config";
 import { AppError } from "../../errors";
 import { gatherMetrics } from "../../metrics/collect";
 import { render } from "../../metrics/model";
@@ -21,6 +22,28 @@ async function probe(check: (() => Promise<void>) | null): Promise<SinkState> {
   }
 }
 
+/**
+ * `/readyz` needs no token, so anyone may call it often: it answers from the last probe of the sinks while that
+ * is younger than this, and probing costs the databases at most one query each per 5 s per isolate.
+ */
+export const READY_CACHE_MS = 5000;
+
+/** The last probe per settings object: settled plain data only (never an in-flight promise shared by requests). */
+const readiness = new WeakMap<Config, { atMs: number; neo4j: SinkState; postgres: SinkState }>();
+
+async function probeSinks(config: Config): Promise<{ neo4j: SinkState; postgres: SinkState }> {
+  const sinks = openSinks(config);
+  try {
+    const [neo4j, postgres] = await Promise.all([
+      probe(sinks.graph ? () => (sinks.graph as NonNullable<typeof sinks.graph>).ping() : null),
+      probe(sinks.scores ? () => (sinks.scores as NonNullable<typeof sinks.scores>).ping() : null),
+    ]);
+    return { neo4j, postgres };
+  } finally {
+    await sinks.scores?.close();
+  }
+}
+
 /** Cross-tenant operations: operator tokens (tenant `*`) with the action's scope, as the policy decides. */
 async function enforceOperator(principal: Principal, log: RequestLog, action: AuthzAction): Promise<void> {
   const decision = await authorize(action, principal, []);
@@ -32,17 +55,16 @@ async function enforceOperator(principal: Principal, log: RequestLog, action: Au
 export const opsRoutes = new Hono<AppEnv>()
   .get("/readyz", async (c) => {
     c.get("log").op = "readyz";
-    const sinks = openSinks(c.get("config"));
-    try {
-      const [neo4j, postgres] = await Promise.all([
-        probe(sinks.graph ? () => (sinks.graph as NonNullable<typeof sinks.graph>).ping() : null),
-        probe(sinks.scores ? () => (sinks.scores as NonNullable<typeof sinks.scores>).ping() : null),
-      ]);
-      const ready = neo4j !== "down" && postgres !== "down";
-      return c.json({ status: ready ? "ok" : "degraded", sinks: { neo4j, postgres } }, ready ? 200 : 503);
-    } finally {
-      await sinks.scores?.close();
+    const config = c.get("config");
+    const now = Date.now();
+    let result = readiness.get(config);
+    if (!result || now - result.atMs >= READY_CACHE_MS) {
+      result = { atMs: now, ...(await probeSinks(config)) };
+      readiness.set(config, result);
     }
+    const { neo4j, postgres } = result;
+    const ready = neo4j !== "down" && postgres !== "down";
+    return c.json({ status: ready ? "ok" : "degraded", sinks: { neo4j, postgres } }, ready ? 200 : 503);
   })
   .get("/metrics", requireAuth, async (c) => {
     c.get("log").op = "metrics";
