@@ -231,7 +231,7 @@ export class RealtimeHub {
   /** Sends a round's fan-out latencies to the metrics aggregator (batched; identical samples travel as one). */
   private report(round: FlushRound): void {
     if (round.latencies.size === 0) return;
-    this.metrics ??= new MetricsBuffer(this.env.METRICS);
+    this.metrics ??= new MetricsBuffer(this.env.METRICS, loadConfig(this.env));
     this.metrics.record(
       [...round.latencies].map(([value, count]) => ({ name: METRICS.fanoutLatency.name, value, count })),
       (send) => this.ctx.waitUntil(send),

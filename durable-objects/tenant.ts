@@ -44,7 +44,7 @@ export class TenantObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql);
       const config = loadConfig(env);
-      this.metrics = new MetricsBuffer(env.METRICS);
+      this.metrics = new MetricsBuffer(env.METRICS, config);
       this.store = new TenantStore(ctx.storage.sql, ctx.storage, () => this.outbox.prunableThroughSeq());
       const sinksOn = config.neo4j !== null || config.postgres !== null;
       this.outbox = new SinkOutbox(

@@ -21,8 +21,9 @@ installPolicy(policyWasm);
 export default {
   fetch: app.fetch,
   async queue(batch, env, ctx) {
-    if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch, env);
-    return consumeSinkBatch(batch, env, loadConfig(env), ctx);
+    const config = loadConfig(env);
+    if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch, env, config);
+    return consumeSinkBatch(batch, env, config, ctx);
   },
   async scheduled(controller, env) {
     // Tenant objects keep 24 h; the graph is the only store with older signals.

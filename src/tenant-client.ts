@@ -4,25 +4,13 @@ import type { IngestOutcome, IngestResponse, ScoreOutcome, ScoreView } from "./d
 import { AppError, rateLimited } from "./errors";
 import type { UsageOp } from "./finops/usage";
 import { METRICS, type Observation } from "./metrics/model";
+import { type Pinning, pinnedStub } from "./residency";
 import { tracedRpcCall } from "./telemetry/rpc";
 import type { TraceScope } from "./telemetry/tracer";
 
-type TenantNamespace = Env["TENANT"];
-
-/**
- * The Durable Object stub of `tenantId`'s object, pinned to the US jurisdiction.
- * Only the dev/test setting `DEV_UNPINNED_DURABLE_OBJECTS` (refused in production by `loadConfig`)
- * addresses objects without a jurisdiction; if pinning fails otherwise, the request fails closed with 503.
- */
-export function tenantStub(ns: TenantNamespace, config: Config, tenantId: string) {
-  if (config.unpinnedDurableObjects) return ns.get(ns.idFromName(tenantId));
-  let pinned: TenantNamespace;
-  try {
-    pinned = ns.jurisdiction("us");
-  } catch {
-    throw new AppError(503, "SERVICE_UNAVAILABLE", "tenant storage is unavailable in the required jurisdiction");
-  }
-  return pinned.get(pinned.idFromName(tenantId));
+/** The stub of `tenantId`'s object, pinned to the US jurisdiction (src/residency.ts). */
+export function tenantStub(ns: Env["TENANT"], pinning: Pinning, tenantId: string) {
+  return pinnedStub(ns, pinning, tenantId);
 }
 
 /** What a call to a tenant's object needs from the request that makes it (src/http/context.ts). */

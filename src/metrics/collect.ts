@@ -1,3 +1,4 @@
+import { type Pinning, pinnedStub } from "../residency";
 import { emptyState, type MetricState, merge, type Observation } from "./model";
 
 /** Aggregator shards: observations spread over them, `/metrics` merges them. */
@@ -11,7 +12,7 @@ const CLAIM_EXPIRES_MS = 10 * METRICS_FLUSH_MS;
 
 type Namespace = Env["METRICS"];
 
-const shard = (ns: Namespace, i: number) => ns.get(ns.idFromName(`metrics-${i}`));
+const shard = (ns: Namespace, pinning: Pinning, i: number) => pinnedStub(ns, pinning, `metrics-${i}`);
 
 /**
  * Observations waiting to be sent to the aggregator shards, batched so many requests share one aggregator call.
@@ -30,6 +31,7 @@ export class MetricsBuffer {
 
   constructor(
     private readonly ns: Namespace,
+    private readonly pinning: Pinning,
     private readonly now: () => number = () => Date.now(),
   ) {}
 
@@ -71,7 +73,7 @@ export class MetricsBuffer {
     const batch = this.buffer;
     this.buffer = [];
     if (batch.length === 0) return Promise.resolve();
-    return shard(this.ns, Math.floor(Math.random() * METRICS_SHARDS))
+    return shard(this.ns, this.pinning, Math.floor(Math.random() * METRICS_SHARDS))
       .observe(batch)
       .catch(() => {
         // The aggregator is unreachable: drop the batch rather than grow without bound.
@@ -85,17 +87,17 @@ const buffers = new WeakMap<Namespace, MetricsBuffer>();
  * The Worker isolate's buffer for a namespace binding. Durable Objects keep their own instance (a field of the
  * object), so a request of the Worker never sends what an object buffered, or the reverse.
  */
-export function metricsBuffer(ns: Namespace): MetricsBuffer {
+export function metricsBuffer(ns: Namespace, pinning: Pinning): MetricsBuffer {
   let b = buffers.get(ns);
   if (!b) {
-    b = new MetricsBuffer(ns);
+    b = new MetricsBuffer(ns, pinning);
     buffers.set(ns, b);
   }
   return b;
 }
 
 /** Every shard's series, merged. */
-export async function gatherMetrics(ns: Namespace): Promise<MetricState> {
-  const parts = await Promise.all(Array.from({ length: METRICS_SHARDS }, (_, i) => shard(ns, i).snapshot()));
+export async function gatherMetrics(ns: Namespace, pinning: Pinning): Promise<MetricState> {
+  const parts = await Promise.all(Array.from({ length: METRICS_SHARDS }, (_, i) => shard(ns, pinning, i).snapshot()));
   return parts.reduce((acc, p) => merge(acc, p as MetricState), emptyState());
 }

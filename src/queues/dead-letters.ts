@@ -1,9 +1,10 @@
+import { deadLetterStore, type Pinning } from "../residency";
 import { logEvent } from "../telemetry/log";
 import { deadLetterSchema } from "./messages";
 
 /** The dead-letter queue's consumer: keeps every message in the DeadLetterStore for replay. */
-export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const store = env.DEAD_LETTERS.get(env.DEAD_LETTERS.idFromName("dlq"));
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env, pinning: Pinning): Promise<void> {
+  const store = deadLetterStore(env, pinning);
   const letters = batch.messages.map((m) => {
     const parsed = deadLetterSchema.safeParse(m.body);
     // Messages moved here by the queue's retry limit arrive as the original body.

@@ -18,6 +18,7 @@ const PLACEMENT: Array<[string, Layer]> = [
   ["src/domain/", "domain"],
   ["src/config.ts", "shared"],
   ["src/errors.ts", "shared"],
+  ["src/residency.ts", "shared"],
   ["src/wasm.d.ts", "shared"],
   ["src/env.d.ts", "shared"],
   ["src/telemetry/", "shared"],

@@ -28,7 +28,7 @@ describe("MetricsBuffer: every send belongs to the request that claims it", () =
 
   it("gives the first request of a window a send and the others none; that send carries all of them", async () => {
     const { ns, batches } = fakeNamespace();
-    const buffer = new MetricsBuffer(ns, () => Date.now());
+    const buffer = new MetricsBuffer(ns, { unpinnedDurableObjects: true }, () => Date.now());
     buffer.add([obs(1)]);
     const first = buffer.claimSend();
     expect(first).toBeInstanceOf(Promise);
@@ -51,7 +51,7 @@ describe("MetricsBuffer: every send belongs to the request that claims it", () =
 
   it("sends at once, from the request that filled it, when the buffer is full", async () => {
     const { ns, batches } = fakeNamespace();
-    const buffer = new MetricsBuffer(ns, () => Date.now());
+    const buffer = new MetricsBuffer(ns, { unpinnedDurableObjects: true }, () => Date.now());
     buffer.add([obs(0)]);
     const owner = buffer.claimSend();
     buffer.add(Array.from({ length: 499 }, (_, i) => obs(i + 1)));
@@ -68,7 +68,7 @@ describe("MetricsBuffer: every send belongs to the request that claims it", () =
   it("lets another request claim when a claimed send never ran (its request was cancelled)", () => {
     const { ns } = fakeNamespace();
     let now = 0;
-    const buffer = new MetricsBuffer(ns, () => now);
+    const buffer = new MetricsBuffer(ns, { unpinnedDurableObjects: true }, () => now);
     buffer.add([obs(1)]);
     expect(buffer.claimSend()).not.toBeNull();
     now += METRICS_FLUSH_MS;
@@ -79,6 +79,6 @@ describe("MetricsBuffer: every send belongs to the request that claims it", () =
 
   it("claims nothing while the buffer is empty", () => {
     const { ns } = fakeNamespace();
-    expect(new MetricsBuffer(ns).claimSend()).toBeNull();
+    expect(new MetricsBuffer(ns, { unpinnedDurableObjects: true }).claimSend()).toBeNull();
   });
 });

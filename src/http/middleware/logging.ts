@@ -31,7 +31,7 @@ export const requestLogging = createMiddleware<AppEnv>(async (c, next) => {
       { name: METRICS.graphqlRequests.name, labels: { status }, value: 1 },
     );
   }
-  metricsBuffer(c.env.METRICS).record(observations, (send) => {
+  metricsBuffer(c.env.METRICS, config).record(observations, (send) => {
     try {
       c.executionCtx.waitUntil(send);
     } catch {

@@ -6,6 +6,7 @@ import type { Config } from "../../config";
 import { AppError } from "../../errors";
 import { gatherMetrics } from "../../metrics/collect";
 import { render } from "../../metrics/model";
+import { deadLetterStore } from "../../residency";
 import type { AppEnv, RequestLog } from "../context";
 import { requireAuth } from "../middleware/auth";
 
@@ -71,18 +72,18 @@ export const opsRoutes = new Hono<AppEnv>()
     const decision = await authorize("metrics_read", c.get("principal"), []);
     recordDecision(c.get("log"), "metrics_read", decision);
     if (!decision.allow) throw new AppError(403, "FORBIDDEN", denialMessage("metrics_read", decision));
-    const text = render(await gatherMetrics(c.env.METRICS));
+    const text = render(await gatherMetrics(c.env.METRICS, c.get("config")));
     return c.body(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   })
   .get("/v1/ops/dlq", requireAuth, async (c) => {
     c.get("log").op = "dlq_list";
     await enforceOperator(c.get("principal"), c.get("log"), "dlq_read");
-    const store = c.env.DEAD_LETTERS.get(c.env.DEAD_LETTERS.idFromName("dlq"));
+    const store = deadLetterStore(c.env, c.get("config"));
     return c.json({ count: await store.count(), messages: await store.list(100) });
   })
   .post("/v1/ops/dlq/replay", requireAuth, async (c) => {
     c.get("log").op = "dlq_replay";
     await enforceOperator(c.get("principal"), c.get("log"), "dlq_replay");
-    const store = c.env.DEAD_LETTERS.get(c.env.DEAD_LETTERS.idFromName("dlq"));
+    const store = deadLetterStore(c.env, c.get("config"));
     return c.json(await store.replay());
   });
