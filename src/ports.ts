@@ -1,3 +1,4 @@
+import type { LedgerEntry } from "./domain/ledger";
 import type { SinkScore, SinkSignal } from "./queues/messages";
 import type { TraceScope } from "./telemetry/tracer";
 
@@ -11,6 +12,12 @@ export interface GraphWriter {
   deleteSignalsBefore(cutoffMs: number): Promise<number>;
   /** Cheap liveness probe for `/readyz`. */
   ping(): Promise<void>;
+}
+
+/** Where the provenance ledger is kept for its retention period (Postgres, append-only for the writer). */
+export interface LedgerStore {
+  /** Appends entries; one already there (same tenant and position) is left as it is. */
+  appendLedger(entries: readonly LedgerEntry[], trace?: TraceScope): Promise<void>;
 }
 
 /** Where scores are materialized for fast reads (Neon Postgres in production). */

@@ -1,5 +1,6 @@
 import { neonConfig, Pool } from "@neondatabase/serverless";
-import { type ScoreStore, SinkError } from "../ports";
+import type { LedgerEntry } from "../domain/ledger";
+import { type LedgerStore, type ScoreStore, SinkError } from "../ports";
 import type { SinkScore } from "../queues/messages";
 import { dbAttributes, postgresDatabase, withClientSpan } from "../telemetry/db-client";
 import { logEvent } from "../telemetry/log";
@@ -20,6 +21,16 @@ ON CONFLICT (tenant_id) DO UPDATE SET
   signal_count = EXCLUDED.signal_count, version = EXCLUDED.version
 WHERE coherence_scores.version < EXCLUDED.version`;
 
+// Append-only (the writer role may not update or delete): a redelivered entry is already there and changes nothing.
+const APPEND_LEDGER = `
+INSERT INTO provenance_ledger
+  (tenant_id, seq, provenance_id, request_sha256, signal_count, policy_tags, received_at_ms, prev_hash, hash)
+SELECT e.tenant_id, e.seq, e.provenance_id, e.request_sha256, e.signal_count, e.policy_tags, e.received_at_ms,
+       e.prev_hash, e.hash
+FROM jsonb_to_recordset($1::jsonb) AS e(tenant_id text, seq bigint, provenance_id text, request_sha256 text,
+     signal_count integer, policy_tags jsonb, received_at_ms bigint, prev_hash text, hash text)
+ON CONFLICT DO NOTHING`;
+
 /**
  * The runtime's WebSocket, except that `send()` on a socket that is no longer open does nothing. The driver
  * coalesces writes and sends them from a zero-delay timer; when the server side closes in between (Postgres
@@ -38,7 +49,7 @@ class SendAfterCloseSafeWebSocket extends WebSocket {
  * {@link ScoreStore} over `@neondatabase/serverless` (node-postgres API over WebSocket). Workers cannot keep
  * connections between invocations, so each user opens a store, uses it, and closes it.
  */
-export class NeonScoreStore implements ScoreStore {
+export class NeonScoreStore implements ScoreStore, LedgerStore {
   private readonly pool: Pool;
   private readonly url: string;
 
@@ -76,6 +87,23 @@ export class NeonScoreStore implements ScoreStore {
     await withClientSpan(trace, "postgres.upsert", attributes, () =>
       this.query(UPSERT, [s.tenantId, s.score, s.status, s.updatedAtMs, s.signalCount, s.version]),
     );
+  }
+
+  async appendLedger(entries: readonly LedgerEntry[], trace?: TraceScope): Promise<void> {
+    if (entries.length === 0) return;
+    const rows = entries.map((e) => ({
+      tenant_id: e.tenantId,
+      seq: e.seq,
+      provenance_id: e.provenanceId,
+      request_sha256: e.requestSha256,
+      signal_count: e.signalCount,
+      policy_tags: e.policyTags,
+      received_at_ms: e.receivedAtMs,
+      prev_hash: e.prevHash,
+      hash: e.hash,
+    }));
+    const attributes = dbAttributes("postgresql", this.url, postgresDatabase(this.url), "insert");
+    await withClientSpan(trace, "postgres.insert", attributes, () => this.query(APPEND_LEDGER, [JSON.stringify(rows)]));
   }
 
   async readScore(tenantId: string): Promise<SinkScore | null> {

@@ -1,12 +1,13 @@
 import type { Config } from "../config";
-import type { GraphWriter, ScoreStore } from "../ports";
+import type { GraphWriter, LedgerStore, ScoreStore } from "../ports";
 import { Neo4jQueryApi } from "./neo4j-query-api";
 import { NeonScoreStore } from "./neon";
 
 /** The sinks configured for this deployment; an absent one is `null` and skipped. */
 export interface Sinks {
   graph: GraphWriter | null;
-  scores: (ScoreStore & { close(): Promise<void> }) | null;
+  /** Materialized scores and the provenance ledger (both Postgres). */
+  scores: (ScoreStore & LedgerStore & { close(): Promise<void> }) | null;
 }
 
 /** Opens the configured sinks (the queue consumer, `/readyz`, the retention cron and the score read use them). */

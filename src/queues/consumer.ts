@@ -1,11 +1,12 @@
 import { openSinks, type Sinks } from "../adapters/sinks";
 import type { Config } from "../config";
+import type { LedgerEntry } from "../domain/ledger";
 import { SinkError } from "../ports";
 import { logEvent } from "../telemetry/log";
 import { startQueueProcessSpan } from "../telemetry/messaging";
 import type { TraceContext } from "../telemetry/trace-context";
 import { createTracer, type TraceScope } from "../telemetry/tracer";
-import { expandSignals, type SinkScore, type SinkSignal, sinkMessageSchema } from "./messages";
+import { expandLedger, expandSignals, type SinkScore, type SinkSignal, sinkMessageSchema } from "./messages";
 
 /** Delay before the n-th retry of a message: 2 s, 4 s, 8 s … capped at 5 min. */
 export function retryDelaySeconds(attempts: number): number {
@@ -25,6 +26,8 @@ export const MAX_ROWS_PER_STATEMENT = 2000;
 interface TenantWork {
   tenantId: string;
   signals: SinkSignal[];
+  /** Provenance-ledger entries of the batch's requests (repeats across messages are harmless). */
+  ledger: LedgerEntry[];
   score: SinkScore | null;
   messages: Array<Message<unknown>>;
   /** Each message's trace context (from the hand-off that sent it), in message order. */
@@ -33,11 +36,12 @@ interface TenantWork {
 
 /**
  * Writes one tenant's share of a batch: all its signals in one `UNWIND` (then its score) to Neo4j, and its
- * newest score to Postgres at the same time — so a slow graph never delays the materialized score. Idempotent:
- * MERGE on the dedupe key in Neo4j, versioned UPSERT in Postgres (older versions in the batch are skipped).
+ * provenance-ledger entries and newest score to Postgres at the same time — so a slow graph never delays the
+ * materialized score. Idempotent: MERGE on the dedupe key in Neo4j, versioned UPSERT in Postgres (older versions
+ * in the batch are skipped), ledger entries inserted once per (tenant, position).
  */
 export async function applyTenantWork(
-  work: Pick<TenantWork, "tenantId" | "signals" | "score">,
+  work: Pick<TenantWork, "tenantId" | "signals" | "score"> & { ledger?: LedgerEntry[] },
   sinks: Sinks,
   trace?: TraceScope,
 ): Promise<void> {
@@ -48,7 +52,12 @@ export async function applyTenantWork(
     }
     if (work.score) await sinks.graph.writeScore(work.score, trace);
   };
-  await Promise.all([graph(), work.score ? sinks.scores?.upsertScore(work.score, trace) : undefined]);
+  const postgres = async () => {
+    if (!sinks.scores) return;
+    if (work.ledger && work.ledger.length > 0) await sinks.scores.appendLedger(work.ledger, trace);
+    if (work.score) await sinks.scores.upsertScore(work.score, trace);
+  };
+  await Promise.all([graph(), postgres()]);
 }
 
 /**
@@ -75,7 +84,7 @@ export async function consumeSinkBatch(
     const workFor = (tenantId: string) => {
       let w = byTenant.get(tenantId);
       if (!w) {
-        w = { tenantId, signals: [], score: null, messages: [], traces: [] };
+        w = { tenantId, signals: [], ledger: [], score: null, messages: [], traces: [] };
         byTenant.set(tenantId, w);
       }
       return w;
@@ -91,6 +100,7 @@ export async function consumeSinkBatch(
       if (m.kind === "signals") {
         const w = workFor(m.tenantId);
         w.signals.push(...expandSignals(m));
+        w.ledger.push(...expandLedger(m));
         w.messages.push(msg);
         w.traces.push(m.trace);
       } else {

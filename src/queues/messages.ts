@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { LedgerEntry } from "../domain/ledger";
 import { type TraceContext, traceContextSchema } from "../telemetry/trace-context";
 
 /** One accepted signal as the sinks receive it (the Durable Object's log row plus provenance). */
@@ -51,14 +52,31 @@ type WireRow = z.infer<typeof wireRowSchema>;
 
 const tagsSchema = z.record(z.string(), z.string());
 
+/**
+ * A request's provenance-ledger entry on the wire, beside its provenance id and tags in v3 `signals` messages:
+ * `[seq, requestSha256, signalCount, receivedAtMs, prevHash, hash]` (src/domain/ledger.ts). Riding with the
+ * signals costs no extra queue message.
+ */
+const ledgerWireSchema = z.tuple([
+  z.number().int().positive(),
+  z.string(),
+  z.number().int().nonnegative(),
+  z.number().int(),
+  z.string(),
+  z.string(),
+]);
+export type LedgerWire = z.infer<typeof ledgerWireSchema>;
+
 /** Messages on the sink queue: versioned, validated on receipt (never cast). */
 export const sinkMessageSchema = z.union([
   z.object({
     v: z.literal(3),
     kind: z.literal("signals"),
     tenantId: z.string(),
-    /** `[provenanceId, policy tags]` of the rows of this message, each once. */
-    provenance: z.array(z.tuple([z.string(), tagsSchema])).min(1),
+    /** `[provenanceId, policy tags, ledger entry?]` of the rows of this message, each once. */
+    provenance: z
+      .array(z.union([z.tuple([z.string(), tagsSchema]), z.tuple([z.string(), tagsSchema, ledgerWireSchema])]))
+      .min(1),
     rows: z.array(wireRowSchema).min(1),
     /** The producer span of the hand-off (tracing on), so the consumer continues the request's trace. */
     trace: traceContextSchema.optional(),
@@ -92,6 +110,33 @@ export function expandSignals(message: SignalsMessage): SinkSignal[] {
   });
 }
 
+/** The provenance-ledger entries a message carries (each request's once per message; the store ignores repeats). */
+export function expandLedger(message: SignalsMessage): LedgerEntry[] {
+  if (message.v === 2) return [];
+  const out: LedgerEntry[] = [];
+  for (const [provenanceId, tags, ledger] of message.provenance) {
+    if (!ledger) continue;
+    const [seq, requestSha256, signalCount, receivedAtMs, prevHash, hash] = ledger;
+    out.push({
+      tenantId: message.tenantId,
+      seq,
+      provenanceId,
+      requestSha256,
+      signalCount,
+      policyTags: {
+        purpose: tags.purpose ?? "",
+        retention: tags.retention ?? "",
+        license: tags.license ?? "",
+        residency: tags.residency ?? "",
+      },
+      receivedAtMs,
+      prevHash,
+      hash,
+    });
+  }
+  return out;
+}
+
 /**
  * Queue messages are capped at 128 KB, and Cloudflare bills each message write, read and delete per 64 KB
  * chunk. Packing to just under one chunk makes every message cost exactly 3 operations: a 1,000-signal request
@@ -111,11 +156,13 @@ export function packSignals(
   signals: SinkSignal[],
   maxBytes = MAX_MESSAGE_BYTES,
   trace?: TraceContext,
+  /** Ledger entries by provenance id, sent with the first row of their request in each message. */
+  ledger?: ReadonlyMap<string, LedgerWire>,
 ): SinkMessage[] {
   const messages: SinkMessage[] = [];
   const envelope = bytes({ v: 3, kind: "signals", tenantId, provenance: [], rows: [], ...(trace ? { trace } : {}) });
   let rows: WireRow[] = [];
-  let provenance: Array<[string, Record<string, string>]> = [];
+  let provenance: Array<[string, Record<string, string>] | [string, Record<string, string>, LedgerWire]> = [];
   let index = new Map<string, number>();
   let size = envelope;
   const flush = () => {
@@ -127,16 +174,17 @@ export function packSignals(
   };
   for (const s of signals) {
     const known = index.get(s.provenanceId);
-    const entryBytes = known === undefined ? bytes([s.provenanceId, s.tags]) + 1 : 0;
+    const entry = provenanceEntry(s, ledger);
+    const entryBytes = known === undefined ? bytes(entry) + 1 : 0;
     const row: WireRow = [s.seq, s.signalId, s.type, s.source, s.value, s.weight, s.tsMs, s.acceptedMs, known ?? 0];
     const rowBytes = bytes(row) + 1 + (known === undefined ? String(provenance.length).length : 0);
     if (rows.length > 0 && size + rowBytes + entryBytes > maxBytes) flush();
     let p = index.get(s.provenanceId);
     if (p === undefined) {
       p = provenance.length;
-      provenance.push([s.provenanceId, s.tags]);
+      provenance.push(entry);
       index.set(s.provenanceId, p);
-      size += bytes([s.provenanceId, s.tags]) + 1;
+      size += bytes(entry) + 1;
     }
     row[8] = p;
     rows.push(row);
@@ -144,6 +192,14 @@ export function packSignals(
   }
   if (rows.length > 0) flush();
   return messages;
+}
+
+function provenanceEntry(
+  s: SinkSignal,
+  ledger: ReadonlyMap<string, LedgerWire> | undefined,
+): [string, Record<string, string>] | [string, Record<string, string>, LedgerWire] {
+  const entry = ledger?.get(s.provenanceId);
+  return entry ? [s.provenanceId, s.tags, entry] : [s.provenanceId, s.tags];
 }
 
 /** What the sink consumer puts on the dead-letter queue (kept by the DeadLetterStore object for replay). */
