@@ -1,9 +1,10 @@
 // `npm run evidence`: the seed's evidence bundle in .evidence/ (run by CI after `npm test`, uploaded as an artifact).
 //
 //   slo/            read_p95.json, write_p95.json, error_rate.json   the SLO gate, short (scripts/slo.mjs)
-//   tests/          junit.xml, coverage.lcov      every suite of the last `npm test` (vitest JSON reports in .tmp/,
-//                                                 the unit run's lcov) plus `opa test`; unit tests are run here
-//                                                 when no report exists (or with --run-tests)
+//   tests/          junit.xml, coverage.lcov,     every suite of the last `npm test` (vitest JSON reports in .tmp/)
+//                   coverage-summary.json,        plus `opa test`; line coverage of the unit and workerd tiers
+//                   coverage.md                   (by folder); those tiers are run here when no report exists
+//                                                 (or with --run-tests)
 //   security/       sbom.cyclonedx.json           CycloneDX 1.6 from package-lock.json (@cyclonedx/cyclonedx-npm)
 //                   vulns.npm-audit.json          `npm audit`, or why it could not run, plus offline lockfile checks
 //                   opa_report.json               `opa test` results, coverage, authz.wasm up to date
@@ -165,23 +166,28 @@ function junitXml(reports, opaResults) {
 async function tests(opaResults) {
   mkdirSync(out("tests"), { recursive: true });
   const report = (p) => join(root, ".tmp", `vitest-${p}.json`);
-  if (opts["run-tests"] || !existsSync(report("unit")) || !existsSync(join(root, "coverage", "lcov.info"))) {
-    log("running the unit tests with coverage (no report of a previous `npm test` in .tmp/, or --run-tests)");
+  const summaryPath = join(root, "coverage", "coverage-summary.json");
+  if (opts["run-tests"] || !existsSync(report("unit-integration")) || !existsSync(summaryPath)) {
+    log(
+      "running the unit and workerd tests with coverage (no report of a previous `npm test` in .tmp/, or --run-tests)",
+    );
     const r = await run(node, [
       join(root, "node_modules", "vitest", "vitest.mjs"),
       "run",
       "--project",
       "unit",
+      "--project",
+      "integration",
       "--coverage",
       "--reporter=dot",
       "--reporter=json",
-      `--outputFile.json=${report("unit")}`,
+      `--outputFile.json=${report("unit-integration")}`,
     ]);
-    if (r.code !== 0) notes.push(`the unit tests run by evidence exited ${r.code}`);
+    if (r.code !== 0) notes.push(`the unit and workerd tests run by evidence exited ${r.code}`);
   }
   const reports = [];
   const sources = {};
-  for (const project of ["unit", "integration", "e2e", "browser"]) {
+  for (const project of ["unit-integration", "e2e", "browser"]) {
     if (!existsSync(report(project))) {
       notes.push(`tests/junit.xml: no ${project} report in .tmp/ (run \`npm test\` first for the whole suite)`);
       continue;
@@ -199,7 +205,36 @@ async function tests(opaResults) {
   const junit = junitXml(reports, opaResults);
   writeFileSync(out("tests", "junit.xml"), junit.xml);
   copyFileSync(join(root, "coverage", "lcov.info"), out("tests", "coverage.lcov"));
+  copyFileSync(summaryPath, out("tests", "coverage-summary.json"));
+  writeFileSync(out("tests", "coverage.md"), coverageTable(JSON.parse(readFileSync(summaryPath, "utf8"))));
   return { tests: junit.tests, failures: junit.failures, sources };
+}
+
+/** Line coverage by folder (the unit and workerd tiers together), for a reader of the bundle. */
+function coverageTable(summary) {
+  const folders = new Map();
+  for (const [file, m] of Object.entries(summary)) {
+    if (file === "total") continue;
+    const rel = relative(root, file);
+    const folder = rel.split("/").slice(0, -1).join("/") || ".";
+    const f = folders.get(folder) ?? { covered: 0, total: 0 };
+    f.covered += m.lines.covered;
+    f.total += m.lines.total;
+    folders.set(folder, f);
+  }
+  const pct = (c, t) => (t === 0 ? "–" : `${((100 * c) / t).toFixed(1)} %`);
+  const rows = [...folders.entries()].sort(([a], [b]) => a.localeCompare(b));
+  const total = summary.total.lines;
+  return [
+    "# Line coverage (unit and workerd tiers, istanbul)",
+    "",
+    `Overall: **${pct(total.covered, total.total)}** of ${total.total} lines (gate: 80 %; \`src/domain/score.ts\` 100 %).`,
+    "",
+    "| folder | lines covered | lines | coverage |",
+    "|---|---|---|---|",
+    ...rows.map(([folder, f]) => `| \`${folder}\` | ${f.covered} | ${f.total} | ${pct(f.covered, f.total)} |`),
+    "",
+  ].join("\n");
 }
 
 // ------------------------------------------------------------------------------------------------ security
@@ -568,6 +603,13 @@ async function main() {
   mkdirSync(out("provenance"), { recursive: true });
   const m = manifest(started, bundle);
   writeJson(out("provenance", "run_manifest.json"), m);
+  // For `npm test`'s summary: each gate counts as one check.
+  const gates = steps.filter((x) => x.gate);
+  mkdirSync(join(root, ".tmp"), { recursive: true });
+  writeJson(join(root, ".tmp", "evidence-results.json"), {
+    passed: gates.filter((x) => x.ok).length,
+    failed: gates.filter((x) => !x.ok).length,
+  });
   const seconds = Math.round((Date.now() - started) / 1000);
   process.stdout.write(
     `\n${steps.map((s) => `${s.ok ? "ok  " : "FAIL"} ${s.name} (${s.seconds} s)${s.error ? `: ${s.error}` : ""}`).join("\n")}\n`,

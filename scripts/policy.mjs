@@ -39,16 +39,30 @@ function build(opa) {
   process.stdout.write(`policy/authz.wasm: ${wasm.length} bytes (entrypoint ${ENTRYPOINT})\n`);
 }
 
+/**
+ * Results of `policy:test` for `npm test`'s summary (.tmp/policy-results.json): each `opa test` case, the coverage
+ * minimum and the compiled module's freshness count as one test each.
+ */
+function writeResults(results) {
+  writeFileSync(join(root, ".tmp", "policy-results.json"), `${JSON.stringify(results)}\n`);
+}
+
 function test(opa) {
   const verbose = run(opa, ["test", "policy", "-v"]);
   process.stdout.write(verbose.stdout);
+  const cases = {
+    passed: (verbose.stdout.match(/: PASS\b/g) ?? []).length,
+    failed: (verbose.stdout.match(/: (FAIL|ERROR)\b/g) ?? []).length,
+  };
   if (verbose.status !== 0) {
     process.stderr.write(verbose.stderr);
+    writeResults({ passed: cases.passed, failed: Math.max(1, cases.failed) });
     return false;
   }
   const cov = run(opa, ["test", "policy", "--coverage", "--format=json"]);
   if (cov.status !== 0) {
     process.stderr.write(cov.stderr);
+    writeResults({ passed: cases.passed, failed: cases.failed + 1 });
     return false;
   }
   const report = JSON.parse(cov.stdout);
@@ -58,7 +72,8 @@ function test(opa) {
   writeFileSync(join(evidence, "opa_report.txt"), verbose.stdout);
   const coverage = Number(report.coverage ?? 0);
   process.stdout.write(`policy coverage: ${coverage.toFixed(1)} % (minimum ${MIN_COVERAGE} %)\n`);
-  let ok = coverage >= MIN_COVERAGE;
+  const coverageOk = coverage >= MIN_COVERAGE;
+  let ok = coverageOk;
   if (!ok) process.stderr.write(`policy coverage ${coverage} % is below ${MIN_COVERAGE} %\n`);
   const compiled = compile(opa);
   let committed = Buffer.alloc(0);
@@ -73,6 +88,11 @@ function test(opa) {
   } else {
     process.stdout.write("policy/authz.wasm matches policy/authz.rego\n");
   }
+  const wasmOk = compiled.equals(committed);
+  writeResults({
+    passed: cases.passed + (coverageOk ? 1 : 0) + (wasmOk ? 1 : 0),
+    failed: cases.failed + (coverageOk ? 0 : 1) + (wasmOk ? 0 : 1),
+  });
   return ok;
 }
 
