@@ -68,6 +68,8 @@ export class TenantStore implements TenantPart {
   private prunedThroughSeqValue: number;
   /** Highest seq that may be pruned: rows the sinks have not received yet are kept whatever their age. */
   private prunableThroughSeq = Number.MAX_SAFE_INTEGER;
+  /** When the oldest row kept for the sinks would be pruned, were it released (`null`: none is kept). */
+  private heldPruneMs: number | null = null;
   /** Whether the `tenant_id` meta row exists (written with the first ingest; see {@link recordedTenantId}). */
   private tenantRecorded: boolean;
 
@@ -118,7 +120,13 @@ export class TenantStore implements TenantPart {
 
   /** Keeps every row after `seq` whatever its age (the outbox's cursor: rows the sink queue has not taken). */
   keepAfter(seq: number): void {
+    if (seq === this.prunableThroughSeq) return;
+    const lowered = seq < this.prunableThroughSeq;
     this.prunableThroughSeq = seq;
+    // Lowered once, when the outbox starts: what is due depends on it.
+    if (lowered) this.nextDueMs = this.computeNextDue();
+    // Raised as the queue takes rows: those held back may be due for pruning now.
+    else if (this.heldPruneMs !== null) this.noteDue(this.heldPruneMs);
   }
 
   /** The earliest instant the window or the retention changes, for the object's alarm. */
@@ -373,16 +381,32 @@ export class TenantStore implements TenantPart {
     if (this.nextDueMs === null || dueMs < this.nextDueMs) this.nextDueMs = dueMs;
   }
 
+  /**
+   * The earliest due instant. Rows kept for the sinks (past {@link keepAfter}'s seq) are left out: the store
+   * cannot prune them, and their instant, soon in the past, would hold the object's one alarm on work nobody can
+   * do, ahead of the other parts' (the outbox's retry). Their own prune instant is remembered for when the
+   * outbox releases them.
+   */
   private computeNextDue(): number | null {
     const row = this.sql
-      .exec<{ pending: number | null; oldest_in: number | null; oldest_out: number | null; oldest_key: number | null }>(
+      .exec<{
+        pending: number | null;
+        oldest_in: number | null;
+        oldest_out: number | null;
+        oldest_held: number | null;
+        oldest_key: number | null;
+      }>(
         `SELECT
            (SELECT MIN(ts_ms) FROM signals WHERE phase = 0) AS pending,
            (SELECT MIN(ts_ms) FROM signals WHERE phase = 1) AS oldest_in,
-           (SELECT MIN(accepted_ms) FROM signals WHERE phase = 2) AS oldest_out,
+           (SELECT MIN(accepted_ms) FROM signals WHERE phase = 2 AND seq <= ?) AS oldest_out,
+           (SELECT MIN(accepted_ms) FROM signals WHERE phase = 2 AND seq > ?) AS oldest_held,
            (SELECT MIN(created_ms) FROM idempotency) AS oldest_key`,
+        this.prunableThroughSeq,
+        this.prunableThroughSeq,
       )
       .one();
+    this.heldPruneMs = row.oldest_held === null ? null : row.oldest_held + RECORD_TTL_MS;
     return earliest(
       row.pending,
       row.oldest_in === null ? null : leavesAt(row.oldest_in),

@@ -41,6 +41,8 @@ export interface TenantPorts {
 export class TenantObject extends DurableObject<Env> {
   /** Test seam: integration tests replace the clock to drive time without sleeping. */
   clock: () => number = () => Date.now();
+  /** The object's sub-second timers; integration tests run them with their clock (`runDue`) instead of waiting. */
+  timers!: FlushScheduler;
   private t!: TenantContext;
   private registry!: PersistedRegistry;
   private store!: TenantStore;
@@ -69,6 +71,7 @@ export class TenantObject extends DurableObject<Env> {
         () => this.clock(),
         () => this.rearmLater(),
       );
+      this.timers = timers;
       const metrics = new MetricsBuffer(env.METRICS, config);
       this.t = { tenantId, config, state: ctx, sql, now: () => this.clock(), timers, metrics };
       this.registry = await persistedRegistry;
