@@ -11,7 +11,7 @@ const KEEP_DAYS = 40;
 /** Pseudo-operation row counting the Upstash commands this object sent (an input of the cost model). */
 const UPSTASH_ROW = "upstash";
 /** Retry delay after a failed push (Upstash down); counts stay in the object meanwhile. */
-const RETRY_MS = 30_000;
+export const PUSH_RETRY_MS = 30_000;
 /** Month-to-date budgets are re-checked at most this often per object (the daily one on every request). */
 const MONTHLY_CHECK_MS = 1_000;
 
@@ -90,7 +90,7 @@ export class UsageLedger implements TenantPart {
   /** When the next push is due, or `null` when nothing changed (or FinOps is off); for the object's alarm. */
   nextDueAt(): number | null {
     if (!this.redis || !this.dirty()) return null;
-    if (this.pushFailedAt !== null) return this.pushFailedAt + RETRY_MS;
+    if (this.pushFailedAt !== null) return this.pushFailedAt + PUSH_RETRY_MS;
     return this.lastPushAt + this.t.config.finops.flushIntervalMs;
   }
 
