@@ -73,6 +73,11 @@ export class TenantStore implements TenantPart {
   /** Whether the `tenant_id` meta row exists (written with the first ingest; see {@link recordedTenantId}). */
   private tenantRecorded: boolean;
 
+  /** `true` once the store holds anything of its tenant (the first ingest records the tenant). */
+  get holdsData(): boolean {
+    return this.tenantRecorded;
+  }
+
   private readonly sql: SqlStorage;
   private readonly storage: DurableObjectStorage;
   private readonly tenantId: string;

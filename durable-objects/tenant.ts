@@ -79,8 +79,10 @@ export class TenantObject extends DurableObject<Env> {
       this.compose({ queue: sinksOn ? env.SINK_QUEUE : null, redis: upstashClient(config) });
       this.armedAt = await ctx.storage.getAlarm();
       await this.rearm();
-      // One line per object start: after hibernation or eviction, a wake-up shows as a new start.
-      logEvent({ op: "object_start", tenant_id: tenantId, sockets: ctx.getWebSockets().length });
+      // One line per object start: after hibernation or eviction, a wake-up shows as a new start. It names the
+      // tenant whose data the object holds; a new object holds none yet (log readers count a tenant's lines).
+      const holder = this.store.holdsData ? tenantId : null;
+      logEvent({ op: "object_start", tenant_id: holder, sockets: ctx.getWebSockets().length });
     });
   }
 
