@@ -106,7 +106,7 @@ export class TenantObject extends DurableObject<Env> {
   /** Only WebSocket upgrades reach the object over fetch (the Worker checked route, flag and tenant id). */
   override async fetch(request: Request): Promise<Response> {
     const answer = this.upgrade(request);
-    await this.rearm();
+    await this.rearmLogged();
     return answer;
   }
 
@@ -157,7 +157,7 @@ export class TenantObject extends DurableObject<Env> {
     });
   }
 
-  /** The tenant's current score (RPC from the Worker), within the tenant's request limit. */
+  /** The tenant's current score (RPC from the Worker), within the tenant's request limit. The tenant is the object's. */
   score(_tenantId: string, rpsMax: number, trace?: TraceContext): Promise<ScoreOutcome> {
     return this.rpc("score", trace, (): ScoreOutcome => {
       const now = this.clock();
@@ -175,6 +175,7 @@ export class TenantObject extends DurableObject<Env> {
   /**
    * Counts a request the Worker answered for this tenant without reaching the object otherwise (4xx before
    * the object, reads served from Postgres). Awaited by the Worker, so the count is stored before it answers.
+   * The tenant is the object's.
    */
   recordUsage(_tenantId: string, op: UsageOp, rejected: boolean): Promise<void> {
     return this.rpc("recordUsage", null, () => this.usage.record(op, { rejected }));
