@@ -10,6 +10,7 @@ import type {
 } from "../src/domain/tenant-protocol";
 import { toIso } from "../src/domain/time";
 import { earliest, leavesAt, PHASE_CODE, phaseAt, WINDOW_MS } from "../src/domain/window";
+import type { TenantContext, TenantPart } from "./tenant-part";
 
 /**
  * How long dedupe and replay records outlive the window: a signal stays while its `ts` is in the window
@@ -59,17 +60,33 @@ export interface AdvanceResult {
  * and its idempotency record are applied atomically and no retry can observe a half-applied request.
  * Every method takes `nowMs` so tests drive time explicitly.
  */
-export class TenantStore {
+export class TenantStore implements TenantPart {
   private state: WindowState;
   /** Earliest instant at which the window or the retention changes; `null` when nothing is due. */
   private nextDueMs: number | null;
+  private newestSeqValue: number;
+  private prunedThroughSeqValue: number;
+  /** Highest seq that may be pruned: rows the sinks have not received yet are kept whatever their age. */
+  private prunableThroughSeq = Number.MAX_SAFE_INTEGER;
+  /** When the oldest row kept for the sinks would be pruned, were it released (`null`: none is kept). */
+  private heldPruneMs: number | null = null;
+  /** Whether the `tenant_id` meta row exists (written with the first ingest; see {@link recordedTenantId}). */
+  private tenantRecorded: boolean;
 
-  constructor(
-    private readonly sql: SqlStorage,
-    private readonly storage: DurableObjectStorage,
-    /** Highest seq that may be pruned: rows the sinks have not received yet are kept whatever their age. */
-    private readonly prunableThroughSeq: () => number = () => Number.MAX_SAFE_INTEGER,
-  ) {
+  /** `true` once the store holds anything of its tenant (the first ingest records the tenant). */
+  get holdsData(): boolean {
+    return this.tenantRecorded;
+  }
+
+  private readonly sql: SqlStorage;
+  private readonly storage: DurableObjectStorage;
+  private readonly tenantId: string;
+
+  constructor(t: Pick<TenantContext, "tenantId" | "sql" | "state">) {
+    const sql = t.sql;
+    this.sql = sql;
+    this.storage = t.state.storage;
+    this.tenantId = t.tenantId;
     const row = sql
       .exec<{ sum_vw: number; sum_w: number; count: number; updated_ms: number | null; version: number }>(
         `SELECT sum_vw, sum_w, count, updated_ms, version FROM window_state WHERE id = 1`,
@@ -88,10 +105,8 @@ export class TenantStore {
     this.newestSeqValue = seqRow?.seq ?? 0;
     const pruned = sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'pruned_through_seq'`).toArray()[0];
     this.prunedThroughSeqValue = pruned ? Number(pruned.value) : 0;
+    this.tenantRecorded = sql.exec(`SELECT value FROM meta WHERE key = 'tenant_id'`).toArray().length > 0;
   }
-
-  private newestSeqValue: number;
-  private prunedThroughSeqValue: number;
 
   /** Sequence number of the newest accepted signal (0 before the first). */
   get newestSeq(): number {
@@ -108,6 +123,27 @@ export class TenantStore {
     return this.state.version;
   }
 
+  /** Keeps every row after `seq` whatever its age (the outbox's cursor: rows the sink queue has not taken). */
+  keepAfter(seq: number): void {
+    if (seq === this.prunableThroughSeq) return;
+    const lowered = seq < this.prunableThroughSeq;
+    this.prunableThroughSeq = seq;
+    // Lowered once, when the outbox starts: what is due depends on it.
+    if (lowered) this.nextDueMs = this.computeNextDue();
+    // Raised as the queue takes rows: those held back may be due for pruning now.
+    else if (this.heldPruneMs !== null) this.noteDue(this.heldPruneMs);
+  }
+
+  /** The earliest instant the window or the retention changes, for the object's alarm. */
+  nextDueAt(): number | null {
+    return this.nextDueMs;
+  }
+
+  /** The alarm: signals enter and leave the window, expired records go. */
+  onAlarm(nowMs: number): void {
+    this.advance(nowMs);
+  }
+
   /** Accepted signals after `seq`, in acceptance order, for replay and fan-out. */
   eventsAfter(seq: number, limit: number): EventRow[] {
     return this.sql
@@ -119,27 +155,10 @@ export class TenantStore {
       .toArray();
   }
 
-  /** The tenant this object serves, recorded on first ingest (objects are addressed by tenant name). */
-  get tenantId(): string | null {
-    if (this.tenantIdValue === null) {
-      const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant_id'`).toArray()[0];
-      this.tenantIdValue = row?.value ?? null;
-    }
-    return this.tenantIdValue;
-  }
-
-  /** The recorded tenant id, remembered once read (it never changes: objects are addressed by tenant name). */
-  private tenantIdValue: string | null = null;
-
-  /** The earliest due instant, for arming the object's single alarm. */
-  get nextDue(): number | null {
-    return this.nextDueMs;
-  }
-
   /** Applies one accepted request, or replays / refuses it by its idempotency key. */
   ingest(cmd: IngestCommand, nowMs: number): IngestOutcome {
     this.advance(nowMs);
-    return this.storage.transactionSync((): IngestOutcome => {
+    const outcome = this.storage.transactionSync((): IngestOutcome => {
       if (cmd.idempotency) {
         const prior = this.sql
           .exec<{ body_hash: string; response: string }>(
@@ -166,12 +185,14 @@ export class TenantStore {
       }
       return { kind: "applied", response, replayed: false };
     });
+    // Only now: a first ingest rolled back leaves the row unwritten, so the next one writes it.
+    if (outcome.kind === "applied" && !outcome.replayed) this.tenantRecorded = true;
+    return outcome;
   }
 
   private apply(cmd: IngestCommand, nowMs: number): IngestResponse {
-    // Until the row exists the getter reads it again, so a rolled-back first ingest leaves nothing remembered.
-    if (this.tenantId === null) {
-      this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('tenant_id', ?)`, cmd.tenantId);
+    if (!this.tenantRecorded) {
+      this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('tenant_id', ?)`, this.tenantId);
     }
     this.sql.exec(
       `INSERT INTO provenance (provenance_id, received_ms, request_hash, tags, signal_count) VALUES (?, ?, ?, ?, ?)`,
@@ -290,14 +311,14 @@ export class TenantStore {
         .exec<{ n: number; top: number | null }>(
           `SELECT COUNT(*) AS n, MAX(seq) AS top FROM signals WHERE phase = 2 AND accepted_ms <= ? AND seq <= ?`,
           nowMs - RECORD_TTL_MS,
-          this.prunableThroughSeq(),
+          this.prunableThroughSeq,
         )
         .one();
       if (prunable.n > 0) {
         this.sql.exec(
           `DELETE FROM signals WHERE phase = 2 AND accepted_ms <= ? AND seq <= ?`,
           nowMs - RECORD_TTL_MS,
-          this.prunableThroughSeq(),
+          this.prunableThroughSeq,
         );
         result.pruned += prunable.n;
         if ((prunable.top ?? 0) > this.prunedThroughSeqValue) {
@@ -317,12 +338,12 @@ export class TenantStore {
   }
 
   /** The tenant's score as of `nowMs` (advancing the window first). O(1) when nothing is due. */
-  score(tenantId: string, nowMs: number): ScoreView {
+  score(nowMs: number): ScoreView {
     this.advance(nowMs);
     const { sumVW, sumW, count, updatedMs } = this.state;
     const score = count === 0 ? 0 : scoreFromSums(sumVW, sumW);
     return {
-      tenantId,
+      tenantId: this.tenantId,
       score,
       status: statusFor(score, count, sumW),
       updatedAt: toIso(updatedMs ?? nowMs),
@@ -365,16 +386,32 @@ export class TenantStore {
     if (this.nextDueMs === null || dueMs < this.nextDueMs) this.nextDueMs = dueMs;
   }
 
+  /**
+   * The earliest due instant. Rows kept for the sinks (past {@link keepAfter}'s seq) are left out: the store
+   * cannot prune them, and their instant, soon in the past, would hold the object's one alarm on work nobody can
+   * do, ahead of the other parts' (the outbox's retry). Their own prune instant is remembered for when the
+   * outbox releases them.
+   */
   private computeNextDue(): number | null {
     const row = this.sql
-      .exec<{ pending: number | null; oldest_in: number | null; oldest_out: number | null; oldest_key: number | null }>(
+      .exec<{
+        pending: number | null;
+        oldest_in: number | null;
+        oldest_out: number | null;
+        oldest_held: number | null;
+        oldest_key: number | null;
+      }>(
         `SELECT
            (SELECT MIN(ts_ms) FROM signals WHERE phase = 0) AS pending,
            (SELECT MIN(ts_ms) FROM signals WHERE phase = 1) AS oldest_in,
-           (SELECT MIN(accepted_ms) FROM signals WHERE phase = 2) AS oldest_out,
+           (SELECT MIN(accepted_ms) FROM signals WHERE phase = 2 AND seq <= ?) AS oldest_out,
+           (SELECT MIN(accepted_ms) FROM signals WHERE phase = 2 AND seq > ?) AS oldest_held,
            (SELECT MIN(created_ms) FROM idempotency) AS oldest_key`,
+        this.prunableThroughSeq,
+        this.prunableThroughSeq,
       )
       .one();
+    this.heldPruneMs = row.oldest_held === null ? null : row.oldest_held + RECORD_TTL_MS;
     return earliest(
       row.pending,
       row.oldest_in === null ? null : leavesAt(row.oldest_in),
@@ -382,4 +419,17 @@ export class TenantStore {
       row.oldest_key === null ? null : row.oldest_key + RECORD_TTL_MS,
     );
   }
+}
+
+/**
+ * The tenant id an earlier version recorded in storage (the store's `meta` row, or the usage ledger's), for an
+ * object reached without a name. The rows are still written, so a version rolled back to finds them.
+ */
+export function recordedTenantId(sql: SqlStorage): string | null {
+  const row = sql
+    .exec<{ id: string | null }>(
+      `SELECT COALESCE((SELECT value FROM meta WHERE key = 'tenant_id'), (SELECT tenant_id FROM usage_meta WHERE id = 1)) AS id`,
+    )
+    .toArray()[0];
+  return row?.id ?? null;
 }

@@ -1,122 +1,112 @@
 import { DurableObject } from "cloudflare:workers";
+import type { Redis } from "@upstash/redis/cloudflare";
 import { loadConfig } from "../src/config";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
-import { earliest } from "../src/domain/window";
+import { AppError, rateLimited } from "../src/errors";
 import { tenantBudget } from "../src/finops/budget";
 import { type UsageOp, upstashClient } from "../src/finops/usage";
+import type { PersistedRegistry } from "../src/graphql/persisted";
 import { persistedRegistry } from "../src/graphql/registry";
 import { MetricsBuffer } from "../src/metrics/collect";
-import { METRICS } from "../src/metrics/model";
 import { logEvent } from "../src/telemetry/log";
-import { tracedRpcMethod } from "../src/telemetry/rpc";
+import { servedRpc } from "../src/telemetry/rpc";
 import type { TraceContext } from "../src/telemetry/trace-context";
-import { createTracer, type Tracer, type TraceScope, toTraceContext } from "../src/telemetry/tracer";
-import { SinkOutbox } from "./tenant-outbox";
-import { RealtimeHub } from "./tenant-realtime";
+import { type TraceScope, toTraceContext } from "../src/telemetry/tracer";
+import { FlushScheduler } from "./flush-scheduler";
+import { RealtimeHub } from "./realtime-hub";
+import { SinkOutbox } from "./sink-outbox";
+import type { TenantContext, TenantPart } from "./tenant-part";
 import { migrate } from "./tenant-schema";
-import { TenantStore } from "./tenant-store";
-import { UsageLedger } from "./tenant-usage";
+import { recordedTenantId, TenantStore } from "./tenant-store";
+import { upgradeRefusal } from "./upgrade-refusal";
+import { UsageLedger } from "./usage-ledger";
+
+/** The outside services the object's parts talk to (tests inject failing or recording ones). */
+export interface TenantPorts {
+  /** The sink queue, or `null` when no sink is configured. */
+  queue: Queue | null;
+  /** Upstash for FinOps pushes, or `null` when not configured. */
+  redis: Redis | null;
+}
 
 /**
- * One object per tenant: dedupes and stores its signals, keeps the 24 h window's running sums, drives
- * window expiry and connection-init deadlines with its single alarm, and serves the tenant's graphql-ws
- * sockets on the hibernation API. Thin by design: storage lives in {@link TenantStore}, realtime in
- * {@link RealtimeHub}.
+ * One object per tenant, composed of parts with one lifecycle: {@link TenantStore} (signals, window sums,
+ * idempotency), {@link SinkOutbox} (hand-off to the sink queue), {@link UsageLedger} (FinOps counters) and
+ * {@link RealtimeHub} (graphql-ws sockets on the hibernation API). Each part says when it next has work due; the
+ * object arms its one alarm for the earliest and, when it fires, lets every part do its due work. Sub-second
+ * coalescing (fan-out, hand-off) runs on one {@link FlushScheduler}. Whom it serves and its settings are read
+ * once, at start. Every RPC goes through {@link rpc}; refusals are outcomes (src/domain/tenant-protocol.ts).
  */
 export class TenantObject extends DurableObject<Env> {
+  /** Test seam: integration tests replace the clock to drive time without sleeping. */
+  clock: () => number = () => Date.now();
+  /** The object's sub-second timers; integration tests run them with their clock (`runDue`) instead of waiting. */
+  timers!: FlushScheduler;
+  private t!: TenantContext;
+  private registry!: PersistedRegistry;
   private store!: TenantStore;
-  private hub!: RealtimeHub;
   private outbox!: SinkOutbox;
   private usage!: UsageLedger;
+  private hub!: RealtimeHub;
+  /** The parts with due work, in the order the alarm runs them. */
+  private parts: TenantPart[] = [];
   /** Alarm instant currently armed (mirrors storage, to skip redundant `setAlarm` calls). */
   private armedAt: number | null = null;
   private readonly limiter = new FixedWindowLimiter();
-  /** This object's metric buffer (budget alerts); never shared with the Worker's requests. */
-  private metrics!: MetricsBuffer;
-  /** Test seam: integration tests replace the clock to drive window expiry without sleeping. */
-  clock: () => number = () => Date.now();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // graphql-ws keep-alive pings are answered by the runtime without waking a hibernated object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
-      migrate(ctx.storage.sql);
+      const sql = ctx.storage.sql;
+      migrate(sql);
       const config = loadConfig(env);
-      this.metrics = new MetricsBuffer(env.METRICS, config);
-      this.store = new TenantStore(ctx.storage.sql, ctx.storage, () => this.outbox.prunableThroughSeq());
+      // Objects are addressed by their tenant's name (src/tenant-client.ts), so the runtime knows whom this serves.
+      const tenantId = ctx.id.name ?? recordedTenantId(sql);
+      if (tenantId === null) throw new Error("a tenant object must be addressed by its tenant's name");
+      const timers = new FlushScheduler(
+        tenantId,
+        () => this.clock(),
+        () => this.rearmLater(),
+      );
+      this.timers = timers;
+      const metrics = new MetricsBuffer(env.METRICS, config);
+      this.t = { tenantId, config, state: ctx, sql, now: () => this.clock(), timers, metrics };
+      this.registry = await persistedRegistry;
       const sinksOn = config.neo4j !== null || config.postgres !== null;
-      this.outbox = new SinkOutbox(
-        ctx.storage.sql,
-        this.store,
-        sinksOn ? env.SINK_QUEUE : null,
-        config.policyTags,
-        () => this.clock(),
-        config.fanoutWindowMs,
-        () => this.rearmLater(),
-        config.telemetry,
-      );
-      this.usage = new UsageLedger(
-        ctx.storage.sql,
-        () => this.clock(),
-        upstashClient(config),
-        tenantBudget(config.environment, config.finops.tenantDailyBudgetUsd),
-        config.finops.flushIntervalMs,
-        (period, level) => {
-          this.metrics.record(
-            [{ name: METRICS.budgetAlerts.name, labels: { period, threshold: level }, value: 1 }],
-            (send) => ctx.waitUntil(send),
-          );
-        },
-      );
-      const registry = await persistedRegistry;
-      this.hub = new RealtimeHub(
-        ctx,
-        env,
-        this.store,
-        registry,
-        () => this.clock(),
-        config.fanoutWindowMs,
-        () => this.rearmLater(),
-        (tenantId, rejected) => {
-          this.usage.record(tenantId, "subscribe", { rejected });
-          this.rearmLater();
-        },
-      );
-      // Work left by a previous incarnation (crash, eviction mid-send) goes out now.
-      if (this.outbox.pending) this.outbox.requestDrain();
+      this.compose({ queue: sinksOn ? env.SINK_QUEUE : null, redis: upstashClient(config) });
       this.armedAt = await ctx.storage.getAlarm();
       await this.rearm();
-      // One line per object start: after hibernation or eviction, a wake-up shows as a new start.
-      logEvent({ op: "object_start", tenant_id: this.store.tenantId, sockets: ctx.getWebSockets().length });
+      // One line per object start: after hibernation or eviction, a wake-up shows as a new start. It names the
+      // tenant whose data the object holds; a new object holds none yet (log readers count a tenant's lines).
+      const holder = this.store.holdsData ? tenantId : null;
+      logEvent({ op: "object_start", tenant_id: holder, sockets: ctx.getWebSockets().length });
     });
+  }
+
+  /**
+   * Builds the parts around the object's context. Called once at start; integration tests call it again, before
+   * any traffic, to put a failing queue or a recording Upstash in place.
+   */
+  compose(ports: TenantPorts): void {
+    const { t } = this;
+    this.store = new TenantStore(t);
+    this.outbox = new SinkOutbox(t, this.store, ports.queue);
+    this.usage = new UsageLedger(
+      t,
+      ports.redis,
+      tenantBudget(t.config.environment, t.config.finops.tenantDailyBudgetUsd),
+    );
+    this.hub = new RealtimeHub(t, this.store, this.usage, this.registry);
+    this.parts = [this.hub, this.store, this.outbox, this.usage];
   }
 
   /** Only WebSocket upgrades reach the object over fetch (the Worker checked route, flag and tenant id). */
   override async fetch(request: Request): Promise<Response> {
-    const tenantId = /^\/v1\/tenants\/([^/]+)\/graphql$/.exec(new URL(request.url).pathname)?.[1];
-    if (!tenantId || request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return Response.json(
-        { error: { code: "NOT_FOUND", message: "not a WebSocket route", details: [] } },
-        { status: 404 },
-      );
-    }
-    // An upgrade is a request like any other: it counts against the tenant's RPS_MAX.
-    const admission = this.limiter.admit(this.clock(), loadConfig(this.env).rpsMax);
-    if (!admission.ok) {
-      this.usage.record(decodeURIComponent(tenantId), "subscribe", { rejected: true });
-      this.rearmLater();
-      return Response.json(
-        { error: { code: "RATE_LIMITED", message: "too many requests for this tenant; retry later", details: [] } },
-        { status: 429, headers: { "Retry-After": String(admission.retryAfterSeconds) } },
-      );
-    }
-    const answer = this.hub.accept(decodeURIComponent(tenantId), request);
-    if (answer.status !== 101) {
-      this.usage.record(decodeURIComponent(tenantId), "subscribe", { rejected: true });
-      this.rearmLater();
-    }
+    const answer = this.upgrade(request);
+    await this.rearmLogged();
     return answer;
   }
 
@@ -128,6 +118,7 @@ export class TenantObject extends DurableObject<Env> {
       ws.close(4500, "internal error");
       this.hub.closed(ws);
     }
+    await this.rearmLogged();
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -137,115 +128,76 @@ export class TenantObject extends DurableObject<Env> {
     } catch {
       // The runtime may already have completed the closing handshake.
     }
+    await this.rearmLogged();
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     this.logFailure("ws_error", error);
     this.hub.closed(ws);
+    await this.rearmLogged();
   }
 
   /** Applies one validated ingest request (RPC from the Worker), in a server span continuing the caller's trace. */
-  async ingest(cmd: IngestCommand): Promise<IngestOutcome> {
-    const tracer = this.tracer();
-    try {
-      return await tracedRpcMethod(tracer, "TenantObject", "ingest", cmd.trace, (scope) =>
-        this.applyIngest(cmd, scope),
-      );
-    } finally {
-      if (tracer.enabled) this.ctx.waitUntil(tracer.flush());
-    }
-  }
-
-  private async applyIngest(cmd: IngestCommand, scope: TraceScope): Promise<IngestOutcome> {
-    const now = this.clock();
-    const admission = this.limiter.admit(now, cmd.rpsMax);
-    if (!admission.ok) {
-      this.usage.record(cmd.tenantId, cmd.op, { rejected: true });
-      await this.rearm();
-      return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
-    }
-    const version = this.store.scoreVersion;
-    const newest = this.store.newestSeq;
-    const outcome = this.store.ingest(cmd, now);
-    // Counted in the same synchronous step as the signals: both are stored, or neither.
-    this.usage.record(cmd.tenantId, cmd.op, {
-      rejected: outcome.kind !== "applied",
-      // Signals newly stored (duplicates and replays store nothing), so counted signals equal stored ones.
-      signals: outcome.kind === "applied" && !outcome.replayed ? outcome.response.accepted : 0,
+  ingest(cmd: IngestCommand): Promise<IngestOutcome> {
+    return this.rpc("ingest", cmd.trace, (): IngestOutcome => {
+      const now = this.clock();
+      const admission = this.limiter.admit(now, cmd.rpsMax);
+      if (!admission.ok) {
+        this.usage.record(cmd.op, { rejected: true });
+        return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+      }
+      const outcome = this.store.ingest(cmd, now);
+      // Counted in the same synchronous step as the signals: both are stored, or neither.
+      this.usage.record(cmd.op, {
+        rejected: outcome.kind !== "applied",
+        // Signals newly stored (duplicates and replays store nothing), so counted signals equal stored ones.
+        signals: outcome.kind === "applied" && !outcome.replayed ? outcome.response.accepted : 0,
+      });
+      return outcome;
     });
-    if (this.store.newestSeq !== newest || this.store.scoreVersion !== version) this.changed(scope);
-    await this.rearm();
-    return outcome;
   }
 
-  /** The tenant's current score (RPC from the Worker), within the tenant's request limit. */
-  async score(tenantId: string, rpsMax: number, trace?: TraceContext): Promise<ScoreOutcome> {
-    const tracer = this.tracer();
-    try {
-      return await tracedRpcMethod(tracer, "TenantObject", "score", trace, (scope) =>
-        this.readScore(tenantId, rpsMax, scope),
-      );
-    } finally {
-      if (tracer.enabled) this.ctx.waitUntil(tracer.flush());
-    }
-  }
-
-  private async readScore(tenantId: string, rpsMax: number, scope: TraceScope): Promise<ScoreOutcome> {
-    const now = this.clock();
-    const admission = this.limiter.admit(now, rpsMax);
-    if (!admission.ok) {
-      this.usage.record(tenantId, "graphql_query", { rejected: true });
-      await this.rearm();
-      return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
-    }
-    const version = this.store.scoreVersion;
-    const view = this.store.score(tenantId, now);
-    this.usage.record(tenantId, "graphql_query", { rejected: false });
-    if (this.store.scoreVersion !== version) this.changed(scope);
-    await this.rearm();
-    return { kind: "ok", view };
+  /** The tenant's current score (RPC from the Worker), within the tenant's request limit. The tenant is the object's. */
+  score(_tenantId: string, rpsMax: number, trace?: TraceContext): Promise<ScoreOutcome> {
+    return this.rpc("score", trace, (): ScoreOutcome => {
+      const now = this.clock();
+      const admission = this.limiter.admit(now, rpsMax);
+      if (!admission.ok) {
+        this.usage.record("graphql_query", { rejected: true });
+        return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
+      }
+      const view = this.store.score(now);
+      this.usage.record("graphql_query", { rejected: false });
+      return { kind: "ok", view };
+    });
   }
 
   /**
    * Counts a request the Worker answered for this tenant without reaching the object otherwise (4xx before
    * the object, reads served from Postgres). Awaited by the Worker, so the count is stored before it answers.
+   * The tenant is the object's.
    */
-  async recordUsage(tenantId: string, op: UsageOp, rejected: boolean): Promise<void> {
-    this.usage.record(tenantId, op, { rejected });
-    await this.rearm();
+  recordUsage(_tenantId: string, op: UsageOp, rejected: boolean): Promise<void> {
+    return this.rpc("recordUsage", null, () => this.usage.record(op, { rejected }));
   }
 
   /** Pushes this tenant's changed FinOps counters to Upstash now (before a usage read, so it is exact). */
-  async flushUsage(): Promise<void> {
-    await this.usage.flush();
-    await this.rearm();
+  flushUsage(): Promise<void> {
+    return this.rpc("flushUsage", null, () => this.usage.flush());
   }
 
   /** Number of stored signal records; for operations and tests. */
-  async storedSignals(): Promise<number> {
-    return this.store.storedSignals();
+  storedSignals(): Promise<number> {
+    return this.rpc("storedSignals", null, () => this.store.storedSignals());
   }
 
   override async alarm(): Promise<void> {
     try {
       this.armedAt = null;
       const now = this.clock();
-      this.hub.expireSockets(now);
-      const version = this.store.scoreVersion;
-      this.store.advance(now);
-      if (this.store.scoreVersion !== version) this.changed();
-      // A failed hand-off to the sink queue is retried here, on the alarm.
-      if (this.outbox.retryAt !== null && this.outbox.retryAt <= now) await this.outbox.drain();
-      const flushAt = this.usage.nextFlushAt();
-      if (flushAt !== null && flushAt <= now) {
-        try {
-          await this.usage.flush();
-        } catch (err) {
-          // Upstash is down: the counts stay in the object and the push is retried later.
-          this.logFailure("usage_flush", err);
-        }
-      }
-      this.usage.prune();
+      const { newestSeq, scoreVersion } = this.store;
+      for (const part of this.parts) await part.onAlarm(now);
+      this.announceChanges(newestSeq, scoreVersion);
       await this.rearm();
     } catch (err) {
       this.logFailure("alarm", err);
@@ -254,43 +206,87 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   /**
-   * Signals or the score changed: fan out to sockets and hand off to the sinks, each coalesced. `scope` is the
-   * request that caused it: the hand-off's producer span continues its trace.
+   * The one way into the object over RPC: `body` runs in a server span continuing the caller's trace (when
+   * tracing is on; `trace` is `null` for calls that carry none and are not traced), a change it makes to the log
+   * or the score goes out to subscribers and sinks, a failure is logged with the tenant id (the Worker answers
+   * 500), and the alarm is re-armed for whatever the call left due.
    */
-  private changed(scope?: TraceScope): void {
+  private async rpc<T>(
+    method: string,
+    trace: TraceContext | undefined | null,
+    body: (scope?: TraceScope) => T | Promise<T>,
+  ): Promise<T> {
+    try {
+      const announced = (scope?: TraceScope) => {
+        const { newestSeq, scoreVersion } = this.store;
+        const result = body(scope);
+        this.announceChanges(newestSeq, scoreVersion, scope);
+        return result;
+      };
+      if (trace === null) return await announced();
+      const keepAlive = (flush: Promise<void>) => this.ctx.waitUntil(flush);
+      return await servedRpc(this.t.config.telemetry, "TenantObject", method, trace, keepAlive, announced);
+    } catch (err) {
+      this.logFailure("rpc", err, method);
+      throw err;
+    } finally {
+      await this.rearm();
+    }
+  }
+
+  /** Answers a WebSocket upgrade: the tenant's request limit first, then the hub (subprotocol, socket limit). */
+  private upgrade(request: Request): Response {
+    // The Worker sends only `/v1/tenants/{tenantId}/graphql` here, to that tenant's object (src/http/routes/realtime.ts).
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return upgradeRefusal(new AppError(404, "NOT_FOUND", "not a WebSocket route"));
+    }
+    // An upgrade is a request like any other: it counts against the tenant's RPS_MAX.
+    const admission = this.limiter.admit(this.clock(), this.t.config.rpsMax);
+    if (!admission.ok) {
+      this.usage.record("subscribe", { rejected: true });
+      return upgradeRefusal(rateLimited(admission.retryAfterSeconds));
+    }
+    const answer = this.hub.accept(request);
+    if (answer.status !== 101) this.usage.record("subscribe", { rejected: true });
+    return answer;
+  }
+
+  /**
+   * Signals or the score changed since (`newestSeq`, `scoreVersion`): fan out to sockets and hand off to the
+   * sinks, each coalesced. `scope` is the request that caused it: the hand-off's producer span continues its trace.
+   */
+  private announceChanges(newestSeq: number, scoreVersion: number, scope?: TraceScope): void {
+    if (this.store.newestSeq === newestSeq && this.store.scoreVersion === scoreVersion) return;
     this.hub.requestFlush();
     this.outbox.requestDrain(scope ? toTraceContext(scope.span) : undefined);
   }
 
-  /** A tracer for one RPC call; its spans are flushed through `waitUntil` when the call returns. */
-  private tracer(): Tracer {
-    return createTracer(loadConfig(this.env).telemetry, {
-      onError: (message) => logEvent({ level: "warn", op: "otlp_export", error_code: "OTLP_EXPORT_FAILED", message }),
-    });
-  }
-
-  private logFailure(op: string, err: unknown): void {
+  private logFailure(op: string, err: unknown, method?: string): void {
     logEvent({
       level: "error",
       op,
-      tenant_id: this.store?.tenantId ?? null,
+      ...(method ? { method } : {}),
+      tenant_id: this.t?.tenantId ?? null,
       error_code: "INTERNAL",
       message: err instanceof Error ? err.message : String(err),
     });
   }
 
   private rearmLater(): void {
-    this.rearm().catch((err) => this.logFailure("rearm", err));
+    void this.rearmLogged();
   }
 
-  /** Arms the one alarm for the earliest due work: window changes, pruning, socket deadlines (init, token expiry). */
+  private rearmLogged(): Promise<void> {
+    return this.rearm().catch((err) => this.logFailure("rearm", err));
+  }
+
+  /** Arms the one alarm for the earliest work any part has due. */
   private async rearm(): Promise<void> {
-    const due = earliest(
-      this.hub?.nextSocketDeadline(),
-      this.store.nextDue,
-      this.outbox?.retryAt,
-      this.usage?.nextFlushAt(),
-    );
+    let due: number | null = null;
+    for (const part of this.parts) {
+      const at = part.nextDueAt();
+      if (at !== null && (due === null || at < due)) due = at;
+    }
     if (due === this.armedAt) return;
     if (due === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(due);

@@ -4,6 +4,10 @@ import type { NormalizedSignal } from "./signal";
 
 /** What the Worker asks a tenant's Durable Object to apply: one accepted request. */
 export interface IngestCommand {
+  /**
+   * The tenant the Worker addressed. The object serves the tenant it is addressed by (its name, read once when
+   * it starts), so it does not read this; it stays for callers and logs.
+   */
   tenantId: string;
   signals: NormalizedSignal[];
   provenanceId: string;

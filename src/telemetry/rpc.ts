@@ -1,6 +1,8 @@
+import { logEvent } from "./log";
+import type { TelemetrySettings } from "./settings";
 import type { Attributes } from "./span";
 import { parseTraceContext, type TraceContext } from "./trace-context";
-import { type Tracer, type TraceScope, toTraceContext } from "./tracer";
+import { createTracer, type Tracer, type TraceScope, toTraceContext } from "./tracer";
 
 /** Span name and attributes of a Durable Object RPC call (OpenTelemetry RPC conventions: `service/method`). */
 export function rpcAttributes(service: string, method: string): Attributes {
@@ -41,4 +43,28 @@ export function tracedRpcMethod<T>(
     { kind: "server", parent: parseTraceContext(trace), attributes: rpcAttributes(service, method) },
     (span) => fn({ tracer, span }),
   );
+}
+
+/**
+ * Serves one RPC call with a tracer of its own: `body` runs in a server span continuing the caller's `trace`
+ * ({@link tracedRpcMethod}), and the call's spans are exported through `keepAlive` (the object's `waitUntil`) once
+ * it returns. With tracing off `body` runs as it is, without a span.
+ */
+export async function servedRpc<T>(
+  settings: TelemetrySettings | null,
+  service: string,
+  method: string,
+  trace: TraceContext | undefined,
+  keepAlive: (flush: Promise<void>) => void,
+  body: (scope: TraceScope | undefined) => Promise<T> | T,
+): Promise<T> {
+  if (settings === null) return body(undefined);
+  const tracer = createTracer(settings, {
+    onError: (message) => logEvent({ level: "warn", op: "otlp_export", error_code: "OTLP_EXPORT_FAILED", message }),
+  });
+  try {
+    return await tracedRpcMethod(tracer, service, method, trace, body);
+  } finally {
+    keepAlive(tracer.flush());
+  }
 }

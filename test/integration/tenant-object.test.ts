@@ -1,6 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { FlushScheduler } from "../../durable-objects/flush-scheduler";
 import type { TenantObject } from "../../durable-objects/tenant";
 import { computeScore } from "../../src/domain/score";
 import { WINDOW_MS } from "../../src/domain/window";
@@ -144,5 +145,50 @@ describe("tenant storage fidelity", () => {
         .toArray(),
     );
     expect(stored).toEqual(signals.map((s) => ({ value: s.value, weight: s.weight })));
+  });
+});
+
+describe("tenant object lifecycle", () => {
+  it("serves the tenant it is addressed by, whatever a call's arguments name", async () => {
+    const stub = stubFor("rpc-name");
+    const now = Date.now();
+    await stub.ingest(command("someone-else", [signal("someone-else", now, 0.5)], now));
+    expect(await readScore(stub, "someone-else")).toMatchObject({ tenantId: "rpc-name", signalCount: 1 });
+    // Recorded as before, for a version rolled back to.
+    const recorded = await runInDurableObject(stub, (_o: TenantObject, state) =>
+      state.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant_id'`).one(),
+    );
+    expect(recorded.value).toBe("rpc-name");
+  });
+
+  it("keeps its sub-second work on one scheduler: one task per key, the earliest, run when due", async () => {
+    const ran: string[] = [];
+    let now = 1_000;
+    let afterRuns = 0;
+    const timers = new FlushScheduler(
+      "scheduler",
+      () => now,
+      () => afterRuns++,
+    );
+    timers.at("fanout", 1_100, () => {
+      ran.push("fanout@1100");
+    });
+    timers.at("fanout", 1_050, () => {
+      ran.push("fanout@1050");
+    });
+    timers.at("fanout", 1_900, () => {
+      ran.push("fanout@1900");
+    });
+    timers.at("outbox", 1_100, () => {
+      ran.push("outbox");
+    });
+    expect([timers.dueAt("fanout"), timers.dueAt("outbox")]).toEqual([1_050, 1_100]);
+    now = 1_060;
+    await timers.runDue();
+    expect(ran).toEqual(["fanout@1050"]);
+    expect(timers.dueAt("fanout")).toBeNull();
+    await timers.runDue(1_100);
+    expect(ran).toEqual(["fanout@1050", "outbox"]);
+    expect(afterRuns).toBe(2);
   });
 });

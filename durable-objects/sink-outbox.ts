@@ -1,10 +1,9 @@
-import type { PolicyTags } from "../src/domain/provenance";
 import { MAX_MESSAGE_BYTES, packSignals, type SinkMessage, type SinkSignal } from "../src/queues/messages";
 import { logEvent } from "../src/telemetry/log";
 import { startQueueSendSpan } from "../src/telemetry/messaging";
-import type { TelemetrySettings } from "../src/telemetry/settings";
 import { parseTraceContext, type TraceContext } from "../src/telemetry/trace-context";
 import { createTracer, toTraceContext } from "../src/telemetry/tracer";
+import type { TenantContext, TenantPart } from "./tenant-part";
 import type { TenantStore } from "./tenant-store";
 
 /** Retry delays for a failed hand-off to the queue: 1 s, 2 s, 4 s … capped at 60 s. */
@@ -24,35 +23,28 @@ const ROUND_ROWS = 2000;
  * from the cursor, and the store never prunes rows past it. Scores go out by version the same way.
  * At-least-once: a crash between send and cursor update resends; the consumers are idempotent.
  */
-export class SinkOutbox {
+export class SinkOutbox implements TenantPart {
   private sinkSeq: number;
   private scoreVersion: number;
   private busy = false;
   private again = false;
   private failures = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
   /** The first traced request since the last hand-off: the next hand-off's producer span continues its trace. */
   private drainTrace: TraceContext | undefined;
-  /** When the next retry is due after a failure (`null` when healthy), for the object's alarm. */
-  retryAt: number | null = null;
+  /** When the next retry is due after a failure (`null` when healthy). */
+  private retryAt: number | null = null;
 
   constructor(
-    private readonly sql: SqlStorage,
+    private readonly t: TenantContext,
     private readonly store: TenantStore,
+    /** The sink queue, or `null` when no sink is configured (then nothing is kept for it). */
     private readonly queue: Queue | null,
-    private readonly defaultTags: PolicyTags,
-    private readonly clock: () => number,
-    private readonly windowMs: number,
-    private readonly onRetryChanged: () => void,
-    private readonly telemetry: TelemetrySettings | null = null,
   ) {
     this.sinkSeq = this.readMeta("sink_seq") ?? 0;
     this.scoreVersion = this.readMeta("sink_score_version") ?? -1;
-  }
-
-  /** Seq through which the store may prune: everything the queue has accepted (everything, if sinks are off). */
-  prunableThroughSeq(): number {
-    return this.queue === null ? Number.MAX_SAFE_INTEGER : this.sinkSeq;
+    if (queue !== null) store.keepAfter(this.sinkSeq);
+    // Work left by a previous incarnation (crash, eviction mid-send) goes out now.
+    if (this.pending) this.requestDrain();
   }
 
   /** `true` when something has not reached the queue yet. */
@@ -62,14 +54,22 @@ export class SinkOutbox {
     );
   }
 
+  /** A retry after a failed hand-off, for the object's alarm. */
+  nextDueAt(): number | null {
+    return this.retryAt;
+  }
+
+  /** The alarm: retries a failed hand-off once its backoff has passed. */
+  async onAlarm(nowMs: number): Promise<void> {
+    if (this.retryAt !== null && this.retryAt <= nowMs) await this.drain();
+  }
+
   /** Hands new work to the queue within the coalescing window (batches many requests into few messages). */
   requestDrain(trace?: TraceContext): void {
     if (trace && !this.drainTrace) this.drainTrace = trace;
-    if (this.queue === null || this.timer !== null || this.retryAt !== null) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.drain();
-    }, this.windowMs);
+    // While a retry is pending, the alarm sends everything at once.
+    if (this.queue === null || this.retryAt !== null) return;
+    this.t.timers.at("outbox", this.t.now() + this.t.config.fanoutWindowMs, () => this.drain());
   }
 
   /** Sends everything past the cursors; on failure keeps the cursors and schedules a retry on the alarm. */
@@ -80,11 +80,11 @@ export class SinkOutbox {
       return;
     }
     this.busy = true;
-    const tenantId = this.store.tenantId;
+    const tenantId = this.t.tenantId;
     // Only a hand-off caused by a traced request is traced (a retry on the alarm starts no trace of its own).
     const parent = parseTraceContext(this.drainTrace);
     this.drainTrace = undefined;
-    const tracer = createTracer(parent ? this.telemetry : null);
+    const tracer = createTracer(parent ? this.t.config.telemetry : null);
     const span = startQueueSendSpan(tracer, SINK_QUEUE_NAME, parent);
     const trace = toTraceContext(span);
     let sent = 0;
@@ -93,17 +93,18 @@ export class SinkOutbox {
         this.again = false;
         for (;;) {
           const rows = this.rowsAfter(this.sinkSeq, ROUND_ROWS);
-          if (rows.length === 0 || tenantId === null) break;
+          if (rows.length === 0) break;
           for (const message of packSignals(tenantId, rows, MAX_MESSAGE_BYTES, trace)) {
             await this.send(message);
             sent++;
           }
           this.sinkSeq = rows[rows.length - 1]?.seq ?? this.sinkSeq;
           this.writeMeta("sink_seq", this.sinkSeq);
+          this.store.keepAfter(this.sinkSeq);
         }
         const version = this.store.scoreVersion;
-        if (version !== this.scoreVersion && tenantId !== null) {
-          const view = this.store.score(tenantId, this.clock());
+        if (version !== this.scoreVersion) {
+          const view = this.store.score(this.t.now());
           await this.send({
             v: 3,
             kind: "score",
@@ -122,24 +123,20 @@ export class SinkOutbox {
           this.writeMeta("sink_score_version", this.scoreVersion);
         }
       } while (this.again);
-      if (this.retryAt !== null) {
-        this.retryAt = null;
-        this.failures = 0;
-        this.onRetryChanged();
-      }
+      this.retryAt = null;
+      this.failures = 0;
     } catch (err) {
       span.recordError(err);
       this.failures++;
-      this.retryAt = this.clock() + outboxBackoffMs(this.failures);
+      this.retryAt = this.t.now() + outboxBackoffMs(this.failures);
       logEvent({
         level: "warn",
         op: "outbox",
         tenant_id: tenantId,
         error_code: "QUEUE_SEND_FAILED",
         message: err instanceof Error ? err.message : String(err),
-        retry_in_ms: this.retryAt - this.clock(),
+        retry_in_ms: this.retryAt - this.t.now(),
       });
-      this.onRetryChanged();
     } finally {
       this.busy = false;
       span.setAttribute("messaging.batch.message_count", sent).end();
@@ -153,7 +150,7 @@ export class SinkOutbox {
   }
 
   private rowsAfter(seq: number, limit: number): SinkSignal[] {
-    const rows = this.sql
+    const rows = this.t.sql
       .exec<{
         seq: number;
         signal_id: string;
@@ -184,17 +181,17 @@ export class SinkOutbox {
       acceptedMs: r.accepted_ms,
       provenanceId: r.provenance_id,
       // Provenance rows outlive signals by a day; past that (a long outage) the deployment's tags apply.
-      tags: r.tags ? (JSON.parse(r.tags) as Record<string, string>) : { ...this.defaultTags },
+      tags: r.tags ? (JSON.parse(r.tags) as Record<string, string>) : { ...this.t.config.policyTags },
     }));
   }
 
   private readMeta(key: string): number | null {
-    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0];
+    const row = this.t.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0];
     return row ? Number(row.value) : null;
   }
 
   private writeMeta(key: string, value: number): void {
-    this.sql.exec(
+    this.t.sql.exec(
       `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
       key,
       String(value),

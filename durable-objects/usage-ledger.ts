@@ -2,14 +2,16 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { type AlertLevel, newlyCrossed, type TenantBudget } from "../src/finops/budget";
 import { type DayUsage, estimatedCostUsd } from "../src/finops/cost-model";
 import { alertKey, expiresAtS, USAGE_OPS, type UsageOp, usageFields, usageKey, utcDay } from "../src/finops/usage";
+import { METRICS } from "../src/metrics/model";
 import { logEvent } from "../src/telemetry/log";
+import type { TenantContext, TenantPart } from "./tenant-part";
 
 /** Counter rows kept in the object: long enough for month-to-date budgets. */
 const KEEP_DAYS = 40;
 /** Pseudo-operation row counting the Upstash commands this object sent (an input of the cost model). */
 const UPSTASH_ROW = "upstash";
 /** Retry delay after a failed push (Upstash down); counts stay in the object meanwhile. */
-const RETRY_MS = 30_000;
+export const PUSH_RETRY_MS = 30_000;
 /** Month-to-date budgets are re-checked at most this often per object (the daily one on every request). */
 const MONTHLY_CHECK_MS = 1_000;
 
@@ -29,7 +31,7 @@ type Row = {
  * writer of its tenant's keys, so a repeated push is harmless. Budget crossings are raised once per period and
  * level (a row in `budget_alerts`), as one structured log line, and pushed with the counters.
  */
-export class UsageLedger {
+export class UsageLedger implements TenantPart {
   private pushFailedAt: number | null = null;
   private lastPushAt = 0;
   private lastMonthlyCheck = 0;
@@ -48,21 +50,22 @@ export class UsageLedger {
     raised: Map<string, Set<AlertLevel>>;
   } | null = null;
 
+  private readonly sql: SqlStorage;
+
   constructor(
-    private readonly sql: SqlStorage,
-    private readonly clock: () => number,
+    private readonly t: TenantContext,
+    /** Upstash, or `null` when FinOps pushes are off (counts are still kept). */
     private readonly redis: Redis | null,
     private readonly budget: TenantBudget,
-    private readonly flushIntervalMs: number,
-    /** Called once per alert raised (the object turns it into a metric). */
-    private readonly onAlert: (period: "day" | "month", level: AlertLevel) => void = () => {},
-  ) {}
+  ) {
+    this.sql = t.sql;
+  }
 
-  /** Counts one answered request of `tenantId` (rejected or not) and the signals it carried. */
-  record(tenantId: string, op: UsageOp, outcome: { rejected: boolean; signals?: number }): void {
-    const now = this.clock();
+  /** Counts one answered request (rejected or not) and the signals it carried. */
+  record(op: UsageOp, outcome: { rejected: boolean; signals?: number }): void {
+    const now = this.t.now();
     const day = utcDay(now);
-    const seq = this.nextSeq(tenantId);
+    const seq = this.nextSeq();
     const mem = this.state();
     if (mem.day !== day) {
       mem.day = day;
@@ -81,22 +84,42 @@ export class UsageLedger {
       outcome.signals ?? 0,
       seq,
     );
-    this.checkBudgets(tenantId, now, day);
+    this.checkBudgets(now, day);
   }
 
-  /** When the next push is due, or `null` when nothing changed (or FinOps is off). */
-  nextFlushAt(): number | null {
+  /** When the next push is due, or `null` when nothing changed (or FinOps is off); for the object's alarm. */
+  nextDueAt(): number | null {
     if (!this.redis || !this.dirty()) return null;
-    if (this.pushFailedAt !== null) return this.pushFailedAt + RETRY_MS;
-    return this.lastPushAt + this.flushIntervalMs;
+    if (this.pushFailedAt !== null) return this.pushFailedAt + PUSH_RETRY_MS;
+    return this.lastPushAt + this.t.config.finops.flushIntervalMs;
+  }
+
+  /** The alarm: pushes changed counters when due, and drops rows past the budget horizon. */
+  async onAlarm(nowMs: number): Promise<void> {
+    const due = this.nextDueAt();
+    if (due !== null && due <= nowMs) {
+      try {
+        await this.flush();
+      } catch (err) {
+        // Upstash is down: the counts stay in the object and the push is retried later.
+        logEvent({
+          level: "error",
+          op: "usage_flush",
+          tenant_id: this.t.tenantId,
+          error_code: "INTERNAL",
+          message: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+    this.prune();
   }
 
   /** Pushes changed counters and alerts to Upstash. Throws when Upstash fails (the counts stay here). */
   async flush(): Promise<void> {
     if (!this.redis) throw new Error("UPSTASH_REDIS_REST_URL is not set");
     const meta = this.state();
-    if (!meta.tenantId || meta.seq <= meta.pushedSeq) return;
-    const tenantId = meta.tenantId;
+    if (meta.seq <= meta.pushedSeq) return;
+    const tenantId = this.t.tenantId;
     const upto = meta.seq;
     const rows = this.sql
       .exec<Row>(
@@ -139,11 +162,11 @@ export class UsageLedger {
     try {
       await pipe.exec();
     } catch (err) {
-      this.pushFailedAt = this.clock();
+      this.pushFailedAt = this.t.now();
       throw err;
     }
     this.pushFailedAt = null;
-    this.lastPushAt = this.clock();
+    this.lastPushAt = this.t.now();
     this.sql.exec(`UPDATE usage_meta SET pushed_seq = MAX(pushed_seq, ?), seq = MAX(seq, ?) WHERE id = 1`, upto, upto);
     meta.pushedSeq = Math.max(meta.pushedSeq, upto);
     // The push's own commands are counted for the cost model without marking anything dirty (that would make
@@ -160,7 +183,7 @@ export class UsageLedger {
 
   /** Drops counter rows older than the budget horizon (Upstash keeps the history). */
   prune(): void {
-    const cutoff = utcDay(this.clock() - KEEP_DAYS * 86_400_000);
+    const cutoff = utcDay(this.t.now() - KEEP_DAYS * 86_400_000);
     const meta = this.state();
     // Only rows already pushed may go.
     this.sql.exec(`DELETE FROM usage WHERE day < ? AND seq <= ?`, cutoff, meta.pushedSeq);
@@ -182,7 +205,7 @@ export class UsageLedger {
            m.pushed_seq, m.tenant_id FROM usage_meta m WHERE m.id = 1`,
       )
       .toArray()[0];
-    const day = utcDay(this.clock());
+    const day = utcDay(this.t.now());
     this.mem = {
       seq: row?.seq ?? 0,
       pushedSeq: row?.pushed_seq ?? 0,
@@ -194,12 +217,12 @@ export class UsageLedger {
     return this.mem;
   }
 
-  /** The next change sequence; the tenant is recorded with the first one. */
-  private nextSeq(tenantId: string): number {
+  /** The next change sequence; the tenant is recorded with the first one (for a version rolled back to). */
+  private nextSeq(): number {
     const mem = this.state();
     if (mem.tenantId === null) {
-      this.sql.exec(`UPDATE usage_meta SET tenant_id = COALESCE(tenant_id, ?) WHERE id = 1`, tenantId);
-      mem.tenantId = tenantId;
+      this.sql.exec(`UPDATE usage_meta SET tenant_id = COALESCE(tenant_id, ?) WHERE id = 1`, this.t.tenantId);
+      mem.tenantId = this.t.tenantId;
     }
     mem.seq += 1;
     return mem.seq;
@@ -232,17 +255,17 @@ export class UsageLedger {
     return usage;
   }
 
-  private checkBudgets(tenantId: string, now: number, day: string): void {
-    this.checkPeriod(tenantId, now, day, estimatedCostUsd(this.state().today), this.budget.dailyUsd);
+  private checkBudgets(now: number, day: string): void {
+    this.checkPeriod(now, day, estimatedCostUsd(this.state().today), this.budget.dailyUsd);
     if (now - this.lastMonthlyCheck >= MONTHLY_CHECK_MS) {
       this.lastMonthlyCheck = now;
       const month = day.slice(0, 7);
       const cost = estimatedCostUsd(this.usageSince(`${month}-01`, `${month}-31`));
-      this.checkPeriod(tenantId, now, month, cost, this.budget.monthlyUsd);
+      this.checkPeriod(now, month, cost, this.budget.monthlyUsd);
     }
   }
 
-  private checkPeriod(tenantId: string, now: number, period: string, costUsd: number, budgetUsd: number): void {
+  private checkPeriod(now: number, period: string, costUsd: number, budgetUsd: number): void {
     const known = this.state().raised;
     let raised = known.get(period);
     if (!raised) {
@@ -256,7 +279,7 @@ export class UsageLedger {
     }
     for (const level of newlyCrossed(costUsd, budgetUsd, raised)) {
       raised.add(level);
-      const seq = this.nextSeq(tenantId);
+      const seq = this.nextSeq();
       this.sql.exec(
         `INSERT INTO budget_alerts (period, level, cost_usd, budget_usd, at_ms, seq) VALUES (?, ?, ?, ?, ?, ?)`,
         period,
@@ -266,12 +289,16 @@ export class UsageLedger {
         now,
         seq,
       );
-      this.onAlert(period.length === 7 ? "month" : "day", level);
+      const kind = period.length === 7 ? "month" : "day";
+      this.t.metrics.record(
+        [{ name: METRICS.budgetAlerts.name, labels: { period: kind, threshold: level }, value: 1 }],
+        (send) => this.t.state.waitUntil(send),
+      );
       logEvent({
         level: level === "critical" ? "error" : "warn",
         op: "budget_alert",
-        tenant_id: tenantId,
-        period: period.length === 7 ? "month" : "day",
+        tenant_id: this.t.tenantId,
+        period: kind,
         period_key: period,
         threshold: level,
         estimated_cost_usd: costUsd,

@@ -1,0 +1,139 @@
+import type { FlowState } from "../src/realtime/coalesce";
+import type { ConnectionState, Phase } from "../src/realtime/protocol";
+
+/** A connection that has not completed `connection_init` by then is closed with 4408 (contract: within 11 s). */
+export const INIT_TIMEOUT_MS = 10_000;
+
+/** Subscription kinds in a {@link SubRecord}. */
+export const EVENTS = 0;
+export const SCORE = 1;
+
+/** One subscription in a socket's attachment: kind, operation name, last seq (events) or score version sent. */
+export interface SubRecord {
+  k: typeof EVENTS | typeof SCORE;
+  o: string;
+  q: number;
+}
+
+/** Per-socket state, kept in the hibernation attachment (a few hundred bytes at most: ids are capped). */
+export interface SocketRecord {
+  /**
+   * The tenant. The object knows its own (TenantContext); still written because a version rolled back to reads
+   * it from sockets that hibernated under this one.
+   */
+  t: string;
+  /** When the socket was accepted, epoch ms. */
+  c: number;
+  p: Phase;
+  s: Record<string, SubRecord>;
+  f: FlowState;
+  /** Scopes of the token that authenticated the socket (the policy judges every subscribe with them). */
+  a?: string[];
+  /** When that token stops being valid (its `exp` plus the verifier's leeway), epoch ms: the socket closes then. */
+  x?: number;
+}
+
+/** When a socket must be closed: its `connection_init` deadline, or once ready, its token's expiry. */
+export function deadlineOf(rec: SocketRecord): number | null {
+  if (rec.p !== "ready") return rec.c + INIT_TIMEOUT_MS;
+  return rec.x ?? null;
+}
+
+/**
+ * The object's sockets and their state. A socket's state lives in its hibernation attachment, so it survives
+ * hibernation and eviction, and in memory once read; every change is written through. Also knows when the next
+ * socket must be closed, recomputed only after a change that can move it (not on every call into the object).
+ */
+export class SocketTable {
+  private readonly cache = new Map<WebSocket, SocketRecord>();
+  /** Earliest socket deadline; `undefined` when it must be recomputed. */
+  private deadline: number | null | undefined;
+
+  constructor(private readonly state: DurableObjectState) {}
+
+  /** Every socket the runtime holds for the object (hibernated ones included). */
+  all(): WebSocket[] {
+    return this.state.getWebSockets();
+  }
+
+  /** Accepts `ws` on the hibernation API with its first state. */
+  accept(ws: WebSocket, rec: SocketRecord): void {
+    this.state.acceptWebSocket(ws);
+    this.save(ws, rec);
+    this.deadline = undefined;
+  }
+
+  /** A socket's state, read from its attachment on first use. */
+  get(ws: WebSocket): SocketRecord | null {
+    const cached = this.cache.get(ws);
+    if (cached) return cached;
+    const rec = ws.deserializeAttachment() as SocketRecord | null;
+    if (rec) this.cache.set(ws, rec);
+    return rec;
+  }
+
+  /** The state of a socket still open as far as the object knows (`undefined` once closed or forgotten). */
+  live(ws: WebSocket): SocketRecord | undefined {
+    return this.cache.get(ws);
+  }
+
+  save(ws: WebSocket, rec: SocketRecord): void {
+    this.cache.set(ws, rec);
+    ws.serializeAttachment(rec);
+  }
+
+  /** A socket's phase or token changed: its deadline may have moved. */
+  deadlineChanged(): void {
+    this.deadline = undefined;
+  }
+
+  /** The peer closed or the socket failed: forget it. */
+  forget(ws: WebSocket): void {
+    this.cache.delete(ws);
+    this.deadline = undefined;
+  }
+
+  close(ws: WebSocket, code: number, reason: string): void {
+    this.forget(ws);
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Already closing.
+    }
+  }
+
+  /** Earliest instant some socket must be closed (init timeout or token expiry). */
+  nextDeadline(): number | null {
+    if (this.deadline !== undefined) return this.deadline;
+    let earliest: number | null = null;
+    for (const ws of this.state.getWebSockets()) {
+      const rec = this.get(ws);
+      const due = rec ? deadlineOf(rec) : null;
+      if (due !== null && (earliest === null || due < earliest)) earliest = due;
+    }
+    this.deadline = earliest;
+    return earliest;
+  }
+}
+
+/**
+ * Adds a subscription under a client-chosen id as an own property, so ids such as `__proto__` are stored like
+ * any other instead of hitting `Object.prototype`'s accessor.
+ */
+export function setSubscription(rec: SocketRecord, id: string, sub: SubRecord): void {
+  Object.defineProperty(rec.s, id, { value: sub, enumerable: true, writable: true, configurable: true });
+}
+
+/** The protocol machine's view of a socket. */
+export function connectionState(rec: SocketRecord): ConnectionState {
+  return { phase: rec.p, ids: Object.keys(rec.s) };
+}
+
+/** Sends a frame, ignoring a peer that is gone (its close event cleans up). */
+export function safeSend(ws: WebSocket, frame: string): void {
+  try {
+    ws.send(frame);
+  } catch {
+    // The peer is gone; its close event will clean up.
+  }
+}
