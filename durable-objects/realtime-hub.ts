@@ -2,7 +2,7 @@ import { decodeJwt } from "jose";
 import { authorize } from "../src/auth/authz";
 import { bearerToken, CLOCK_TOLERANCE_S, TokenError, verifyToken } from "../src/auth/jwt";
 import type { Principal } from "../src/auth/principal";
-import { AppError } from "../src/errors";
+import { AppError, errorResponse } from "../src/errors";
 import type { PersistedRegistry } from "../src/graphql/persisted";
 import { acknowledge, unacked } from "../src/realtime/coalesce";
 import { checkCursor } from "../src/realtime/cursor";
@@ -32,7 +32,6 @@ import {
 } from "./socket-table";
 import type { TenantContext, TenantPart } from "./tenant-part";
 import type { TenantStore } from "./tenant-store";
-import { upgradeRefusal } from "./upgrade-refusal";
 import type { UsageLedger } from "./usage-ledger";
 
 /**
@@ -67,13 +66,11 @@ export class RealtimeHub implements TenantPart {
   accept(request: Request): Response {
     const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
     if (!offered.includes(GRAPHQL_TRANSPORT_WS)) {
-      return upgradeRefusal(
-        new AppError(400, "UNSUPPORTED_SUBPROTOCOL", `use the ${GRAPHQL_TRANSPORT_WS} subprotocol`),
-      );
+      return errorResponse(new AppError(400, "UNSUPPORTED_SUBPROTOCOL", `use the ${GRAPHQL_TRANSPORT_WS} subprotocol`));
     }
     // Sockets one tenant's object accepts at once (WS_MAX_SOCKETS_PER_TENANT); more are refused before the upgrade.
     if (this.sockets.all().length >= this.t.config.wsMaxSocketsPerTenant) {
-      return upgradeRefusal(
+      return errorResponse(
         new AppError(429, "TOO_MANY_CONNECTIONS", "this tenant has too many open connections", undefined, {
           "Retry-After": "5",
         }),

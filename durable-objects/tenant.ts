@@ -3,7 +3,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { loadConfig } from "../src/config";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
-import { AppError, rateLimited } from "../src/errors";
+import { AppError, errorResponse, rateLimited } from "../src/errors";
 import { tenantBudget } from "../src/finops/budget";
 import { type UsageOp, upstashClient } from "../src/finops/usage";
 import type { PersistedRegistry } from "../src/graphql/persisted";
@@ -19,7 +19,6 @@ import { SinkOutbox } from "./sink-outbox";
 import type { TenantContext, TenantPart } from "./tenant-part";
 import { migrate } from "./tenant-schema";
 import { recordedTenantId, TenantStore } from "./tenant-store";
-import { upgradeRefusal } from "./upgrade-refusal";
 import { UsageLedger } from "./usage-ledger";
 
 /** The outside services the object's parts talk to (tests inject failing or recording ones). */
@@ -238,13 +237,13 @@ export class TenantObject extends DurableObject<Env> {
   private upgrade(request: Request): Response {
     // The Worker sends only `/v1/tenants/{tenantId}/graphql` here, to that tenant's object (src/http/routes/realtime.ts).
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return upgradeRefusal(new AppError(404, "NOT_FOUND", "not a WebSocket route"));
+      return errorResponse(new AppError(404, "NOT_FOUND", "not a WebSocket route"));
     }
     // An upgrade is a request like any other: it counts against the tenant's RPS_MAX.
     const admission = this.limiter.admit(this.clock(), this.t.config.rpsMax);
     if (!admission.ok) {
       this.usage.record("subscribe", { rejected: true });
-      return upgradeRefusal(rateLimited(admission.retryAfterSeconds));
+      return errorResponse(rateLimited(admission.retryAfterSeconds));
     }
     const answer = this.hub.accept(request);
     if (answer.status !== 101) this.usage.record("subscribe", { rejected: true });

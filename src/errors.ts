@@ -36,7 +36,8 @@ export type ErrorCode =
 /**
  * The service's one error type, for every transport: a code, the HTTP status, a message safe to show, optional
  * details (validation problems) and response headers (`Retry-After`). Shared code throws it; each edge renders it
- * once: HTTP JSON (src/http/errors.ts), GraphQL `errors[].extensions.code` (src/graphql/errors.ts), a WebSocket
+ * once: HTTP JSON ({@link errorResponse}, here, for the Worker and the object's refused upgrades), GraphQL
+ * `errors[].extensions.code` (src/graphql/errors.ts), a WebSocket
  * error frame (src/realtime/protocol.ts). Durable Objects never throw it across RPC: they return outcomes
  * (src/domain/tenant-protocol.ts) that the Worker turns into it.
  */
@@ -58,4 +59,23 @@ export function rateLimited(retryAfterSeconds: number): AppError {
   return new AppError(429, "RATE_LIMITED", "too many requests for this tenant; retry later", undefined, {
     "Retry-After": String(retryAfterSeconds),
   });
+}
+
+/**
+ * The HTTP rendering of an {@link AppError}: `{"error":{code,message,details}}`, or on `/graphql` the GraphQL shape
+ * `{"errors":[{message,extensions:{code,details?}}]}`, with the error's status and headers (`Retry-After`, …).
+ * Used by the Worker's error handler and by the tenant's object for a refused WebSocket upgrade (the one call it
+ * answers over HTTP: a `WebSocket` travels only in a `fetch` response).
+ */
+export function errorResponse(err: AppError, shape: "rest" | "graphql" = "rest"): Response {
+  let body: unknown;
+  if (shape === "graphql") {
+    const extensions: Record<string, unknown> = { code: err.code };
+    if (err.details && err.details.length > 0) extensions.details = err.details;
+    body = { errors: [{ message: err.message, extensions }] };
+  } else {
+    body = { error: { code: err.code, message: err.message, details: err.details ?? [] } };
+  }
+  const headers = new Headers({ "content-type": "application/json; charset=utf-8", ...err.headers });
+  return new Response(JSON.stringify(body), { status: err.status, headers });
 }

@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import { ConfigError } from "../config";
-import { AppError } from "../errors";
+import { AppError, errorResponse } from "../errors";
 import { logEvent } from "../telemetry/log";
 import type { AppEnv } from "./context";
-import { graphqlErrorBody, restErrorBody } from "./errors";
 import { withConfig } from "./middleware/config";
 import { requestLogging } from "./middleware/logging";
 import { requestTracing } from "./middleware/tracing";
@@ -70,7 +69,5 @@ app.onError((err, c) => {
 });
 
 function render(path: string, err: AppError): Response {
-  const body = path === "/graphql" ? graphqlErrorBody(err) : restErrorBody(err);
-  const headers = new Headers({ "content-type": "application/json; charset=utf-8", ...err.headers });
-  return new Response(JSON.stringify(body), { status: err.status, headers });
+  return errorResponse(err, path === "/graphql" ? "graphql" : "rest");
 }

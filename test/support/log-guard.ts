@@ -23,7 +23,17 @@ const RUNTIME_ERRORS: readonly RegExp[] = [
  * budget alert) are logged under other ops and are not flagged here; tests that cause one of these on purpose
  * pass `allow`.
  */
-const UNEXPECTED_OPS = new Set(["unhandled", "alarm", "ws_message", "ws_error", "rearm", "usage_count", "config"]);
+const UNEXPECTED_OPS = new Set([
+  "unhandled",
+  "alarm",
+  "ws_message",
+  "ws_error",
+  "rearm",
+  "rpc",
+  "timer",
+  "usage_count",
+  "config",
+]);
 
 /** SGR colour sequences (ESC [ … m), built from a string so the pattern holds no control character literally. */
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
