@@ -12,22 +12,15 @@
 //
 // Settings (environment): RT_SUBSCRIBERS (1000), RT_LATENCY_RATE signals/s (10), RT_LATENCY_SECONDS (8),
 // RT_BATCHES and RT_BATCH_SIZE per throughput round (10 × 100), RT_ROUNDS per side (3), RT_IDLE_SECONDS (20).
-import { execFileSync, spawn } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
+import { devKeys } from "../scripts/lib/dev-jwt.mjs";
 import { toolEnv } from "../scripts/lib/env.mjs";
-import { freePort, percentile, sleep, stopService, waitHealthy } from "./lib.mjs";
+import { mintToken, startWorker } from "../test/support/harness.ts";
+import { percentile, sleep } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const SUBSCRIBERS = positiveInt(process.env.RT_SUBSCRIBERS, 1000);
@@ -98,9 +91,8 @@ function buildSnapshot(scratch) {
   return serveConfig;
 }
 
-/** `wrangler dev` on the snapshot, in its own process group, output to a log file. */
-function startService(config, port, stateDir, logFile, publicPem) {
-  const fd = openSync(logFile, "a");
+/** `wrangler dev` on the snapshot (test/support/harness.ts: its own process group, output to `logFile`). */
+function startService(config, stateDir, logFile, publicPem) {
   const vars = {
     ENVIRONMENT: "development",
     DEV_UNPINNED_DURABLE_OBJECTS: "true",
@@ -108,50 +100,9 @@ function startService(config, port, stateDir, logFile, publicPem) {
     // Load tests raise the per-tenant limit on purpose (docs/api.md §5.3), as bench/run.mjs does.
     RPS_MAX: "1000000",
   };
-  const args = [
-    join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
-    "dev",
-    "-c",
-    config,
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--persist-to",
-    stateDir,
-    "--show-interactive-dev-session=false",
-  ];
+  const args = ["-c", config, "--persist-to", stateDir];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v.replace(/\n/g, "\\n")}`);
-  const child = spawn(join(root, "node_modules", ".bin", "node"), args, {
-    cwd: root,
-    detached: true,
-    stdio: ["ignore", fd, fd],
-    env: toolEnv(),
-  });
-  closeSync(fd);
-  const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
-  return { child, exited };
-}
-
-/** The dev key pair; `npm run token` creates it on first use. */
-function devPublicPem() {
-  const file = join(root, ".dev", "dev-jwt-key.json");
-  if (!existsSync(file)) mintToken("rt-key-bootstrap");
-  return JSON.parse(readFileSync(file, "utf8")).publicPem;
-}
-
-function mintToken(tenant) {
-  const out = execFileSync("npm", ["run", "--silent", "token", "--", "--tenant", tenant, "--scope", SCOPE], {
-    cwd: root,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const jwt = out
-    .split(/\s+/)
-    .reverse()
-    .find((s) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(s));
-  if (!jwt) throw new Error(`npm run token printed no JWT: ${JSON.stringify(out.slice(0, 200))}`);
-  return jwt;
+  return startWorker({ args, logFile, healthPath: "/healthz", timeoutMs: STARTUP_TIMEOUT_MS });
 }
 
 // ---------------------------------------------------------------------------------------------- processes
@@ -904,8 +855,6 @@ async function main() {
     log(`WARNING: ulimit -n is ${machine.nofile}; ${needFds} file descriptors are needed — raise it (ulimit -n 65536)`);
   }
 
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   const scratch = mkdtempSync(join(tmpdir(), "coherence-bench-rt-"));
   const stateDir = join(scratch, "state");
   const logFile = join(scratch, "service.log");
@@ -913,7 +862,7 @@ async function main() {
   const sockets = { ours: [], party: [], small: [] };
   const cleanup = async () => {
     for (const list of Object.values(sockets)) for (const ws of list) ws.terminate();
-    await stopService(service);
+    await service?.halt();
   };
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
     process.on(sig, () => {
@@ -922,24 +871,25 @@ async function main() {
   }
 
   try {
-    const publicPem = devPublicPem();
+    const { publicPem } = await devKeys();
     log("bundling bench/party/worker.ts (a snapshot of the service and the room)");
     machine.commit = gitRevision();
     const config = buildSnapshot(scratch);
-    log(`starting wrangler dev on the snapshot, ${base} (state ${stateDir}, log ${logFile})`);
+    log(`starting wrangler dev on the snapshot (state ${stateDir}, log ${logFile})`);
     const t0 = now();
-    service = startService(config, port, stateDir, logFile, publicPem);
     try {
-      await waitHealthy(base, service, STARTUP_TIMEOUT_MS);
+      service = await startService(config, stateDir, logFile, publicPem);
     } catch (err) {
-      const tail = logLines(logFile).slice(-40).join("\n");
-      log(`the service did not start: ${err.message}\n--- service log (tail) ---\n${tail}`);
+      log(err.message);
       return 1;
     }
-    const pgid = service.child.pid;
-    log(`healthy after ${((now() - t0) / 1000).toFixed(1)} s`);
+    const base = service.baseUrl;
+    const pgid = service.pid;
+    log(`healthy on ${base} after ${((now() - t0) / 1000).toFixed(1)} s`);
 
-    const tokens = Object.fromEntries(Object.values(TENANTS).map((t) => [t, mintToken(t)]));
+    const tokens = Object.fromEntries(
+      await Promise.all(Object.values(TENANTS).map(async (t) => [t, await mintToken(t, SCOPE)])),
+    );
     const pub = {
       one: publisher(base, "ours", tokens[TENANTS.one]),
       hundred: publisher(base, "ours", tokens[TENANTS.hundred]),

@@ -15,22 +15,12 @@
 // and bench/kafka.mjs in child processes (BENCH_REALTIME=0, BENCH_SINKS=0, BENCH_KAFKA=0 skip them) and
 // BENCH_LAYERS=0 skips the layer table.
 import { execFileSync, spawn } from "node:child_process";
-import {
-  closeSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
-import { toolEnv, wranglerDevCommand } from "../scripts/lib/env.mjs";
-import { logGuardReport } from "../test/support/log-guard.ts";
-import { freePort, percentile, stopService, waitHealthy } from "./lib.mjs";
+import { mintToken, startService, startWorker } from "../test/support/harness.ts";
+import { percentile } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 8);
@@ -58,43 +48,25 @@ function log(message) {
 
 // ------------------------------------------------------------------------------------------------ processes
 
-/** Spawns a command in its own process group with its output in `logFile`. */
-function spawnLogged(cmd, args, opts, logFile) {
-  const fd = openSync(logFile, "a");
-  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ["ignore", fd, fd] });
-  closeSync(fd);
-  const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
-  return { child, exited, logFile };
-}
+/**
+ * `npm start` as the bench runs it: the per-tenant limit raised on purpose (docs/api.md §5.3), so 429s never cap
+ * a figure, and wrangler and the service at log level warn (the environment may override all three).
+ */
+const SERVICE_DEFAULTS = { RPS_MAX: "1000000", WRANGLER_LOG: "warn", LOG_LEVEL: "warn" };
 
-/** A Worker of ours or not, under the project's wrangler and Node with `npm start`'s flags (log level warn). */
-function startWranglerDir(dir, port, logFile, extraEnv = {}) {
-  // `--test-scheduled` as `npm start` has it (wrangler then wraps fetch in the same dev middleware).
-  const { command, args } = wranglerDevCommand({ port, logLevel: "warn", extraArgs: ["--test-scheduled"] });
-  return spawnLogged(command, args, { cwd: dir, env: toolEnv(extraEnv) }, logFile);
-}
-
-/** `npm start` at wrangler log level warn and LOG_LEVEL warn (both overridable per run). */
-function startService(port, stateDir, logFile, extra = {}) {
-  return spawnLogged(
-    "npm",
-    ["start"],
-    {
-      cwd: root,
-      // Load tests raise the per-tenant limit on purpose (docs/api.md §5.3), so 429s never cap a figure.
-      env: {
-        RPS_MAX: "1000000",
-        WRANGLER_LOG: "warn",
-        LOG_LEVEL: "warn",
-        ...process.env,
-        ...extra,
-        PORT: String(port),
-        COHERENCE_STATE_DIR: stateDir,
-      },
-    },
-    logFile,
-  );
-}
+/**
+ * A Worker of ours or not (`dir` holds its wrangler.toml) under the project's wrangler and Node with `npm start`'s
+ * flags, at log level warn; `--test-scheduled` as `npm start` has it (wrangler then wraps fetch in the same dev
+ * middleware).
+ */
+const workerOptions = (dir, logFile, env = {}) => ({
+  cwd: dir,
+  logLevel: "warn",
+  args: ["--test-scheduled"],
+  env,
+  logFile,
+  timeoutMs: STARTUP_TIMEOUT_MS,
+});
 
 /** The hello-world Worker with the static-asset router in front (the service's old [assets] configuration). */
 function helloWithAssetsDir(scratch) {
@@ -116,34 +88,6 @@ function helloWithAssetsDir(scratch) {
     ].join("\n"),
   );
   return dir;
-}
-
-async function started(name, proc, base, path) {
-  const t0 = Date.now();
-  try {
-    await waitHealthy(base, proc, STARTUP_TIMEOUT_MS, path);
-  } catch (err) {
-    let tail = "";
-    try {
-      tail = readFileSync(proc.logFile, "utf8").split("\n").slice(-40).join("\n");
-    } catch {}
-    throw new Error(`${name} did not start: ${err.message}\n--- log (tail) ---\n${tail}`);
-  }
-  log(`${name} ready on ${base} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-}
-
-function mintToken() {
-  const out = execFileSync("npm", ["run", "--silent", "token", "--", "--tenant", TENANT, "--scope", SCOPE], {
-    cwd: root,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const jwt = out
-    .split(/\s+/)
-    .reverse()
-    .find((s) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(s));
-  if (!jwt) throw new Error(`npm run token printed no JWT: ${JSON.stringify(out.slice(0, 200))}`);
-  return jwt;
 }
 
 // ------------------------------------------------------------------------------------------------ bodies
@@ -366,48 +310,53 @@ async function main() {
   const machine = machineInfo();
   const scratch = mkdtempSync(join(tmpdir(), "coherence-bench-"));
   const procs = new Set();
+  /** Every process of the run, by name: the log guard reads each one's output at the end. */
   const logs = [];
   const stopAll = async () => {
-    for (const p of procs) await stopService(p);
+    for (const p of procs) await p.halt();
     procs.clear();
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"])
     process.on(signal, () => stopAll().finally(() => process.exit(130)));
-  const launch = async (name, start, base) => {
-    const proc = start();
+  /** Starts a service or Worker (`start` gets its log file) and waits until it answers. */
+  const launch = async (name, logName, start) => {
+    const t0 = Date.now();
+    const proc = await start(join(scratch, logName)).catch((err) => {
+      throw new Error(`${name}: ${err.message}`);
+    });
     procs.add(proc);
-    logs.push({ name, file: proc.logFile });
-    await started(name, proc, base, name.startsWith("hello-world") ? "/" : "/healthz");
+    logs.push({ name, proc });
+    log(`${name} ready on ${proc.baseUrl} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return proc;
   };
   const stop = async (proc) => {
-    await stopService(proc);
+    await proc.halt();
     procs.delete(proc);
   };
 
   try {
-    /** One of the platform's Workers under bench/ (`dir`), on a free port; its base URL and process. */
-    const launchWorker = async (name, dir, logName, extraEnv = {}) => {
-      const port = await freePort();
-      const base = `http://127.0.0.1:${port}`;
-      const proc = await launch(
-        name,
-        () => startWranglerDir(join(root, "bench", dir), port, join(scratch, logName), extraEnv),
-        base,
+    /** One of the platform's Workers under bench/ (`dir`), on a free port. */
+    const launchWorker = (name, dir, logName, extraEnv = {}) =>
+      launch(name, logName, (logFile) => startWorker(workerOptions(join(root, "bench", dir), logFile, extraEnv)));
+    /** `npm start` with a fresh state directory and these settings over the environment. */
+    const launchService = (name, logName, stateName, env = {}) =>
+      launch(name, logName, (logFile) =>
+        startService({
+          defaults: SERVICE_DEFAULTS,
+          env,
+          stateDir: join(scratch, stateName),
+          logFile,
+          timeoutMs: STARTUP_TIMEOUT_MS,
+        }),
       );
-      return { base, proc };
-    };
-    const { base: helloBase, proc: hello } = await launchWorker("hello-world", "hello-world", "hello.log");
-    const { base: refBase, proc: reference } = await launchWorker("hello-world-do", "hello-world-do", "hello-do.log");
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const service = await launch(
-      "service",
-      () => startService(port, join(scratch, "state"), join(scratch, "service.log")),
-      base,
-    );
+    const hello = await launchWorker("hello-world", "hello-world", "hello.log");
+    const helloBase = hello.baseUrl;
+    const reference = await launchWorker("hello-world-do", "hello-world-do", "hello-do.log");
+    const refBase = reference.baseUrl;
+    const service = await launchService("service", "service.log", "state");
+    const base = service.baseUrl;
 
-    const jwt = mintToken();
+    const jwt = await mintToken(TENANT, SCOPE);
     const authJson = { authorization: `Bearer ${jwt}`, "content-type": "application/json" };
     const allNew = (body) => body.includes('"duplicates":0');
     const readOk = (body) => body.startsWith('{"data":{"tenantCoherence":{') && !body.includes('"errors"');
@@ -485,28 +434,18 @@ async function main() {
       ];
       const rows = [];
       for (const [i, cfg] of configs.entries()) {
-        const p = await freePort();
-        const b = `http://127.0.0.1:${p}`;
-        const proc = await launch(
-          `service [${cfg.label}]`,
-          () =>
-            startService(p, join(scratch, `state-layer-${i}`), join(scratch, `layer-${i}.log`), {
-              ENVIRONMENT: "development",
-              ...cfg.env,
-            }),
-          b,
-        );
-        const run = await warmThenMeasure(`read [${cfg.label}]`, read(b));
+        const proc = await launchService(`service [${cfg.label}]`, `layer-${i}.log`, `state-layer-${i}`, {
+          ENVIRONMENT: "development",
+          ...cfg.env,
+        });
+        const run = await warmThenMeasure(`read [${cfg.label}]`, read(proc.baseUrl));
         rows.push({ ...cfg, run });
         await stop(proc);
       }
-      const assetsPort = await freePort();
-      const assetsBase = `http://127.0.0.1:${assetsPort}`;
-      const withAssets = await launch(
-        "hello-world with assets",
-        () => startWranglerDir(helloWithAssetsDir(scratch), assetsPort, join(scratch, "hello-assets.log")),
-        assetsBase,
+      const withAssets = await launch("hello-world with assets", "hello-assets.log", (logFile) =>
+        startWorker(workerOptions(helloWithAssetsDir(scratch), logFile)),
       );
+      const assetsBase = withAssets.baseUrl;
       const plain = await warmThenMeasure("hello-world, 50 conns (layer table)", helloRun(50));
       const assets = await warmThenMeasure("hello-world + asset router, 50 conns", {
         ...helloRun(50),
@@ -519,10 +458,13 @@ async function main() {
         ["hello", "hello-world"],
         ["reference", "hello-world-do"],
       ]) {
-        const { base: b, proc } = await launchWorker(`${dir} with local observability`, dir, `${dir}-observed.log`, {
+        const proc = await launchWorker(`${dir} with local observability`, dir, `${dir}-observed.log`, {
           X_LOCAL_OBSERVABILITY: "true",
         });
-        observed[key] = await warmThenMeasure(`${dir} + local observability, 50 conns`, { ...helloRun(50), url: b });
+        observed[key] = await warmThenMeasure(`${dir} + local observability, 50 conns`, {
+          ...helloRun(50),
+          url: proc.baseUrl,
+        });
         await stop(proc);
       }
       const referencePlain = await warmThenMeasure("hello-world-do, 50 conns (layer table)", {
@@ -536,8 +478,8 @@ async function main() {
 
     const details = [];
     let total = 0;
-    for (const { name, file } of logs) {
-      const report = logGuardReport(readFileSync(file, "utf8"));
+    for (const { name, proc } of logs) {
+      const report = proc.logReport();
       if (!report) continue;
       total += Number(/printed (\d+)/.exec(report)?.[1] ?? 1);
       details.push(`${name}: ${report}`);

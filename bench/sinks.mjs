@@ -18,7 +18,7 @@
 // statement before anything is measured (the JIT compiler and Neo4j's caches warm up over that much work).
 // SINK_QUICK=1 shrinks everything for a smoke run. Neo4j runs as a user would run it (scripts/lib/neo4j.mjs
 // profile "server": the JVM's normal compiler, a 2 GB heap), not with the tests' fast-start settings.
-import { execFile, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import {
   closeSync,
@@ -34,13 +34,12 @@ import {
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { promisify } from "node:util";
 import neo4jDriver from "neo4j-driver";
 import { startNeo4j } from "../scripts/lib/neo4j.mjs";
 import { startPostgres, startWsproxy } from "../scripts/lib/postgres.mjs";
 import { migrateNeo4j, migratePostgres } from "../scripts/migrate.mjs";
-import { logGuardReport } from "../test/support/log-guard.ts";
-import { freePort, percentile, sleep, stopService, waitHealthy } from "./lib.mjs";
+import { freePort, mintToken, startService } from "../test/support/harness.ts";
+import { percentile, sleep } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const QUICK = process.env.SINK_QUICK === "1";
@@ -73,7 +72,6 @@ function positiveInt(raw, fallback) {
 const log = (message) => process.stderr.write(`[bench:sinks] ${message}\n`);
 /** Wall-clock milliseconds with sub-millisecond resolution (every timestamp in this file). */
 const nowMs = () => performance.timeOrigin + performance.now();
-const run = promisify(execFile);
 
 // ---------------------------------------------------------------------------------------------- the code's own
 
@@ -115,34 +113,6 @@ async function loadProduction() {
 const jsonBytes = (value) => Buffer.byteLength(JSON.stringify(value));
 
 // ---------------------------------------------------------------------------------------------- service
-
-/** Starts `npm start` in its own process group; its output goes to a log file (the queue lines are read from it). */
-function startService(port, stateDir, logFile, env) {
-  const fd = openSync(logFile, "a");
-  const child = spawn("npm", ["start"], {
-    cwd: root,
-    detached: true,
-    stdio: ["ignore", fd, fd],
-    env: { ...process.env, RPS_MAX: "1000000", ...env, PORT: String(port), COHERENCE_STATE_DIR: stateDir },
-  });
-  closeSync(fd);
-  const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
-  return { child, exited };
-}
-
-/** Ends the whole process group (npm, wrangler, workerd), even when npm itself has already exited. */
-
-async function mintToken(tenant) {
-  const { stdout } = await run("npm", ["run", "--silent", "token", "--", "--tenant", tenant, "--scope", SCOPE], {
-    cwd: root,
-  });
-  const jwt = stdout
-    .split(/\s+/)
-    .reverse()
-    .find((s) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(s));
-  if (!jwt) throw new Error(`npm run token printed no JWT: ${JSON.stringify(stdout.slice(0, 200))}`);
-  return jwt;
-}
 
 async function postIngest(base, token, signals) {
   const res = await fetch(`${base}/v1/coherence/signals`, {
@@ -439,7 +409,7 @@ async function throughputPhase(ctx) {
   const { base, driver, psql, packing, watcher } = ctx;
   const prefix = `tp-${runId}-`;
   const tenants = Array.from({ length: TENANTS }, (_, i) => `${prefix}${i}`);
-  const tokens = await Promise.all(tenants.map(mintToken));
+  const tokens = await Promise.all(tenants.map((t) => mintToken(t, SCOPE)));
   const perTenant = Math.ceil(SIGNALS / TENANTS / BATCH) * BATCH;
   const total = perTenant * TENANTS;
   const requests = [];
@@ -586,7 +556,7 @@ async function lagPhase(ctx) {
   const { base, driver, psql, packing, watcher } = ctx;
   const prefix = `lag-${runId}-`;
   const tenants = Array.from({ length: LAG_TENANTS }, (_, i) => `${prefix}${i}`);
-  const tokens = await Promise.all(tenants.map(mintToken));
+  const tokens = await Promise.all(tenants.map((t) => mintToken(t, SCOPE)));
   const perTenantRate = LAG_RATE / LAG_TENANTS;
   const perTenantRequests = Math.round(perTenantRate * LAG_SECONDS);
   const interval = 1000 / perTenantRate;
@@ -1085,7 +1055,7 @@ async function main() {
   const cleanup = async () => {
     const steps = [
       () => res.watcher?.stop(),
-      () => stopService(res.service),
+      () => res.service?.halt(),
       () => res.driver?.close(),
       () => res.psql?.stop(),
       () => res.neo4j?.stop(),
@@ -1109,7 +1079,7 @@ async function main() {
 
   try {
     const packing = await loadProduction();
-    const [pgPort, proxyPort, port] = [await freePort(), await freePort(), await freePort()];
+    const [pgPort, proxyPort] = [await freePort(), await freePort()];
     log(`starting Postgres (${pgDir}), the WebSocket proxy and Neo4j`);
     res.pg = await startPostgres({ dataDir: pgDir, port: pgPort });
     res.proxy = await startWsproxy({ pgPort: res.pg.port, port: proxyPort });
@@ -1122,24 +1092,28 @@ async function main() {
     res.driver = neo4jDriver.driver(neo4j.boltUrl, neo4jDriver.auth.basic(neo4j.user, neo4j.password));
     await cypher(res.driver, "CALL db.awaitIndexes(60)");
 
-    const base = `http://127.0.0.1:${port}`;
-    log(`starting npm start on ${base} (state ${stateDir}, log ${logFile})`);
+    log(`starting npm start (state ${stateDir}, log ${logFile})`);
     const t0 = Date.now();
-    res.service = startService(port, stateDir, logFile, {
-      NEO4J_URL: neo4j.httpUrl,
-      NEO4J_USER: neo4j.user,
-      NEO4J_PASSWORD: neo4j.password,
-      DATABASE_URL: res.pg.url,
-      NEON_WSPROXY: res.proxy.url,
-    });
     try {
-      await waitHealthy(base, res.service, STARTUP_TIMEOUT_MS);
+      res.service = await startService({
+        stateDir,
+        logFile,
+        timeoutMs: STARTUP_TIMEOUT_MS,
+        env: {
+          RPS_MAX: "1000000",
+          NEO4J_URL: neo4j.httpUrl,
+          NEO4J_USER: neo4j.user,
+          NEO4J_PASSWORD: neo4j.password,
+          DATABASE_URL: res.pg.url,
+          NEON_WSPROXY: res.proxy.url,
+        },
+      });
     } catch (err) {
-      const tail = existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-40).join("\n") : "";
-      log(`the service did not start: ${err.message}\n--- service log (tail) ---\n${tail}`);
+      log(err.message);
       return 1;
     }
-    log(`healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const base = res.service.baseUrl;
+    log(`healthy on ${base} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const ready = await fetch(`${base}/readyz`).then((r) => r.text());
     log(`/readyz: ${ready}`);
 
@@ -1212,7 +1186,7 @@ async function main() {
 
     const serviceLog = readFileSync(logFile, "utf8");
     const notes = serviceNotes(serviceLog);
-    const guard = logGuardReport(serviceLog);
+    const guard = res.service.logReport();
     notes.unshift(`Log guard (test/support/log-guard.ts) over the service's output: ${guard ?? "no error line"}.`);
     if (queueBatches(serviceLog).length === 0) {
       notes.push("no `QUEUE` lines in wrangler's output: the run's message counts are not available");

@@ -15,18 +15,14 @@
 // Load spreads over 10 tenants (the seed's fixture: 10 tenants), each under the per-tenant RPS_MAX of 1000/s, so
 // the gate measures the service with its production rate limit: a 429 counts as an error.
 // Every setting in the environment reaches the service it starts (e.g. DEBUG_DELAY_MS, a test-only delay).
-import { execFile, spawn } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { parseArgs, promisify } from "node:util";
+import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { evaluateSummary } from "../.maestro/scripts/parse-k6.js";
-import { stopService, waitHealthy } from "../bench/lib.mjs";
-import { logGuardReport } from "../test/support/log-guard.ts";
+import { mintToken, startService } from "../test/support/harness.ts";
 import { root } from "./lib/env.mjs";
-import { freePort } from "./lib/net.mjs";
 
-const execFileP = promisify(execFile);
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const log = (msg) => process.stderr.write(`[slo] ${msg}\n`);
 
@@ -45,8 +41,15 @@ const { values: opts } = parseArgs({
     out: { type: "string", default: join(root, ".evidence", "slo") },
     url: { type: "string" },
     tokens: { type: "string" },
+    help: { type: "boolean", short: "h" },
   },
 });
+if (opts.help) {
+  // The usage is this file's opening comment, up to the first import.
+  const usage = readFileSync(import.meta.filename, "utf8").split("\nimport ")[0];
+  process.stdout.write(`${usage.replace(/^\/\/ ?/gm, "")}\n`);
+  process.exit(0);
+}
 
 function positive(name, raw) {
   const n = Number(raw);
@@ -134,41 +137,18 @@ const rate = (trues, total) => ({ rate: total ? trues / total : 0, passes: trues
 
 // ------------------------------------------------------------------------------------------------ service
 
-function startService(port, stateDir, logFile) {
-  const fd = openSync(logFile, "w");
-  // wrangler dev carries every console.log line of the Worker (one JSON line per request) through its Node
-  // process, which on 2 cores costs ~40 % of a small Worker's throughput even when wrangler hides the line.
-  // Production logs leave out of band (Workers Logs), so the gate's service writes warnings and errors only
-  // (LOG_LEVEL, WRANGLER_LOG) unless the environment says otherwise.
-  const env = {
-    WRANGLER_LOG: "warn",
-    LOG_LEVEL: "warn",
-    ...process.env,
-    PORT: String(port),
-    COHERENCE_STATE_DIR: stateDir,
-  };
-  const child = spawn("npm", ["start"], { cwd: root, detached: true, stdio: ["ignore", fd, fd], env });
-  closeSync(fd);
-  const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
-  return { child, exited };
-}
+/**
+ * wrangler dev carries every console.log line of the Worker (one JSON line per request) through its Node process,
+ * which on 2 cores costs ~40 % of a small Worker's throughput even when wrangler hides the line. Production logs
+ * leave out of band (Workers Logs), so the gate's service writes warnings and errors only (LOG_LEVEL,
+ * WRANGLER_LOG) unless the environment says otherwise.
+ */
+const SERVICE_DEFAULTS = { WRANGLER_LOG: "warn", LOG_LEVEL: "warn" };
 
 async function mintTokens() {
   const scope = "coherence:read coherence:write";
-  const pairs = await Promise.all(
-    tenants.map(async (t) => {
-      const { stdout } = await execFileP(process.execPath, [
-        join(root, "scripts", "token.mjs"),
-        "--tenant",
-        t,
-        "--scope",
-        scope,
-        "--ttl",
-        String(Math.ceil(DURATION_S * 2 + 3600)),
-      ]);
-      return [t, stdout.trim()];
-    }),
-  );
+  const ttl = String(Math.ceil(DURATION_S * 2 + 3600));
+  const pairs = await Promise.all(tenants.map(async (t) => [t, await mintToken(t, scope, ["--ttl", ttl])]));
   return Object.fromEntries(pairs);
 }
 
@@ -439,12 +419,11 @@ async function main() {
   const logFile = join(root, ".tmp", "slo-service.log");
   try {
     if (!base) {
-      const port = await freePort();
       stateDir = mkdtempSync(join(root, ".tmp", "slo-state-"));
-      base = `http://127.0.0.1:${port}`;
-      log(`starting npm start on ${base} (log: ${relative(root, logFile)})`);
-      service = startService(port, stateDir, logFile);
-      await waitHealthy(base, service, STARTUP_TIMEOUT_MS);
+      log(`starting npm start (log: ${relative(root, logFile)})`);
+      service = await startService({ defaults: SERVICE_DEFAULTS, stateDir, logFile, timeoutMs: STARTUP_TIMEOUT_MS });
+      base = service.baseUrl;
+      log(`npm start answers on ${base}`);
     }
     const tokens = opts.tokens ? readTokens(opts.tokens) : await mintTokens();
     await seed(base, tokens);
@@ -503,7 +482,7 @@ async function main() {
     let clean = true;
     if (service) {
       await sleep(500); // the service's batched metric sends finish after the last answers
-      const guard = logGuardReport(readFileSync(logFile, "utf8"));
+      const guard = service.logReport();
       if (guard) {
         clean = false;
         process.stderr.write(`log guard: ${guard}\n`);
@@ -515,7 +494,7 @@ async function main() {
     );
     return ok ? 0 : 1;
   } finally {
-    await stopService(service);
+    await service?.halt();
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   }
 }

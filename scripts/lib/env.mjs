@@ -30,6 +30,8 @@ export function toolEnv(extra = {}) {
 /**
  * The command that serves a Worker with `wrangler dev` on loopback under the project's Node 22: `npm start` and
  * the bench's baseline Worker run exactly this, so their figures compare like with like.
+ * @param {{ port: number | string, logLevel?: string, extraArgs?: string[] }} opts
+ * @returns {{ command: string, args: string[] }}
  */
 export function wranglerDevCommand({ port, logLevel = "log", extraArgs = [] }) {
   return {

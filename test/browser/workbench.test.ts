@@ -5,10 +5,11 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ensureChromium } from "../../scripts/lib/chromium.mjs";
 import { computeScore } from "../../src/domain/score";
-import { mintToken, type RunningService, startService } from "../e2e/service";
+import { mintToken, type RunningService, startService } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 
 const root = resolve(import.meta.dirname, "..", "..");
 /** Debian's flags for a headless Chromium on a machine without internet (see the env doc). */
@@ -40,7 +41,7 @@ let token: string;
 const framesSent: Array<{ at: number; frame: Record<string, unknown> }> = [];
 const published: Sent[] = [];
 
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   const executablePath = ensureChromium();
   service = await startService();
   tenantId = `wb-${Date.now().toString(36)}`;

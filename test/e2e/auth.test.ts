@@ -3,7 +3,9 @@
 import { createHmac, createPrivateKey, generateKeyPairSync, type KeyObject, sign as signBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { mintToken, type RunningService, startService } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 import {
   expectGraphqlError,
   expectRestError,
@@ -15,7 +17,6 @@ import {
   signal,
   tenantWithToken,
 } from "./helpers";
-import { mintToken, type RunningService, startService } from "./service";
 
 const DEV_KEY_FILE = resolve(import.meta.dirname, "..", "..", ".dev", "dev-jwt-key.json");
 const ISSUER = "https://issuer.e2e.test";
@@ -29,7 +30,7 @@ let svc: RunningService;
 let strict: RunningService;
 let devKey: { privatePem: string; publicPem: string; kid: string };
 
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   // One after the other: a starting wrangler binds extra ephemeral ports that a parallel start could pick.
   svc = await startService();
   strict = await startService({ env: { JWT_PUBLIC_KEY: RSA_PUBLIC_PEM, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE } });

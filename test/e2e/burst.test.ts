@@ -2,27 +2,23 @@
 // route family, with live subscribers, must get exactly the answers each request expects, and the service must
 // print no error line (workerd reports requests it cancelled as "hung" only in its output; see test/support/log-guard.ts).
 import autocannon from "autocannon";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { mintToken } from "../support/harness";
+import { beforeAllOrFail, serviceForFile } from "../support/vitest-hooks";
 import { signal } from "./helpers";
-import { mintToken, type RunningService, startService } from "./service";
 import { stockClient, subscribeScores } from "./ws-client";
 
 const TENANT = "burst-tenant";
 const REQUESTS = 3_000;
 const CONNECTIONS = 50;
 
-let svc: RunningService;
+const svc = serviceForFile({ env: { RPS_MAX: "1000000" } });
 let tenantToken: string;
 let operatorToken: string;
 
-beforeAll(async () => {
-  svc = await startService({ env: { RPS_MAX: "1000000" } });
+beforeAllOrFail(async () => {
   tenantToken = await mintToken(TENANT, "coherence:read coherence:write finops:read");
   operatorToken = await mintToken("*", "metrics:read finops:read");
-}, 120_000);
-
-afterAll(async () => {
-  await svc?.stop();
 });
 
 interface Family {

@@ -1,9 +1,10 @@
 // FinOps (docs/api.md §4.6) end to end: `npm start` with its local Upstash (the REST dev server in front of a real
 // redis-server), counters checked through GET /v1/finops/usage and the persisted `tenantUsage` query, and read
 // back from Redis through the real @upstash/redis client. Expected counts come from the answers the client saw.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { mintToken, type RunningService, startService, tempStateDir } from "../support/harness";
+import { beforeAllOrFail, serviceForFile } from "../support/vitest-hooks";
 import { graphql, type HttpResult, ingest, newTenant, readScore, send, signal } from "./helpers";
-import { mintToken, type RunningService, startService, tempStateDir } from "./service";
 import { RawSocket, realtimeUrl } from "./ws-raw";
 
 const RPS_MAX = 20;
@@ -41,16 +42,11 @@ async function usage(baseUrl: string, tenantId: string, token: string): Promise<
   return body.days[0] as UsageDay;
 }
 
-let svc: RunningService;
+const svc = serviceForFile({ env: { RPS_MAX: String(RPS_MAX), FINOPS_TENANT_DAILY_BUDGET_USD: "0.00003" } });
 let finops: string;
 
-beforeAll(async () => {
-  svc = await startService({ env: { RPS_MAX: String(RPS_MAX), FINOPS_TENANT_DAILY_BUDGET_USD: "0.00003" } });
+beforeAllOrFail(async () => {
   finops = await mintToken("*", "finops:read");
-}, 120_000);
-
-afterAll(async () => {
-  await svc?.stop();
 });
 
 describe("usage counters (§7)", () => {

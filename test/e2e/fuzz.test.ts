@@ -5,7 +5,7 @@
 // FUZZ_RUNS / FUZZ_SEED scale and vary the run (`npm run fuzz -- --runs N --seed S`).
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { computeScore } from "../../src/domain/score";
 import {
   graphqlCaseArb,
@@ -38,8 +38,9 @@ import {
 import { checkHttp, checkWire } from "../fuzz/http-oracle";
 import { runWs, sendHttp, sendWire } from "../fuzz/send";
 import { checkWs, settledFor } from "../fuzz/ws-oracle";
+import { mintToken, type RunningService, startService } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 import { band, ingest, newTenant, readScore, signal } from "./helpers";
-import { mintToken, type RunningService, startService } from "./service";
 import { RawSocket, realtimeUrl } from "./ws-raw";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 424242);
@@ -73,7 +74,7 @@ async function tokensFor(tenant: string, foreign: string): Promise<Tokens> {
   return { write, read, noscope, foreign, operator: await mintToken("*", "finops:read metrics:read") };
 }
 
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   svc = await startService({
     env: { RPS_MAX: "100000", NEO4J_URL: `http://${SINK_HOSTS[0]}:7474`, NEO4J_USER, NEO4J_PASSWORD, DATABASE_URL },
     // The sinks point at made-up hosts on purpose (their names must never leak into answers): the queue

@@ -2,7 +2,7 @@
 // assertions on the contract's error shapes. Builds on service.ts; nothing here talks to the service's internals.
 import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
-import { mintToken } from "./service";
+import { mintToken } from "../support/harness";
 
 export const INGEST_PATH = "/v1/coherence/signals";
 export const ONE_MIB = 1024 * 1024;

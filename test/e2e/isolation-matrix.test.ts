@@ -3,7 +3,7 @@
 // tokens.ts must be refused in that row's shape (401/403 JSON, GraphQL errors, close 4401/4403), with nothing of
 // the victim tenant in the answer and nothing stored. The victim is seeded first so that a leak would show.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   DENIAL,
   ENDPOINTS,
@@ -15,6 +15,8 @@ import {
   signalFor,
   type Target,
 } from "../security/endpoints";
+import { mintToken, type RunningService, startService } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 import {
   bearer,
   expectGraphqlError,
@@ -25,7 +27,6 @@ import {
   readScore,
   send,
 } from "./helpers";
-import { mintToken, type RunningService, startService } from "./service";
 import { type DevKey, readDevKey, UNAUTHENTICATED_VARIANTS, VARIANTS, validToken, variantToken } from "./tokens";
 import { type CloseInfo, type Frame, RawSocket } from "./ws-raw";
 
@@ -58,7 +59,7 @@ const tokens = new Map<string, string | undefined>();
 /** Answers that carry data of the victim (or any data at all) contain one of these. */
 const LEAKS = [marker, '"score"', '"signalCount"', '"accepted"', '"provenanceId"', '"messages"', '"updatedAt"'];
 
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   svc = await startService({ env: { JWT_ISSUER: ISS, JWT_AUDIENCE: AUD } });
   key = readDevKey(); // `npm start` has created the dev key pair by now
   const seed = await validToken(key, victim, READ_WRITE, ISS, AUD);

@@ -4,9 +4,10 @@
 // key cache is the thing under test: down at start → recovery → kid selection → unknown kids → rotation → removal.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort, type RunningService, startService } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 import { expectGraphqlError, expectRestError, graphql, type HttpResult, ingest, newTenant, signal } from "./helpers";
-import { freePort, type RunningService, startService } from "./service";
 import { claims, hs256Jwt, nowS, publishedJwk, signJwt, unsignedJwt } from "./tokens";
 
 const ISSUER = "https://issuer.jwks.e2e.test";
@@ -65,7 +66,7 @@ let jwkB: JWK;
 const HMAC_SECRET = new TextEncoder().encode("an HMAC secret that a JWKS should never carry");
 const octMember: JWK = { kty: "oct", kid: "hmac-1", alg: "HS256", k: Buffer.from(HMAC_SECRET).toString("base64url") };
 
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   [rsaA, ecE, rsaB] = await Promise.all([
     generateKeyPair("RS256", { extractable: true }),
     generateKeyPair("ES256", { extractable: true }),

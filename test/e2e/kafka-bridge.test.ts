@@ -2,19 +2,18 @@
 // Maven Central), `npm start`, and `npm run bridge:kafka` as a user runs it. What reached the service is read back
 // through GraphQL; offsets and dead letters through Kafka's own APIs (@platformatic/kafka's Admin and Consumer) —
 // never through the bridge's code.
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from "@platformatic/kafka";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createTopics, type RunningKafka, startKafka } from "../../scripts/lib/kafka.mjs";
 import { computeScore } from "../../src/domain/score";
+import { freePort, mintToken, type RunningService, startProcess, startService } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 import { newTenant, readScore } from "./helpers";
-import { freePort, mintToken, type RunningService, startService } from "./service";
 
-const root = resolve(import.meta.dirname, "..", "..");
 const SCOPE = "coherence:read coherence:write";
 /**
  * The backpressure test runs against its own service with a tiny per-tenant rate limit, so it meets 429s however
@@ -38,7 +37,7 @@ const T_H = newTenant("kafka-h");
 /** The broker's directory, kept across the restart test (startKafka removes only directories it made itself). */
 let kafkaDir: string;
 
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   const started = Date.now();
   kafkaDir = mkdtempSync(join(tmpdir(), "kafka-bridge-e2e-broker-"));
   [kafka, svc, limited] = await Promise.all([
@@ -78,11 +77,7 @@ interface Bridge {
 
 async function startBridge(topic: string, env: Record<string, string> = {}, target?: RunningService): Promise<Bridge> {
   const port = await freePort();
-  let output = "";
-  const child: ChildProcess = spawn("npm", ["run", "bridge:kafka"], {
-    cwd: root,
-    detached: true, // own process group: SIGKILL reaches npm, sh and node at once
-    stdio: ["ignore", "pipe", "pipe"],
+  const proc = startProcess("npm", ["run", "bridge:kafka"], {
     env: {
       ...process.env,
       KAFKA_BROKERS: kafka.brokers,
@@ -97,23 +92,13 @@ async function startBridge(topic: string, env: Record<string, string> = {}, targ
       ...env,
     },
   });
-  child.stdout?.on("data", (d) => {
-    output += d;
-  });
-  child.stderr?.on("data", (d) => {
-    output += d;
-  });
+  const output = proc.output;
   // npm's exit (it dies of the signal too); the bridge's own clean exit shows as its "stopped" log line.
-  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-(child.pid as number), sig);
-    } catch {}
-  };
+  const exited = proc.exited.then(() => {});
   const metricsUrl = `http://127.0.0.1:${port}`;
   const bridge: Bridge = {
     metricsUrl,
-    output: () => output,
+    output,
     exited,
     metric: async (name, labels = {}) => {
       const text = await (await fetch(`${metricsUrl}/metrics`)).text();
@@ -127,17 +112,12 @@ async function startBridge(topic: string, env: Record<string, string> = {}, targ
       return sum;
     },
     kill: async () => {
-      signal("SIGKILL");
+      proc.signal("SIGKILL");
       await exited;
     },
     stop: async () => {
-      signal("SIGTERM");
-      await eventually(
-        "the bridge's clean stop",
-        async () => /"phase":"stopped"/.test(output),
-        30_000,
-        () => output,
-      );
+      proc.signal("SIGTERM");
+      await eventually("the bridge's clean stop", async () => /"phase":"stopped"/.test(output()), 30_000, output);
       await exited;
     },
   };
@@ -146,7 +126,7 @@ async function startBridge(topic: string, env: Record<string, string> = {}, targ
     "the bridge to join its group",
     async () => (await fetch(`${metricsUrl}/readyz`)).status === 200,
     60_000,
-    () => output,
+    output,
   );
   return bridge;
 }

@@ -1,8 +1,10 @@
 // Contract §0, §3, §8 across process lifecycles of `npm start`: nothing answered 202 is lost when the
 // service stops mid-burst, FEATURE_COHERENCE=false answers 503 and keeps data, and the JSON request logs.
 import { createHash } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { computeScore } from "../../src/domain/score";
+import { type RunningService, tempStateDir } from "../support/harness";
+import { servicesForTests } from "../support/vitest-hooks";
 import {
   expectGraphqlError,
   expectRestError,
@@ -16,21 +18,8 @@ import {
   signal,
   tenantWithToken,
 } from "./helpers";
-import { type RunningService, startService, tempStateDir } from "./service";
 
-const running = new Set<RunningService>();
-async function start(opts: Parameters<typeof startService>[0] = {}): Promise<RunningService> {
-  const svc = await startService(opts);
-  running.add(svc);
-  return svc;
-}
-async function stop(svc: RunningService): Promise<void> {
-  await svc.stop();
-  running.delete(svc);
-}
-afterAll(async () => {
-  for (const svc of running) await svc.stop();
-});
+const start = servicesForTests();
 
 /** Every token and provenance seen in this file, to check that logs never contain a token. */
 const tokensUsed: string[] = [];
@@ -78,7 +67,7 @@ describe("restart (§0: state persists under the state dir; §3: an accepted sig
         if (res?.status === 202) {
           got202.add(s.signalId as string);
           ok2++;
-          if (ok2 === 40) stopping = stop(first);
+          if (ok2 === 40) stopping = first.stop();
         } else {
           failed2++;
           if (stopping) return; // the service is gone; stop issuing requests
@@ -86,7 +75,7 @@ describe("restart (§0: state persists under the state dir; §3: an accepted sig
       }
     };
     await Promise.all(Array.from({ length: 20 }, worker));
-    await (stopping ?? stop(first));
+    await (stopping ?? first.stop());
     // The stop really happened mid-burst: some requests of burst 2 got a 202 and some did not.
     expect(ok2).toBeGreaterThanOrEqual(40);
     expect(failed2).toBeGreaterThan(0);
@@ -115,7 +104,7 @@ describe("restart (§0: state persists under the state dir; §3: an accepted sig
     const after = await readScore(second.baseUrl, tenantId, token);
     expect(after.signalCount).toBe(sent.length);
     expect(after.score).toBe(computeScore(sent.map((s) => ({ v: s.value as number, w: s.weight as number }))));
-    await stop(second);
+    await second.stop();
   });
 });
 
@@ -135,7 +124,7 @@ describe("feature flag FEATURE_COHERENCE (§8)", () => {
     const first = await ingest(on.baseUrl, { signals }, token, key);
     expect(first.status, first.text).toBe(202);
     expect(await readScore(on.baseUrl, tenantId, token)).toMatchObject({ signalCount: 3, score: expected });
-    await stop(on);
+    await on.stop();
 
     const off = await start({ stateDir, env: { FEATURE_COHERENCE: "false" } });
     outputs.push(off.output);
@@ -159,7 +148,7 @@ describe("feature flag FEATURE_COHERENCE (§8)", () => {
       "FEATURE_DISABLED",
       [token],
     );
-    await stop(off);
+    await off.stop();
 
     flagOn = await start({ stateDir });
     outputs.push(flagOn.output);

@@ -4,24 +4,20 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ensurePrometheusInstalled } from "../../scripts/lib/prometheus.mjs";
+import { freePort, mintToken } from "../support/harness";
+import { beforeAllOrFail, serviceForFile } from "../support/vitest-hooks";
 import { graphql, ingest, newTenant, send, signal } from "./helpers";
-import { freePort, mintToken, type RunningService, startService } from "./service";
 import { RawSocket, realtimeUrl } from "./ws-raw";
 
 /** Every /graphql answer is delayed this long (DEBUG_DELAY_MS), so its duration bucket is known. */
 const DELAY_MS = 400;
-let svc: RunningService;
+const svc = serviceForFile({ env: { DEBUG_DELAY_MS: String(DELAY_MS) } });
 let ops: string;
 
-beforeAll(async () => {
-  svc = await startService({ env: { DEBUG_DELAY_MS: String(DELAY_MS) } });
+beforeAllOrFail(async () => {
   ops = await mintToken("*", "metrics:read");
-}, 120_000);
-
-afterAll(async () => {
-  await svc?.stop();
 });
 
 async function scrape(token = ops): Promise<Map<string, number>> {

@@ -2,8 +2,9 @@
 // loopback ports: the HTTP Query API with plain fetch, as the Worker will call it, checked over Bolt with the
 // official neo4j-driver. tools/neo4j-harness/README.md records the request and response shapes seen here.
 import neo4jDriver, { type Driver } from "neo4j-driver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { type RunningNeo4j, startNeo4j } from "../../scripts/lib/neo4j.mjs";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 
 interface QueryError {
   code: string;
@@ -43,7 +44,7 @@ async function query(
 
 // The first run on a machine builds the launcher with Maven (downloads ~190 MB, a minute or two); later starts
 // take seconds.
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   neo4j = await startNeo4j();
   driver = neo4jDriver.driver(server().boltUrl, neo4jDriver.auth.basic(server().user, server().password));
 }, 600_000);

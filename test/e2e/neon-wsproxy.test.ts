@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { neonConfig, Pool, type WebSocketConstructor } from "@neondatabase/serverless";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
   ensurePostgresInstalled,
@@ -14,7 +14,8 @@ import {
   startPostgres,
   startWsproxy,
 } from "../../scripts/lib/postgres.mjs";
-import { freePort } from "./service";
+import { freePort } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const run = promisify(execFile);
@@ -25,7 +26,7 @@ let proxy: RunningWsproxy | undefined;
 let pool: Pool;
 
 // On a fresh machine this installs Postgres (apt-get, ~30 s); later runs take <1 s.
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   const pgPort = await freePort();
   let wsPort = await freePort();
   while (wsPort === pgPort) wsPort = await freePort();

@@ -3,7 +3,7 @@
 // as the Worker, the tenant object and the queue consumer will make them, are exported over OTLP/HTTP JSON with
 // a fake `waitUntil`, and read back from the collector. The Worker wiring is tested in traces.test.ts.
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/net.mjs";
 import { type CollectedSpan, type RunningCollector, startCollector } from "../../scripts/lib/otelcol.mjs";
 import { dbAttributes, withClientSpan } from "../../src/telemetry/db-client";
@@ -13,6 +13,7 @@ import { tracedRpcCall, tracedRpcMethod } from "../../src/telemetry/rpc";
 import { parseTelemetrySettings, type TelemetrySettings } from "../../src/telemetry/settings";
 import { type TraceContext, traceContextSchema } from "../../src/telemetry/trace-context";
 import { createTracer, type Tracer, toTraceContext, traceHeaders } from "../../src/telemetry/tracer";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 
 let collector: RunningCollector;
 let db: Server;
@@ -22,7 +23,7 @@ const DB_PASSWORD = "Pg-Secret_9z!";
 const dbRequests: IncomingHttpHeaders[] = [];
 const exportErrors: string[] = [];
 
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   // The first run on a machine builds the collector (Go module proxy; ~4–7 min on 2 cores); later starts take
   // well under a second.
   collector = await startCollector();

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { mintToken } from "../support/harness";
+import { serviceForFile } from "../support/vitest-hooks";
 import { expectGraphqlError, expectRestError, graphql, ingest, newTenant, readScore, signal } from "./helpers";
-import { mintToken, type RunningService, startService } from "./service";
 
 const RPS_MAX = 5;
-let svc: RunningService;
-
-beforeAll(async () => {
-  svc = await startService({ env: { RPS_MAX: String(RPS_MAX) } });
-});
-afterAll(async () => {
-  await svc?.stop();
-});
+const svc = serviceForFile({ env: { RPS_MAX: String(RPS_MAX) } });
 
 describe("per-tenant rate limit (§8)", () => {
   it("answers a burst over RPS_MAX with 429 RATE_LIMITED and Retry-After, while the next tenant is served", async () => {

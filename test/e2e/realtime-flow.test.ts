@@ -2,9 +2,9 @@
 // server's pings, or one that stops reading) is closed with 1013 once more than 1,000 events behind, never
 // delays a healthy stock-client subscriber on the same tenant, and can resume with `after`.
 import type { Client } from "graphql-ws";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { serviceForFile } from "../support/vitest-hooks";
 import { signal, tenantWithToken } from "./helpers";
-import { type RunningService, startService } from "./service";
 import {
   byId,
   duplicateIds,
@@ -17,15 +17,7 @@ import {
 } from "./ws-client";
 import { RawSocket, realtimeUrl } from "./ws-raw";
 
-let svc: RunningService;
-let base: string;
-beforeAll(async () => {
-  svc = await startService();
-  base = svc.baseUrl;
-});
-afterAll(async () => {
-  await svc?.stop();
-});
+const svc = serviceForFile();
 
 const clients = new Set<Client>();
 const raws = new Set<RawSocket>();
@@ -41,7 +33,7 @@ afterEach(async () => {
  * subscription ("sc") answers at once, which shows the events subscription before it is registered.
  */
 async function deadSubscriber(tenantId: string, token: string): Promise<RawSocket> {
-  const raw = await RawSocket.open(realtimeUrl(base, tenantId));
+  const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId));
   raws.add(raw);
   await raw.init(token);
   raw.subscribe("ev", byId("pq_coherence_events_v1", { tenantId }));
@@ -56,7 +48,7 @@ function batch(tenantId: string, n: number, tag: string): Array<Record<string, u
 
 /** Resumes on a fresh stock client after `cursor`; resolves once `expected` ids have all arrived. */
 async function resumeAfter(tenantId: string, token: string, cursor: string, expected: number) {
-  const client = stockClient(base, tenantId, token);
+  const client = stockClient(svc.baseUrl, tenantId, token);
   clients.add(client);
   const sub = subscribeEvents(client, tenantId, cursor);
   await sub.values.until((evs) => evs.length >= expected, 20_000, `${expected} events after ${cursor}`);
@@ -66,7 +58,7 @@ async function resumeAfter(tenantId: string, token: string, cursor: string, expe
 describe("slow and dead subscribers (§6)", () => {
   it("closes a subscriber that never answers pings, and one that stops reading, with 1013 once more than 1000 events behind; a healthy one gets everything; both resume with after", async () => {
     const { tenantId, token } = await tenantWithToken();
-    const healthy = await liveSubscriber(base, tenantId, token);
+    const healthy = await liveSubscriber(svc.baseUrl, tenantId, token);
     clients.add(healthy.client);
     const dead = await deadSubscriber(tenantId, token);
     const stalled = await deadSubscriber(tenantId, token);
@@ -77,7 +69,7 @@ describe("slow and dead subscribers (§6)", () => {
     const sent: Array<Record<string, unknown>> = [];
     for (let b = 0; b < 7; b++) {
       const part = batch(tenantId, 200, `slow${b}`);
-      await ingestAccepted(base, token, part);
+      await ingestAccepted(svc.baseUrl, token, part);
       sent.push(...part);
       await healthy.events.values.until((evs) => evs.length >= sent.length, 10_000, `batch ${b} on the healthy client`);
       await dead.frames.until(
@@ -109,7 +101,7 @@ describe("slow and dead subscribers (§6)", () => {
       resumeAfter(tenantId, token, stalledGot.at(-1)?.cursor as string, want.length - stalledGot.length),
     ]);
     const live = batch(tenantId, 2, "after");
-    await ingestAccepted(base, token, live);
+    await ingestAccepted(svc.baseUrl, token, live);
     for (const [name, rest, got] of [
       ["dead", deadRest, deadGot.length],
       ["stalled", stalledRest, stalledGot.length],
@@ -124,14 +116,14 @@ describe("slow and dead subscribers (§6)", () => {
 
   it("closes a dead subscriber with 1013 when a concurrent burst puts it more than 1000 events behind at once", async () => {
     const { tenantId, token } = await tenantWithToken();
-    const healthy = await liveSubscriber(base, tenantId, token);
+    const healthy = await liveSubscriber(svc.baseUrl, tenantId, token);
     clients.add(healthy.client);
     const dead = await deadSubscriber(tenantId, token);
 
     // 2000 events in 10 concurrent requests of 200, faster than the fan-out windows: however much of it the
     // dead client was sent, it ends more than 1000 events behind, counted by delivery or by acknowledgement.
     const parts = Array.from({ length: 10 }, (_, b) => batch(tenantId, 200, `burst${b}`));
-    await Promise.all(parts.map((part) => ingestAccepted(base, token, part)));
+    await Promise.all(parts.map((part) => ingestAccepted(svc.baseUrl, token, part)));
     await healthy.events.values.until((evs) => evs.length >= 2000, 20_000, "the burst on the healthy client");
     const got = healthy.events.values.items.map((e) => e.id);
     expect(duplicateIds(got)).toEqual([]);

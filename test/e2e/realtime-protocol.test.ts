@@ -1,9 +1,10 @@
 // Contract §6 at the protocol level, against `npm start`: a raw `ws` client speaks graphql-transport-ws by
 // hand, so each close code and per-subscription `error` message can be provoked exactly; plus the route's
 // plain-HTTP answers (426 without an upgrade, 503 with FEATURE_COHERENCE=false).
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, describe, it } from "vitest";
+import { mintToken, type RunningService, startService } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 import { expectRestError, newTenant, send, signal } from "./helpers";
-import { mintToken, type RunningService, startService } from "./service";
 import { byId, ingestAccepted } from "./ws-client";
 import { type CloseInfo, type Frame, RawSocket, realtimeUrl, refusedUpgrade } from "./ws-raw";
 
@@ -12,7 +13,7 @@ const READ_WRITE = "coherence:read coherence:write";
 
 let svc: RunningService;
 let off: RunningService;
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   // Two services at once: the one under test, and one with the feature flag off (§8). Both are kept even when
   // the other fails to start, so afterAll stops whatever did start.
   const [main, flagOff] = await Promise.allSettled([

@@ -3,29 +3,23 @@
 import type { Client } from "graphql-ws";
 import { afterAll, describe, expect, it } from "vitest";
 import { computeScore } from "../../src/domain/score";
+import { tempStateDir } from "../support/harness";
+import { servicesForTests } from "../support/vitest-hooks";
 import { readScore, signal, tenantWithToken } from "./helpers";
-import { type RunningService, startService, tempStateDir } from "./service";
 import { idsOf, ingestAccepted, liveSubscriber, stockClient, subscribeEvents, subscribeScores } from "./ws-client";
 import { within } from "./ws-wait";
 
-const running = new Set<RunningService>();
+const start = servicesForTests();
 const clients = new Set<Client>();
 afterAll(async () => {
   await Promise.all([...clients].map((c) => c.dispose()));
-  for (const svc of running) await svc.stop();
 });
-
-async function start(stateDir: string): Promise<RunningService> {
-  const svc = await startService({ stateDir });
-  running.add(svc);
-  return svc;
-}
 
 describe("restart (§0, §6)", () => {
   it("resumes after a restart on the same state dir with the events accepted before it that were not seen, then live ones", async () => {
     const stateDir = tempStateDir();
     const { tenantId, token } = await tenantWithToken();
-    const first = await start(stateDir);
+    const first = await start({ stateDir });
 
     const sub = await liveSubscriber(first.baseUrl, tenantId, token);
     clients.add(sub.client);
@@ -45,14 +39,13 @@ describe("restart (§0, §6)", () => {
     const scoreBefore = await readScore(first.baseUrl, tenantId, token);
     await stayer.events.values.until((evs) => evs.length >= 7, 10_000, "every event on the connected subscriber");
     await first.stop();
-    running.delete(first);
     // The stop ends the connected subscription (it does not hang), with a close the client can see.
     const end = await within(stayer.events.ended, 10_000, "the connected subscription to end");
     expect(end, "ended by the socket's close").toMatchObject({ code: expect.any(Number) });
     expect(stayer.events.values.items.map((e) => e.id)).toEqual([...idsOf(seen), ...idsOf(unseen)]);
     const stayerCursor = stayer.events.values.items[6]?.cursor as string;
 
-    const second = await start(stateDir);
+    const second = await start({ stateDir });
     const client = stockClient(second.baseUrl, tenantId, token);
     clients.add(client);
     const resumed = subscribeEvents(client, tenantId, cursor);

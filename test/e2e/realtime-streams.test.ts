@@ -2,10 +2,10 @@
 // cursors, no duplicates, resume with `after` across a paged replay), tenantCoherenceUpdates (equal to the
 // HTTP read after each change), every §5 addressing form, and a 100-subscriber fan-out.
 import type { Client } from "graphql-ws";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { computeScore } from "../../src/domain/score";
+import { serviceForFile } from "../support/vitest-hooks";
 import { graphql, ingest, isoAt, readScore, signal, tenantWithToken } from "./helpers";
-import { type RunningService, startService } from "./service";
 import {
   addressingForms,
   collect,
@@ -21,15 +21,7 @@ import {
   subscribeScores,
 } from "./ws-client";
 
-let svc: RunningService;
-let base: string;
-beforeAll(async () => {
-  svc = await startService();
-  base = svc.baseUrl;
-});
-afterAll(async () => {
-  await svc?.stop();
-});
+const svc = serviceForFile();
 
 const clients = new Set<Client>();
 /** Remembers a client so it is disposed after the test, whatever happens. */
@@ -71,7 +63,7 @@ describe("coherenceEvents (§6)", () => {
   it("streams every accepted signal in acceptance order with a cursor each, never a re-sent duplicate or another tenant's signal", async () => {
     const { tenantId, token } = await tenantWithToken();
     const other = await tenantWithToken();
-    const sub = track(await liveSubscriber(base, tenantId, token));
+    const sub = track(await liveSubscriber(svc.baseUrl, tenantId, token));
 
     const first = [
       signal(tenantId, { value: 0.2, weight: 2, type: "latency", source: "probe" }),
@@ -79,24 +71,24 @@ describe("coherenceEvents (§6)", () => {
     ];
     // No signalId: the server derives one, and the event must carry that id.
     const derived = { tenantId, type: "saturation", source: "probe", value: 0.4, weight: 1, ts: isoAt(-30_000) };
-    const r1 = await ingestAccepted(base, token, [...first, derived]);
+    const r1 = await ingestAccepted(svc.baseUrl, token, [...first, derived]);
     const derivedId = (r1.body as { signals: Array<{ signalId: string }> }).signals[2]?.signalId;
     expect(typeof derivedId).toBe("string");
-    await ingestAccepted(base, other.token, [signal(other.tenantId)]);
+    await ingestAccepted(svc.baseUrl, other.token, [signal(other.tenantId)]);
 
     // The GraphQL mutation is another way in (§5): what it stores is streamed too.
     const viaMutation = signal(tenantId, { value: 0.65, weight: 3, type: "latency", source: "graphql" });
-    const m = await graphql(base, { id: "pq_publish_signal_v1", variables: { input: viaMutation } }, token);
+    const m = await graphql(svc.baseUrl, { id: "pq_publish_signal_v1", variables: { input: viaMutation } }, token);
     expect(m.body, m.text).toEqual({ data: { publishCoherenceSignal: true } });
 
     // A re-sent signal (same source, signalId and ts) is a duplicate: not accepted, so not streamed.
     const fresh = signal(tenantId, { value: 0.35, weight: 1 });
-    const r2 = await ingest(base, { signals: [first[0], fresh] }, token);
+    const r2 = await ingest(svc.baseUrl, { signals: [first[0], fresh] }, token);
     expect(r2.body, r2.text).toMatchObject({ accepted: 1, duplicates: 1 });
-    const r3 = await ingest(base, { signals: [...first, derived] }, token);
+    const r3 = await ingest(svc.baseUrl, { signals: [...first, derived] }, token);
     expect(r3.body, r3.text).toMatchObject({ accepted: 0, duplicates: 3 });
     const marker = signal(tenantId, { value: 1, weight: 1 });
-    await ingestAccepted(base, token, [marker]);
+    await ingestAccepted(svc.baseUrl, token, [marker]);
 
     await sub.events.values.until((evs) => evs.some((e) => e.id === marker.signalId), 10_000, "the marker event");
     const events = sub.events.values.items;
@@ -115,9 +107,9 @@ describe("coherenceEvents (§6)", () => {
 
   it("resumes after a cursor with exactly the missed events, then live ones, across a paged replay of 1200 with concurrent ingest", async () => {
     const { tenantId, token } = await tenantWithToken();
-    const first = track(await liveSubscriber(base, tenantId, token));
+    const first = track(await liveSubscriber(svc.baseUrl, tenantId, token));
     const early = batch(tenantId, 5, "early");
-    await ingestAccepted(base, token, early);
+    await ingestAccepted(svc.baseUrl, token, early);
     await first.events.values.until((evs) => evs.length >= 5, 10_000, "the 5 early events");
     expect(first.events.values.items.map((e) => e.id)).toEqual(idsOf(early));
     const after = first.events.values.items[4]?.cursor as string;
@@ -127,19 +119,19 @@ describe("coherenceEvents (§6)", () => {
     const missed: Array<Record<string, unknown>> = [];
     for (let b = 0; b < 6; b++) {
       const part = batch(tenantId, 200, `missed${b}`);
-      await ingestAccepted(base, token, part);
+      await ingestAccepted(svc.baseUrl, token, part);
       missed.push(...part);
     }
 
     // Resume on a client whose pongs are held back (a slow link): the replay cannot finish before they go,
     // so the next signals are accepted while it is being delivered.
     const gate = pongGate();
-    const client = stockClient(base, tenantId, token, gate.impl);
+    const client = stockClient(svc.baseUrl, tenantId, token, gate.impl);
     clients.add(client);
     const resumed = subscribeEvents(client, tenantId, after);
     await resumed.values.until((evs) => evs.length >= 1, 15_000, "the replay's first event");
     const during = [batch(tenantId, 100, "during0"), batch(tenantId, 100, "during1")];
-    await Promise.all(during.map((part) => ingestAccepted(base, token, part)));
+    await Promise.all(during.map((part) => ingestAccepted(svc.baseUrl, token, part)));
     const receivedMidReplay = resumed.values.items.length;
     console.info(`replay: ${receivedMidReplay} of ${missed.length} received when the concurrent ingest was accepted`);
     expect(receivedMidReplay, "premise: the replay was still being delivered").toBeLessThan(missed.length);
@@ -147,7 +139,7 @@ describe("coherenceEvents (§6)", () => {
 
     await resumed.values.until((evs) => evs.length >= 1400, 30_000, "the replay and the concurrent events");
     const live = batch(tenantId, 3, "live");
-    await ingestAccepted(base, token, live);
+    await ingestAccepted(svc.baseUrl, token, live);
     await resumed.values.until((evs) => evs.length >= 1403, 10_000, "the live events after the replay");
 
     const got = resumed.values.items.map((e) => e.id);
@@ -167,12 +159,12 @@ describe("coherenceEvents (§6)", () => {
 
   it("delivers a burst of 300 signals, in order, to each of 100 concurrent subscribers", async () => {
     const { tenantId, token } = await tenantWithToken();
-    const subs = await Promise.all(Array.from({ length: 100 }, () => liveSubscriber(base, tenantId, token)));
+    const subs = await Promise.all(Array.from({ length: 100 }, () => liveSubscriber(svc.baseUrl, tenantId, token)));
     for (const s of subs) track(s);
     const burst: Array<Record<string, unknown>> = [];
     for (let b = 0; b < 3; b++) {
       const part = batch(tenantId, 100, `burst${b}`);
-      await ingestAccepted(base, token, part);
+      await ingestAccepted(svc.baseUrl, token, part);
       burst.push(...part);
     }
     await Promise.all(
@@ -191,12 +183,12 @@ describe("coherenceEvents (§6)", () => {
 describe("tenantCoherenceUpdates (§6)", () => {
   it("sends the current score on subscribe and then each change, each equal to the HTTP read after it", async () => {
     const { tenantId, token } = await tenantWithToken();
-    const client = stockClient(base, tenantId, token);
+    const client = stockClient(svc.baseUrl, tenantId, token);
     clients.add(client);
     const scores = subscribeScores(client, tenantId);
     await scores.values.until((s) => s.length >= 1, 10_000, "the score on subscribe");
     const initial = scores.values.items[0] as ScoreUpdate;
-    const before = await readScore(base, tenantId, token);
+    const before = await readScore(svc.baseUrl, tenantId, token);
     expect(initial).toEqual({ ...before, updatedAt: expect.any(String) });
     expect(initial).toMatchObject({ tenantId, score: computeScore([]), status: "UNKNOWN", signalCount: 0 });
 
@@ -212,27 +204,27 @@ describe("tenantCoherenceUpdates (§6)", () => {
     let resend: Array<Record<string, unknown>> = [];
     for (const [i, step] of steps.entries()) {
       const signals = step.map((s) => signal(tenantId, s));
-      await ingestAccepted(base, token, signals);
+      await ingestAccepted(svc.baseUrl, token, signals);
       resend = signals;
       sent.push(...step.map((s) => ({ v: s.value, w: s.weight })));
       await scores.values.until((s) => s.length >= i + 2, 10_000, `the update after change ${i + 1}`);
       const update = scores.values.items[i + 1] as ScoreUpdate;
-      expect(update, `change ${i + 1}`).toEqual(await readScore(base, tenantId, token));
+      expect(update, `change ${i + 1}`).toEqual(await readScore(svc.baseUrl, tenantId, token));
       expect(update.score).toBe(computeScore(sent));
       expect(update.signalCount).toBe(sent.length);
     }
 
     // A duplicate changes nothing, so the next update is the one for the next new signal.
-    const dup = await ingest(base, { signals: resend }, token);
+    const dup = await ingest(svc.baseUrl, { signals: resend }, token);
     expect(dup.body, dup.text).toMatchObject({ accepted: 0, duplicates: resend.length });
     const next = signal(tenantId, { value: 0.05, weight: 1 });
-    await ingestAccepted(base, token, [next]);
+    await ingestAccepted(svc.baseUrl, token, [next]);
     sent.push({ v: 0.05, w: 1 });
     const count = steps.length + 1;
     await scores.values.until((s) => s.length >= count + 1, 10_000, "the update after the new signal");
     const update = scores.values.items[count] as ScoreUpdate;
     expect(update.signalCount, "an update was sent for the duplicate").toBe(sent.length);
-    expect(update).toEqual(await readScore(base, tenantId, token));
+    expect(update).toEqual(await readScore(svc.baseUrl, tenantId, token));
     expect(update.score).toBe(computeScore(sent));
   });
 });
@@ -240,7 +232,7 @@ describe("tenantCoherenceUpdates (§6)", () => {
 describe("persisted-operation addressing over WebSocket (§5, §6)", () => {
   it("runs both subscriptions by id, sha256 id, documentId, extensions.persistedQuery and byte-identical text", async () => {
     const { tenantId, token } = await tenantWithToken();
-    const client = stockClient(base, tenantId, token);
+    const client = stockClient(svc.baseUrl, tenantId, token);
     clients.add(client);
     const eventForms = Object.entries(addressingForms("pq_coherence_events_v1", { tenantId })).map(
       ([form, payload]) => ({ form, sub: collect<EventView>(client, payload, "coherenceEvents") }),
@@ -252,7 +244,7 @@ describe("persisted-operation addressing over WebSocket (§5, §6)", () => {
     for (const { form, sub } of scoreForms) await sub.values.until((s) => s.length >= 1, 10_000, `score via ${form}`);
 
     const signals = [signal(tenantId, { value: 0.6, weight: 1 }), signal(tenantId, { value: 0.8, weight: 3 })];
-    await ingestAccepted(base, token, signals);
+    await ingestAccepted(svc.baseUrl, token, signals);
     for (const { form, sub } of eventForms) {
       await sub.values.until((evs) => evs.length >= 2, 10_000, `events via ${form}`);
       expect(
@@ -264,7 +256,7 @@ describe("persisted-operation addressing over WebSocket (§5, §6)", () => {
     for (const { form, sub } of scoreForms) {
       await sub.values.until((s) => s.at(-1)?.signalCount === 2, 10_000, `the new score via ${form}`);
     }
-    const http = await readScore(base, tenantId, token);
+    const http = await readScore(svc.baseUrl, tenantId, token);
     expect(http.score).toBe(
       computeScore([
         { v: 0.6, w: 1 },

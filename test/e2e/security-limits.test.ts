@@ -1,22 +1,15 @@
 // Limits and credential lifetime on the realtime path (issue 5, docs/threat-model.md): sockets per tenant,
 // frame size over a real socket, subscriptions per socket, and sockets closed when their token expires.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MAX_FRAME_CHARS, MAX_SUBSCRIPTIONS } from "../../src/realtime/protocol";
-import { mintToken, type RunningService, startService } from "./service";
+import { mintToken } from "../support/harness";
+import { serviceForFile } from "../support/vitest-hooks";
 import { byId } from "./ws-client";
 import { RawSocket, realtimeUrl, refusedUpgrade } from "./ws-raw";
 
 const MAX_SOCKETS = 3;
-let svc: RunningService;
-
-beforeAll(async () => {
-  svc = await startService({ env: { WS_MAX_SOCKETS_PER_TENANT: String(MAX_SOCKETS) } });
-}, 120_000);
-
-afterAll(async () => {
-  await svc?.stop();
-});
+const svc = serviceForFile({ env: { WS_MAX_SOCKETS_PER_TENANT: String(MAX_SOCKETS) } });
 
 const reader = (tenant: string, extra: string[] = []) => mintToken(tenant, "coherence:read", extra);
 

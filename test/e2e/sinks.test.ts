@@ -7,12 +7,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import neo4jDriver, { type Driver } from "neo4j-driver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { type RunningNeo4j, startNeo4j } from "../../scripts/lib/neo4j.mjs";
 import { type RunningPostgres, type RunningWsproxy, startPostgres, startWsproxy } from "../../scripts/lib/postgres.mjs";
 import { migrateNeo4j, migratePostgres } from "../../scripts/migrate.mjs";
+import { freePort, mintToken, type RunningService, startService } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 import { ingest, readScore } from "./helpers";
-import { freePort, mintToken, type RunningService, startService } from "./service";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const run = promisify(execFile);
@@ -70,7 +71,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
   }
 }
 
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   ports.pg = await freePort();
   ports.proxy = await freePort();
   neo4jDir = mkdtempSync(join(tmpdir(), "coherence-neo4j-"));

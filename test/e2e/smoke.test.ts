@@ -1,30 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mintToken, postJson, type RunningService, startService } from "./service";
+import { describe, expect, it } from "vitest";
+import { mintToken } from "../support/harness";
+import { serviceForFile } from "../support/vitest-hooks";
+import { graphql, ingest } from "./helpers";
 
-let svc: RunningService;
-beforeAll(async () => {
-  svc = await startService();
-});
-afterAll(async () => {
-  await svc?.stop();
-});
+const svc = serviceForFile();
 
 describe("npm start", () => {
   it("serves health, ingest and the persisted read", async () => {
     expect(await (await fetch(`${svc.baseUrl}/healthz`)).json()).toEqual({ status: "ok" });
     const token = await mintToken("smoke", "coherence:read coherence:write");
-    const auth = { authorization: `Bearer ${token}` };
-    const ingest = await postJson(
-      `${svc.baseUrl}/v1/coherence/signals`,
-      { tenantId: "smoke", type: "t", source: "s", value: 0.9 },
-      auth,
-    );
-    expect(ingest.status).toBe(202);
-    const read = await postJson(
-      `${svc.baseUrl}/graphql`,
-      { id: "pq_tenant_coherence_v1", variables: { tenantId: "smoke" } },
-      auth,
-    );
+    const accepted = await ingest(svc.baseUrl, { tenantId: "smoke", type: "t", source: "s", value: 0.9 }, token);
+    expect(accepted.status).toBe(202);
+    const read = await graphql(svc.baseUrl, { id: "pq_tenant_coherence_v1", variables: { tenantId: "smoke" } }, token);
     expect(read.body).toMatchObject({ data: { tenantCoherence: { score: 0.9, status: "HEALTHY" } } });
   });
 });

@@ -20,13 +20,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { type RunningNeo4j, startNeo4j } from "../../scripts/lib/neo4j.mjs";
 import { type CollectedSpan, type RunningCollector, startCollector } from "../../scripts/lib/otelcol.mjs";
 import { type RunningPostgres, type RunningWsproxy, startPostgres, startWsproxy } from "../../scripts/lib/postgres.mjs";
 import { migrateNeo4j, migratePostgres } from "../../scripts/migrate.mjs";
+import { freePort, mintToken, type RunningService, startService } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 import { ingest } from "./helpers";
-import { freePort, mintToken, type RunningService, startService } from "./service";
 
 let collector: RunningCollector;
 let pg: RunningPostgres;
@@ -36,7 +37,7 @@ let svc: RunningService;
 let pgDir: string;
 
 describe("traces (Worker → tenant object → queue → Neo4j/Postgres)", () => {
-  beforeAll(async () => {
+  beforeAllOrFail(async () => {
     collector = await startCollector();
     pgDir = mkdtempSync(join(tmpdir(), "coherence-traces-pg-"));
     pg = await startPostgres({ dataDir: pgDir, port: await freePort() });

@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "@upstash/redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { type RunningRedis, startRedis } from "../../scripts/lib/redis.mjs";
 import { type RunningUpstashDev, startUpstashDev } from "../../scripts/lib/upstash-dev.mjs";
-import { freePort } from "./service";
+import { freePort } from "../support/harness";
+import { beforeAllOrFail } from "../support/vitest-hooks";
 
 let dataDir: string;
 let redisPort: number;
@@ -52,7 +53,7 @@ async function call(
 }
 const base64 = { headers: { "upstash-encoding": "base64" } };
 
-beforeAll(async () => {
+beforeAllOrFail(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "upstash-dev-e2e-"));
   redisPort = await freePort();
   server = await startRedis({ dataDir, port: redisPort });

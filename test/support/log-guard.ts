@@ -1,6 +1,7 @@
 // The log guard: reads what the service printed (wrangler dev's output, the only place workerd reports a request
 // it cancelled) and names every line that means something went wrong, whatever the test's assertions said.
-// Used by the e2e/browser/fuzz harness (test/e2e/service.ts: stop() fails on any), the bench and the SLO gate.
+// Used by the harness (test/support/harness.ts: a service's stop() fails on any), so by the e2e, browser and fuzz
+// tests, the bench and the SLO gate.
 // Plain erasable TypeScript, so Node scripts (bench/*.mjs) import it too.
 
 /** Runtime and wrangler lines that always mean a failure. */
