@@ -13,14 +13,14 @@
 // Settings (environment): RT_SUBSCRIBERS (1000), RT_LATENCY_RATE signals/s (10), RT_LATENCY_SECONDS (8),
 // RT_BATCHES and RT_BATCH_SIZE per throughput round (10 × 100), RT_ROUNDS per side (3), RT_IDLE_SECONDS (20).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
 import { devKeys } from "../scripts/lib/dev-jwt.mjs";
 import { toolEnv } from "../scripts/lib/env.mjs";
 import { mintToken, startWorker } from "../test/support/harness.ts";
-import { percentile, sleep } from "./lib.mjs";
+import { dropScratch, gitRevision, hostInfo, loadText, packageVersion, percentile, runFailed, sleep } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const SUBSCRIBERS = positiveInt(process.env.RT_SUBSCRIBERS, 1000);
@@ -605,31 +605,6 @@ function serviceNotes(logFile) {
 const fmtMs = (ms) => (ms === null || ms === undefined ? "n/a" : `${ms.toFixed(1)} ms`);
 const fmtInt = (n) => Math.round(n).toLocaleString("en-US");
 const fmtMiB = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
-const fmtLoad = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" ");
-
-function pkgVersion(name) {
-  try {
-    return JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version;
-  } catch {
-    return "unknown";
-  }
-}
-
-function gitRevision() {
-  try {
-    const git = (...args) =>
-      execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    const head = git("rev-parse", "--short", "HEAD").trim();
-    const dirty = git("status", "--porcelain", "--", "src", "durable-objects", "wrangler.toml").trim() !== "";
-    return dirty ? `${head} + uncommitted changes to the Worker` : head;
-  } catch {
-    return "unknown";
-  }
-}
-
 const table = (header, body) =>
   [
     `| ${header.join(" | ")} |`,
@@ -831,15 +806,12 @@ ${notes.map((n) => `- ${n}`).join("\n")}
 async function main() {
   const machine = {
     date: new Date().toISOString(),
-    nproc: availableParallelism(),
-    cpu: cpus()[0]?.model?.trim() ?? "unknown",
-    node: process.version,
-    wrangler: pkgVersion("wrangler"),
-    workerd: pkgVersion("workerd"),
-    partyserver: pkgVersion("partyserver"),
-    ws: pkgVersion("ws"),
+    ...hostInfo(),
+    workerd: packageVersion("workerd"),
+    partyserver: packageVersion("partyserver"),
+    ws: packageVersion("ws"),
     commit: gitRevision(),
-    loadStart: fmtLoad(),
+    loadStart: loadText(),
     windowMs: process.env.FANOUT_WINDOW_MS
       ? `${process.env.FANOUT_WINDOW_MS} ms (FANOUT_WINDOW_MS)`
       : "100 ms (default)",
@@ -1030,7 +1002,7 @@ async function main() {
     latency.push(lat1000);
 
     const notes = [];
-    const loadEnd = fmtLoad();
+    const loadEnd = loadText();
     const oursRounds = rounds.filter((r) => r.side === "ours");
     const oursCloses = [...closes.ours.entries()].filter(([code]) => code !== 1000 && code !== 1005);
     notes.push(
@@ -1115,12 +1087,10 @@ async function main() {
     log("wrote bench/RESULTS-realtime.md");
     return 0;
   } catch (err) {
-    log(`realtime bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
+    return runFailed(log, err);
   } finally {
     await cleanup();
-    if (!process.env.BENCH_KEEP_STATE) rmSync(scratch, { recursive: true, force: true });
-    else log(`kept ${scratch}`);
+    dropScratch(scratch, log);
   }
 }
 

@@ -14,13 +14,13 @@
 // lines. BENCH_SECONDS (default 8) sets each measured phase. Afterwards it runs bench/realtime.mjs, bench/sinks.mjs
 // and bench/kafka.mjs in child processes (BENCH_REALTIME=0, BENCH_SINKS=0, BENCH_KAFKA=0 skip them) and
 // BENCH_LAYERS=0 skips the layer table.
-import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
 import { mintToken, startService, startWorker } from "../test/support/harness.ts";
-import { percentile } from "./lib.mjs";
+import { dropScratch, gitRevision, hostInfo, loadText, packageVersion, percentile, runFailed } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const SECONDS = positiveNumber(process.env.BENCH_SECONDS, 8);
@@ -176,36 +176,12 @@ const pct = (x) => `${(x * 100).toFixed(0)} %`;
 
 // ------------------------------------------------------------------------------------------------ report
 
-function gitRevision() {
-  try {
-    const git = (...args) =>
-      execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    const head = git("rev-parse", "--short", "HEAD").trim();
-    const dirty = git("status", "--porcelain", "--", "src", "durable-objects", "wrangler.toml").trim() !== "";
-    return dirty ? `${head} + uncommitted changes to the Worker` : head;
-  } catch {
-    return "unknown";
-  }
-}
-
 function machineInfo() {
-  const pkg = (name) => {
-    try {
-      return JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version;
-    } catch {
-      return "unknown";
-    }
-  };
   return {
-    nproc: availableParallelism(),
-    cpu: cpus()[0]?.model?.trim() ?? "unknown",
-    node: process.version,
-    wrangler: pkg("wrangler"),
-    autocannon: pkg("autocannon"),
+    ...hostInfo(),
+    autocannon: packageVersion("autocannon"),
     commit: gitRevision(),
-    loadavg: loadavg()
-      .map((x) => x.toFixed(2))
-      .join(" "),
+    loadavg: loadText(),
   };
 }
 
@@ -492,12 +468,10 @@ async function main() {
     log(`wrote bench/RESULTS.md (service-side error lines: ${total})`);
     return total === 0 ? 0 : 1;
   } catch (err) {
-    log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
+    return runFailed(log, err);
   } finally {
     await stopAll();
-    if (!process.env.BENCH_KEEP_STATE) rmSync(scratch, { recursive: true, force: true });
-    else log(`kept ${scratch}`);
+    dropScratch(scratch, log);
   }
 }
 

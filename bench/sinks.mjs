@@ -20,18 +20,8 @@
 // profile "server": the JVM's normal compiler, a 2 GB heap), not with the tests' fast-start settings.
 import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import neo4jDriver from "neo4j-driver";
@@ -39,7 +29,7 @@ import { startNeo4j } from "../scripts/lib/neo4j.mjs";
 import { startPostgres, startWsproxy } from "../scripts/lib/postgres.mjs";
 import { migrateNeo4j, migratePostgres } from "../scripts/migrate.mjs";
 import { freePort, mintToken, startService } from "../test/support/harness.ts";
-import { percentile, sleep } from "./lib.mjs";
+import { dropScratch, gitRevision, hostInfo, loadText, packageVersion, percentile, runFailed, sleep } from "./lib.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const QUICK = process.env.SINK_QUICK === "1";
@@ -697,22 +687,6 @@ const fmtRatio = (x) => (x === null || x === undefined || !Number.isFinite(x) ? 
 const yesNo = (ok) => (ok === null ? "n/a" : ok ? "yes" : "no");
 
 function machineInfo() {
-  const pkg = (name) => {
-    try {
-      return JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version;
-    } catch {
-      return "unknown";
-    }
-  };
-  let commit = "unknown";
-  try {
-    const git = (...args) => execFileSyncText("git", args);
-    const head = git("rev-parse", "--short", "HEAD").trim();
-    const dirty = git("status", "--porcelain", "--", "src", "durable-objects", "wrangler.toml").trim() !== "";
-    commit = dirty ? `${head} + uncommitted changes to the Worker` : head;
-  } catch {
-    // not a git checkout
-  }
   let java = "unknown";
   let postgres = "unknown";
   try {
@@ -722,16 +696,12 @@ function machineInfo() {
     postgres = execFileSyncText("psql", ["--version"]).trim();
   } catch {}
   return {
-    nproc: availableParallelism(),
-    cpu: cpus()[0]?.model?.trim() ?? "unknown",
-    memGiB: (totalmem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    wrangler: pkg("wrangler"),
-    workerd: pkg("workerd"),
-    neo4jDriver: pkg("neo4j-driver"),
+    ...hostInfo(),
+    workerd: packageVersion("workerd"),
+    neo4jDriver: packageVersion("neo4j-driver"),
     java,
     postgres,
-    commit,
+    commit: gitRevision(),
     loadStart: loadText(),
   };
 }
@@ -741,11 +711,6 @@ function execFileSyncText(cmd, args, stderr = false) {
   if (r.status !== 0) throw new Error(`${cmd} failed`);
   return stderr ? r.stderr : r.stdout;
 }
-
-const loadText = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" ");
 
 function batchSummary(batches) {
   const delivered = batches.reduce((a, b) => a + b.total, 0);
@@ -1200,12 +1165,10 @@ async function main() {
     if (guard) log(`log guard: ${guard}`);
     return guard ? 1 : 0;
   } catch (err) {
-    log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
+    return runFailed(log, err);
   } finally {
     await cleanup();
-    if (!process.env.BENCH_KEEP_STATE) rmSync(scratch, { recursive: true, force: true });
-    else log(`kept ${scratch}`);
+    dropScratch(scratch, log);
   }
 }
 
