@@ -228,7 +228,10 @@ describe("sinks (§9)", () => {
     expect(await up.json()).toEqual({ status: "ok", sinks: { neo4j: "ok", postgres: "ok" } });
     await pg.stop();
     try {
-      const down = await fetch(`${svc.baseUrl}/readyz`);
+      // The route answers from a probe up to 5 s old (READY_CACHE_MS, src/http/routes/ops.ts).
+      const readyz = () => fetch(`${svc.baseUrl}/readyz`);
+      await eventually("/readyz to see Postgres down", async () => (await readyz()).status === 503, 15_000);
+      const down = await readyz(); // answered from the probe that saw it down
       expect(down.status).toBe(503);
       expect(await down.json()).toEqual({ status: "degraded", sinks: { neo4j: "ok", postgres: "down" } });
     } finally {
