@@ -20,7 +20,10 @@ interface JsonReport {
 }
 
 /** Runs one fixture in a vitest of its own (JSON reporter); its exit code and per-test results. */
-async function vitestOn(fixture: string): Promise<{ code: number; report: JsonReport }> {
+async function vitestOn(
+  fixture: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; report: JsonReport }> {
   const out = join(mkdtempSync(join(tmpdir(), "harness-fixture-")), "report.json");
   const args = [
     join(root, "node_modules", "vitest", "vitest.mjs"),
@@ -31,7 +34,10 @@ async function vitestOn(fixture: string): Promise<{ code: number; report: JsonRe
     `--outputFile.json=${out}`,
     join("test", "e2e", "fixtures", fixture),
   ];
-  const code = await run(join(root, "node_modules", ".bin", "node"), args, { cwd: root }).then(
+  const code = await run(join(root, "node_modules", ".bin", "node"), args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+  }).then(
     () => 0,
     (err: { code?: number }) => err.code ?? -1,
   );
@@ -64,12 +70,15 @@ describe("beforeAllOrFail", () => {
     expect(report.numPendingTests).toBe(0);
   }, 60_000);
 
-  it("fails the tests of a file whose set-up never ends, once its time is up", async () => {
-    const { code, report } = await vitestOn("setup-hangs.fixture.ts");
+  it("fails the tests of a file whose set-up runs out of time, and lets its afterAll see what it started late", async () => {
+    const seen = join(mkdtempSync(join(tmpdir(), "harness-fixture-")), "seen");
+    const { code, report } = await vitestOn("setup-late.fixture.ts", { FIXTURE_OUT: seen });
     expect(code).toBe(1);
     const results = report.testResults.flatMap((f) => f.assertionResults);
     expect(results.map((r) => r.status)).toEqual(["failed"]);
-    expect(results[0]?.failureMessages.join("\n")).toContain("set-up did not finish within 1 s");
+    expect(results[0]?.failureMessages.join("\n")).toContain("set-up did not finish within 0.5 s");
+    expect(readFileSync(seen, "utf8")).toBe("true");
+    rmSync(dirname(seen), { recursive: true, force: true });
   }, 60_000);
 });
 

@@ -13,23 +13,28 @@ const DEFAULT_TIMEOUT_MS = 120_000;
  * enclosing suite fails with that error instead of being skipped.
  */
 export function beforeAllOrFail(setup: () => Promise<void>, timeoutMs = DEFAULT_TIMEOUT_MS): void {
-  let failure: { error: unknown } | null = null;
+  let failure: { error: unknown; settled: Promise<unknown> } | null = null;
   // vitest's own limit comes 10 s later, so the race below is what ends a set-up that hangs.
   beforeAll(async () => {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, fail) => {
       timer = setTimeout(() => fail(new Error(`set-up did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
     });
+    const running = setup();
     try {
-      await Promise.race([setup(), late]);
+      await Promise.race([running, late]);
     } catch (error) {
-      failure = { error };
+      failure = { error, settled: running.catch(() => {}) };
     } finally {
       clearTimeout(timer);
     }
   }, timeoutMs + 10_000);
-  beforeEach(() => {
-    if (failure) throw failure.error;
+  beforeEach(async () => {
+    if (!failure) return;
+    // A set-up that ran out of time may still finish (a slow start): wait for it, so that whatever it started is
+    // in the file's variables by the time its afterAll hooks stop them.
+    await failure.settled;
+    throw failure.error;
   });
 }
 
