@@ -30,6 +30,7 @@ const configSchema = z.object({
   JWT_AUDIENCE: optionalText,
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_HASH_KEY: optionalText,
+  REALTIME_TICKET_KEY: optionalText,
   DEV_LAYERS_OFF: z
     .string()
     .optional()
@@ -97,6 +98,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Key of the pseudonym logs carry instead of a token's `sub` (src/telemetry/pseudonym.ts). */
   logHashKey: string;
+  /** Key of the realtime tickets' MAC (src/auth/ticket.ts). */
+  realtimeTicketKey: string;
   /** Benchmark only (development/test): layers switched off to measure their cost (bench/run.mjs). */
   layersOff: ReadonlySet<DevLayer>;
   /** Realtime fan-out coalescing window (docs/api.md §4.5: at most 100 ms). */
@@ -128,6 +131,8 @@ const DEV_ENVIRONMENTS: ReadonlySet<string> = new Set(["development", "test"]);
 
 /** `LOG_HASH_KEY` in development and test when unset (required elsewhere). */
 const DEV_LOG_HASH_KEY = "development-only-log-hash-key";
+/** `REALTIME_TICKET_KEY` in development and test when unset (required elsewhere). */
+const DEV_TICKET_KEY = "development-only-realtime-ticket-key";
 
 /** The longest an ad-hoc-operations window may reach ahead (ADR-002: triage, not a mode). */
 export const MAX_ADHOC_WINDOW_MS = 24 * 3_600_000;
@@ -208,7 +213,12 @@ export function loadConfig(env: object): Config {
     if (missing.length > 0) {
       throw new ConfigError(`${missing.join(" and ")} required when ENVIRONMENT is ${e.ENVIRONMENT}`);
     }
-    if (!e.LOG_HASH_KEY) throw new ConfigError(`LOG_HASH_KEY required when ENVIRONMENT is ${e.ENVIRONMENT}`);
+    const secrets = [!e.LOG_HASH_KEY && "LOG_HASH_KEY", !e.REALTIME_TICKET_KEY && "REALTIME_TICKET_KEY"].filter(
+      Boolean,
+    );
+    if (secrets.length > 0) {
+      throw new ConfigError(`${secrets.join(" and ")} required when ENVIRONMENT is ${e.ENVIRONMENT}`);
+    }
   }
   const allowAdhocOperations = adhocSetting(e.ALLOW_ADHOC_OPERATIONS, e.ALLOW_ADHOC_OPERATIONS_UNTIL, dev);
   const config: Config = {
@@ -226,6 +236,7 @@ export function loadConfig(env: object): Config {
     rpsMax: e.RPS_MAX,
     logLevel: e.LOG_LEVEL,
     logHashKey: e.LOG_HASH_KEY ?? DEV_LOG_HASH_KEY,
+    realtimeTicketKey: e.REALTIME_TICKET_KEY ?? DEV_TICKET_KEY,
     layersOff: e.DEV_LAYERS_OFF as Set<DevLayer>,
     fanoutWindowMs: e.FANOUT_WINDOW_MS,
     wsMaxSocketsPerTenant: e.WS_MAX_SOCKETS_PER_TENANT,

@@ -66,6 +66,7 @@ describe("ad-hoc GraphQL operations", () => {
       JWT_ISSUER: "https://idp.test",
       JWT_AUDIENCE: "coherence",
       LOG_HASH_KEY: "k",
+      REALTIME_TICKET_KEY: "t",
       ALLOW_ADHOC_OPERATIONS: "true",
     };
     const open = await run({ ...prod, ALLOW_ADHOC_OPERATIONS_UNTIL: new Date(Date.now() + 3_600_000).toISOString() });

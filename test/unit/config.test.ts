@@ -3,7 +3,12 @@ import { adhocOperationsAllowed, ConfigError, loadConfig, MAX_ADHOC_WINDOW_MS } 
 import { tenantStub } from "../../src/tenant-client";
 
 /** What a production deployment must set besides the defaults: the token issuer and audience. */
-const PROD = { JWT_ISSUER: "https://idp.example", JWT_AUDIENCE: "coherence", LOG_HASH_KEY: "k" };
+const PROD = {
+  JWT_ISSUER: "https://idp.example",
+  JWT_AUDIENCE: "coherence",
+  LOG_HASH_KEY: "k",
+  REALTIME_TICKET_KEY: "t",
+};
 
 describe("loadConfig: residency and fail-closed settings", () => {
   it("refuses the unpinned Durable Object fallback in production", () => {
@@ -117,6 +122,12 @@ describe("loadConfig: settings for local runs, tests and benchmarks (allow-list:
       });
     }
     expect(loadConfig({ ENVIRONMENT: "development" }).jwt.issuer).toBeNull();
+  });
+
+  it("requires REALTIME_TICKET_KEY (the realtime tickets' MAC key) outside development and test", () => {
+    const { REALTIME_TICKET_KEY: _, ...withoutKey } = PROD;
+    expect(() => loadConfig({ ...withoutKey, ENVIRONMENT: "production" })).toThrow(/REALTIME_TICKET_KEY required/);
+    expect(loadConfig({ ...PROD, ENVIRONMENT: "production" }).realtimeTicketKey).toBe("t");
   });
 
   it("requires LOG_HASH_KEY (the key of the sub pseudonym in logs) outside development and test", () => {

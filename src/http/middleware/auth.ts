@@ -26,7 +26,7 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-function unauthenticated(message: string, reason?: string): AppError {
+export function unauthenticated(message: string, reason?: string): AppError {
   return new AppError(401, "UNAUTHENTICATED", message, reason ? [{ reason }] : undefined, {
     "WWW-Authenticate": 'Bearer realm="coherence"',
   });

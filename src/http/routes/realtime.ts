@@ -1,39 +1,119 @@
 import { Hono } from "hono";
+import { authorize, denialMessage, recordDecision } from "../../auth/authz";
+import { bearerToken, TokenError, verifyToken } from "../../auth/jwt";
+import type { Principal } from "../../auth/principal";
+import { checkTicket, mintTicket } from "../../auth/ticket";
 import { isTenantId } from "../../domain/signal";
 import { AppError } from "../../errors";
 import { type AppEnv, tenantClient } from "../context";
+import { requireAuth, unauthenticated } from "../middleware/auth";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
 
 /**
- * `GET /v1/tenants/{tenantId}/graphql` (docs/api.md §4.5): checks the route and hands the WebSocket upgrade to the
- * tenant's object, which speaks graphql-ws itself. Auth happens in `connection_init`, inside the object.
+ * The header with which the Worker tells the tenant's object which ticket an upgrade used (`<nonce>.<expiresAtMs>`),
+ * so the object can refuse a second upgrade with it. Whatever a client sends under this name is dropped.
  */
-export const realtimeRoutes = new Hono<AppEnv>().get(
-  "/v1/tenants/:tenantId/graphql",
-  async (c, next) => {
-    c.get("log").op = "subscribe_connect";
-    await next();
-  },
-  requireCoherenceFeature,
-  async (c) => {
-    const tenantId = c.req.param("tenantId");
-    if (!isTenantId(tenantId)) {
-      throw new AppError(400, "VALIDATION_FAILED", "tenant id must be 1..128 of [A-Za-z0-9._:-]", [
-        { path: "tenantId", message: "invalid tenant id" },
-      ]);
-    }
-    c.get("log").tenant_id = tenantId;
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new AppError(
-        426,
-        "UPGRADE_REQUIRED",
-        "connect with a WebSocket (subprotocol graphql-transport-ws)",
-        undefined,
-        {
-          Upgrade: "websocket",
-        },
-      );
-    }
-    return tenantClient(c, tenantId).upgrade(c.req.raw);
-  },
-);
+export const TICKET_HEADER = "x-coherence-ticket";
+
+function tenantParam(tenantId: string): string {
+  if (!isTenantId(tenantId)) {
+    throw new AppError(400, "VALIDATION_FAILED", "tenant id must be 1..128 of [A-Za-z0-9._:-]", [
+      { path: "tenantId", message: "invalid tenant id" },
+    ]);
+  }
+  return tenantId;
+}
+
+/**
+ * Realtime (docs/api.md §4.5). The upgrade must carry a credential — `Authorization: Bearer <jwt>` or
+ * `?ticket=` — and the Worker checks it before the tenant's object sees the request: an upgrade without a valid
+ * one is answered here (401/403) and costs the tenant nothing (no rate-limit slot, socket slot or usage count).
+ * `connection_init`, inside the object, still decides the connection's scope and expiry.
+ */
+export const realtimeRoutes = new Hono<AppEnv>()
+  .post(
+    "/v1/tenants/:tenantId/realtime-tickets",
+    async (c, next) => {
+      c.get("log").op = "realtime_ticket";
+      await next();
+    },
+    requireCoherenceFeature,
+    requireAuth,
+    async (c) => {
+      const principal = c.get("principal");
+      await enforceSubscribe(c.get("log"), principal, null);
+      const tenantId = tenantParam(c.req.param("tenantId"));
+      await enforceSubscribe(c.get("log"), principal, tenantId);
+      const ticket = await mintTicket(c.get("config").realtimeTicketKey, tenantId, Date.now());
+      return c.json({ ticket: ticket.ticket, expiresAt: new Date(ticket.expiresAtMs).toISOString() }, 201, {
+        "cache-control": "no-store",
+      });
+    },
+  )
+  .get(
+    "/v1/tenants/:tenantId/graphql",
+    async (c, next) => {
+      c.get("log").op = "subscribe_connect";
+      await next();
+    },
+    requireCoherenceFeature,
+    async (c) => {
+      const config = c.get("config");
+      const ticket = c.req.query("ticket");
+      let usedTicket: string | null = null;
+      if (ticket !== undefined) {
+        const tenantId = tenantParam(c.req.param("tenantId"));
+        const check = await checkTicket(config.realtimeTicketKey, ticket, tenantId, Date.now());
+        if (!check.ok) {
+          if (check.reason === "other_tenant") {
+            throw new AppError(403, "FORBIDDEN", "this ticket is for another tenant");
+          }
+          throw unauthenticated("invalid or expired realtime ticket", check.reason);
+        }
+        usedTicket = `${check.nonce}.${check.expiresAtMs}`;
+      } else {
+        const token = bearerToken(c.req.header("authorization"));
+        if (!token) throw unauthenticated("the upgrade needs a bearer token or a realtime ticket");
+        let principal: Principal;
+        try {
+          principal = await verifyToken(token, config);
+        } catch (err) {
+          if (err instanceof TokenError) throw unauthenticated("invalid or expired token", err.message);
+          throw err;
+        }
+        c.get("log").subject_hash = principal.subjectHash;
+        await enforceSubscribe(c.get("log"), principal, null);
+        await enforceSubscribe(c.get("log"), principal, tenantParam(c.req.param("tenantId")));
+      }
+      const tenantId = c.req.param("tenantId");
+      c.get("log").tenant_id = tenantId;
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        throw new AppError(
+          426,
+          "UPGRADE_REQUIRED",
+          "connect with a WebSocket (subprotocol graphql-transport-ws)",
+          undefined,
+          {
+            Upgrade: "websocket",
+          },
+        );
+      }
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete(TICKET_HEADER);
+      if (usedTicket !== null) headers.set(TICKET_HEADER, usedTicket);
+      return tenantClient(c, tenantId).upgrade(new Request(c.req.raw, { headers }));
+    },
+  );
+
+/** The policy's `subscribe` decision: scope only (`tenantId` null), then for the path's tenant. */
+async function enforceSubscribe(
+  log: AppEnv["Variables"]["log"],
+  principal: Principal,
+  tenantId: string | null,
+): Promise<void> {
+  const decision = await authorize("subscribe", principal, tenantId === null ? undefined : [tenantId]);
+  recordDecision(log, "subscribe", decision);
+  if (tenantId === null ? !decision.scopeOk : !decision.allow) {
+    throw new AppError(403, "FORBIDDEN", denialMessage("subscribe", decision));
+  }
+}
