@@ -1,5 +1,5 @@
 /** Bump when the statements below change; the object migrates forward from the stored version. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Statements per schema version, applied in order inside `blockConcurrencyWhile`.
@@ -78,6 +78,8 @@ export const MIGRATIONS: Record<number, string[]> = {
        PRIMARY KEY (period, level)
      )`,
   ],
+  // v4 (realtime tickets): each ticket an upgrade used, until it expires — a ticket is good for one upgrade.
+  4: [`CREATE TABLE IF NOT EXISTS used_tickets (nonce TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL)`],
 };
 
 /** Applies every migration newer than the stored version. Synchronous: SQLite storage is. */

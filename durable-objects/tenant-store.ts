@@ -352,6 +352,22 @@ export class TenantStore implements TenantPart {
   }
 
   /** Number of signal records held (in, before or after the window), for tests and operations. */
+  /**
+   * Records that an upgrade used the realtime ticket `nonce` (valid until `expiresMs`); `false` when one already
+   * did. Expired entries go first, so the table holds at most a minute of tickets.
+   */
+  useTicket(nonce: string, expiresMs: number, nowMs: number): boolean {
+    this.sql.exec(`DELETE FROM used_tickets WHERE expires_ms <= ?`, nowMs);
+    const inserted = this.sql
+      .exec(
+        `INSERT INTO used_tickets (nonce, expires_ms) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING RETURNING nonce`,
+        nonce,
+        expiresMs,
+      )
+      .toArray();
+    return inserted.length === 1;
+  }
+
   storedSignals(): number {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM signals`).one().n;
   }

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Redis } from "@upstash/redis/cloudflare";
+import { parseTicketHeader, TICKET_HEADER } from "../src/auth/ticket";
 import { loadConfig } from "../src/config";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
@@ -238,6 +239,16 @@ export class TenantObject extends DurableObject<Env> {
     // The Worker sends only `/v1/tenants/{tenantId}/graphql` here, to that tenant's object (src/http/routes/realtime.ts).
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return errorResponse(new AppError(404, "NOT_FOUND", "not a WebSocket route"));
+    }
+    // The Worker checked the ticket's MAC, tenant and expiry; a ticket is good for one upgrade. A reused one is
+    // refused like a missing credential: before the rate limit, and counted nowhere.
+    const ticket = parseTicketHeader(request.headers.get(TICKET_HEADER));
+    if (ticket && !this.store.useTicket(ticket.nonce, ticket.expiresAtMs, this.clock())) {
+      return errorResponse(
+        new AppError(401, "UNAUTHENTICATED", "this realtime ticket was already used; get a new one", undefined, {
+          "WWW-Authenticate": 'Bearer realm="coherence"',
+        }),
+      );
     }
     // An upgrade is a request like any other: it counts against the tenant's RPS_MAX.
     const admission = this.limiter.admit(this.clock(), this.t.config.rpsMax);

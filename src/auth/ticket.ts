@@ -8,6 +8,23 @@
  */
 
 export const TICKET_TTL_MS = 60_000;
+
+/**
+ * The header with which the Worker tells the tenant's object which ticket an upgrade used (`<nonce>.<expiresAtMs>`),
+ * so the object can refuse a second upgrade with it. Whatever a client sends under this name is dropped.
+ */
+export const TICKET_HEADER = "x-coherence-ticket";
+
+/** The value of {@link TICKET_HEADER} for a checked ticket. */
+export function ticketHeader(nonce: string, expiresAtMs: number): string {
+  return `${nonce}.${expiresAtMs}`;
+}
+
+/** The ticket named by {@link TICKET_HEADER}, or `null` (no header, or not one the Worker wrote). */
+export function parseTicketHeader(value: string | null): { nonce: string; expiresAtMs: number } | null {
+  const m = value === null ? null : /^([A-Za-z0-9_-]{22})\.(\d{1,16})$/.exec(value);
+  return m ? { nonce: m[1] as string, expiresAtMs: Number(m[2]) } : null;
+}
 const VERSION = "rt1";
 
 export interface Ticket {

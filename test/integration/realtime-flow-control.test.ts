@@ -27,7 +27,11 @@ async function connect(tenantId: string): Promise<Client> {
   const bearer = await token({ tenant: tenantId, scope: "coherence:read coherence:write" });
   const res = await exports.default.fetch(
     new Request(`https://coherence.test/v1/tenants/${tenantId}/graphql`, {
-      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "graphql-transport-ws" },
+      headers: {
+        Upgrade: "websocket",
+        "Sec-WebSocket-Protocol": "graphql-transport-ws",
+        authorization: `Bearer ${bearer}`,
+      },
     }),
   );
   expect(res.status).toBe(101);

@@ -12,7 +12,11 @@ interface Socket {
 async function connect(tenantId: string, bearer: string): Promise<Socket> {
   const res = await exports.default.fetch(
     new Request(`https://coherence.test/v1/tenants/${tenantId}/graphql`, {
-      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "graphql-transport-ws" },
+      headers: {
+        Upgrade: "websocket",
+        "Sec-WebSocket-Protocol": "graphql-transport-ws",
+        authorization: `Bearer ${bearer}`,
+      },
     }),
   );
   expect(res.status).toBe(101);

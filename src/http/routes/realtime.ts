@@ -2,18 +2,12 @@ import { Hono } from "hono";
 import { authorize, denialMessage, recordDecision } from "../../auth/authz";
 import { bearerToken, TokenError, verifyToken } from "../../auth/jwt";
 import type { Principal } from "../../auth/principal";
-import { checkTicket, mintTicket } from "../../auth/ticket";
+import { checkTicket, mintTicket, TICKET_HEADER, ticketHeader } from "../../auth/ticket";
 import { isTenantId } from "../../domain/signal";
 import { AppError } from "../../errors";
 import { type AppEnv, tenantClient } from "../context";
 import { requireAuth, unauthenticated } from "../middleware/auth";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
-
-/**
- * The header with which the Worker tells the tenant's object which ticket an upgrade used (`<nonce>.<expiresAtMs>`),
- * so the object can refuse a second upgrade with it. Whatever a client sends under this name is dropped.
- */
-export const TICKET_HEADER = "x-coherence-ticket";
 
 function tenantParam(tenantId: string): string {
   if (!isTenantId(tenantId)) {
@@ -70,7 +64,7 @@ export const realtimeRoutes = new Hono<AppEnv>()
           }
           throw unauthenticated("invalid or expired realtime ticket", check.reason);
         }
-        usedTicket = `${check.nonce}.${check.expiresAtMs}`;
+        usedTicket = ticketHeader(check.nonce, check.expiresAtMs);
       } else {
         const token = bearerToken(c.req.header("authorization"));
         if (!token) throw unauthenticated("the upgrade needs a bearer token or a realtime ticket");
