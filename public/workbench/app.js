@@ -51,7 +51,7 @@ function start(tenant, token) {
   showScore(null);
   session = { tenant, token, cursor: null, points: [], attempt: 0, ws: null, timer: null, acks: 0 };
   el.button.textContent = "Disconnect";
-  open(session);
+  void open(session);
 }
 
 function stop(message, state = "idle") {
@@ -64,11 +64,47 @@ function stop(message, state = "idle") {
   setConn(state, message);
 }
 
-function open(s) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/v1/tenants/${encodeURIComponent(s.tenant)}/graphql`, PROTOCOL);
-  s.ws = ws;
+/** Tries again after the backoff (a lost connection, or a ticket request that did not get through). */
+function retryLater(s, why) {
+  const delay = BACKOFF_MS[Math.min(s.attempt, BACKOFF_MS.length - 1)] * (0.75 + Math.random() / 2);
+  s.attempt++;
+  setConn("reconnecting", `${why}; retrying in ${(delay / 1000).toFixed(1)} s…`);
+  s.timer = setTimeout(() => session === s && open(s), delay);
+}
+
+/**
+ * A browser cannot put the token on a WebSocket upgrade, so each connection first trades it for a realtime ticket
+ * (good for one upgrade, 60 s; docs/api.md §4.5) and opens the socket with `?ticket=`; `connection_init` then
+ * authenticates the connection with the token itself.
+ */
+async function open(s) {
   setConn("connecting", s.attempt ? `Reconnecting (attempt ${s.attempt + 1})…` : "Connecting…");
+  const path = `/v1/tenants/${encodeURIComponent(s.tenant)}`;
+  let ticket;
+  try {
+    const res = await fetch(`${path}/realtime-tickets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${s.token}` },
+    });
+    if (session !== s) return;
+    if (res.status === 401 || res.status === 403) {
+      const body = await res.json().catch(() => null);
+      stop(`The token was refused (${res.status}): ${body?.error?.message ?? "not allowed"}.`, "error");
+      return;
+    }
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    ticket = (await res.json()).ticket;
+  } catch (err) {
+    if (session === s) retryLater(s, `No realtime ticket (${err instanceof Error ? err.message : err})`);
+    return;
+  }
+  if (session !== s) return;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(
+    `${scheme}://${location.host}${path}/graphql?ticket=${encodeURIComponent(ticket)}`,
+    PROTOCOL,
+  );
+  s.ws = ws;
   const send = (msg) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(msg));
   ws.onopen = () => send({ type: "connection_init", payload: { authorization: `Bearer ${s.token}` } });
   ws.onmessage = (ev) => {
@@ -115,10 +151,7 @@ function open(s) {
       stop(`Closed ${ev.code}: ${fatal}.`, "error");
       return;
     }
-    const delay = BACKOFF_MS[Math.min(s.attempt, BACKOFF_MS.length - 1)] * (0.75 + Math.random() / 2);
-    s.attempt++;
-    setConn("reconnecting", `Connection lost (${ev.code || "no code"}); retrying in ${(delay / 1000).toFixed(1)} s…`);
-    s.timer = setTimeout(() => session === s && open(s), delay);
+    retryLater(s, `Connection lost (${ev.code || "no code"})`);
   };
 }
 
@@ -126,7 +159,7 @@ function open(s) {
 window.addEventListener("online", () => {
   if (session && session.ws?.readyState === WebSocket.CLOSED) {
     clearTimeout(session.timer);
-    open(session);
+    void open(session);
   }
 });
 
