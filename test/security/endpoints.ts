@@ -28,8 +28,9 @@ export type Access =
 
 /**
  * How a refusal looks. `rest`: `{"error":{code,message,details}}` with 401/403; `graphql`: `{"errors":[{message,
- * extensions:{code}}]}` with 401/403 and no `data`; `websocket`: the socket closes with 4401/4403 after
- * `connection_init` (and a `subscribe` for another tenant gets an `error` message `FORBIDDEN`).
+ * extensions:{code}}]}` with 401/403 and no `data`; `websocket`: a bad credential on the upgrade is refused with
+ * REST 401/403 before the socket opens, and a bad token in `connection_init` closes it with 4401/4403 (a
+ * `subscribe` for another tenant gets an `error` message `FORBIDDEN`).
  */
 export type DenialShape = "rest" | "graphql" | "websocket";
 
@@ -180,6 +181,19 @@ export const ENDPOINTS: readonly Entry[] = [
     access: { kind: "per-operation" },
     denial: "graphql",
     carries: ["query"],
+  },
+  {
+    method: "POST",
+    path: "/v1/tenants/:tenantId/realtime-tickets",
+    served: "worker",
+    access: { kind: "tenant", scope: "coherence:read" },
+    denial: "rest",
+    request: (tenantId) => ({
+      method: "POST",
+      path: `/v1/tenants/${encodeURIComponent(tenantId)}/realtime-tickets`,
+      headers: {},
+    }),
+    okStatus: 201,
   },
   {
     method: "GET",
