@@ -192,7 +192,11 @@ const countClose = (side, code) => closes[side].set(code, (closes[side].get(code
 function connectOurs(base, tenantId, token) {
   return new Promise((ok, fail) => {
     const url = `${base.replace(/^http/, "ws")}/v1/tenants/${tenantId}/graphql`;
-    const ws = new WebSocket(url, "graphql-transport-ws", { perMessageDeflate: false });
+    // The upgrade carries the token too (docs/api.md §4.5: the Worker checks it before the tenant's object).
+    const ws = new WebSocket(url, "graphql-transport-ws", {
+      perMessageDeflate: false,
+      headers: { authorization: `Bearer ${token}` },
+    });
     const timer = setTimeout(() => {
       ws.terminate();
       fail(new Error("no connection_ack within 30 s"));

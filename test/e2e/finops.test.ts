@@ -84,8 +84,9 @@ describe("usage counters (§7)", () => {
     await new Promise((r) => setTimeout(r, 1100)); // a fresh second for the subscriptions
 
     // Subscriptions: two accepted, one for another tenant refused with an error message.
-    const ws = await RawSocket.open(realtimeUrl(base, tenant));
-    await ws.init(await mintToken(tenant, "coherence:read"));
+    const wsToken = await mintToken(tenant, "coherence:read");
+    const ws = await RawSocket.open(realtimeUrl(base, tenant), wsToken);
+    await ws.init(wsToken);
     ws.subscribe("a", { query: "", id: "pq_tenant_coherence_updates_v1", variables: { tenantId: tenant } });
     ws.subscribe("b", { query: "", id: "pq_coherence_events_v1", variables: { tenantId: tenant } });
     ws.subscribe("c", { query: "", id: "pq_tenant_coherence_updates_v1", variables: { tenantId: other } });

@@ -229,7 +229,7 @@ describe("fuzzing the running service", () => {
     const view = await readScore(svc.baseUrl, tenantId, token);
     expect(view).toMatchObject({ tenantId, score: expected, status: band(expected), signalCount: 3 });
 
-    const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId));
+    const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId), token);
     try {
       await raw.init(token);
       raw.subscribe("events", { query: "", id: "pq_coherence_events_v1", variables: { tenantId } });

@@ -28,7 +28,7 @@ import {
   send,
 } from "./helpers";
 import { type DevKey, readDevKey, UNAUTHENTICATED_VARIANTS, VARIANTS, validToken, variantToken } from "./tokens";
-import { type CloseInfo, type Frame, RawSocket } from "./ws-raw";
+import { type CloseInfo, type Frame, RawSocket, refusedUpgrade } from "./ws-raw";
 
 const ISS = "https://issuer.matrix.e2e.test";
 const AUD = "coherence-matrix-e2e";
@@ -155,11 +155,23 @@ async function verdict(raw: RawSocket): Promise<CloseInfo | "acked"> {
 
 const isData = (f: Frame) => f.type === "next" || f.type === "connection_ack";
 
+describe.concurrent("WebSocket rows × token variants are refused on the upgrade, before the object (§6)", () => {
+  it.each(wsCases)("$name", async ({ name, target, variant }) => {
+    if (target.kind !== "websocket") throw new Error("not a WebSocket row");
+    const refused = await refusedUpgrade(wsUrl(target, victim), tokens.get(name));
+    const denial = DENIAL.rest;
+    expect(refused.status).toBe(UNAUTHENTICATED_VARIANTS.has(variant) ? denial.unauthenticated : denial.forbidden);
+    expect(refused.contentType).toMatch(/json/i);
+    expect(JSON.stringify(refused.body)).not.toContain(marker);
+  });
+});
+
 describe.concurrent("WebSocket rows × token variants are refused at connection_init (§6)", () => {
   it.each(wsCases)("$name", async ({ name, target, variant }) => {
     if (target.kind !== "websocket") throw new Error("not a WebSocket row");
     const token = tokens.get(name);
-    const raw = await RawSocket.open(wsUrl(target, victim));
+    // The upgrade with a valid read token for the victim's path: connection_init is judged on its own.
+    const raw = await RawSocket.open(wsUrl(target, victim), await validToken(key, victim, "coherence:read", ISS, AUD));
     raw.send({ type: "connection_init", payload: token === undefined ? {} : { authorization: `Bearer ${token}` } });
     const outcome = await verdict(raw);
     if (outcome === "acked") {
@@ -181,7 +193,7 @@ describe.concurrent("WebSocket rows × token variants are refused at connection_
     async (target) => {
       if (target.kind !== "websocket") throw new Error("not a WebSocket row");
       const token = await validToken(key, attacker, target.access.scope, ISS, AUD);
-      const raw = await RawSocket.open(wsUrl(target, attacker));
+      const raw = await RawSocket.open(wsUrl(target, attacker), token);
       await raw.init(token);
       raw.subscribe("theirs", { query: "", id: target.op.id, variables: target.op.variables(victim) });
       const err = await raw.next(
@@ -213,8 +225,9 @@ describe.concurrent("every row serves a valid token (control: the refusals above
       return;
     }
     // Subscriptions run on the control tenant, which the control may write to without touching the victim.
-    const raw = await RawSocket.open(wsUrl(target, control));
-    await raw.init(await validToken(key, control, scope, ISS, AUD));
+    const controlToken = await validToken(key, control, scope, ISS, AUD);
+    const raw = await RawSocket.open(wsUrl(target, control), controlToken);
+    await raw.init(controlToken);
     raw.subscribe("s", { query: "", id: target.op.id, variables: target.op.variables(control) });
     // Handled in order: the score's first answer means "s" is registered, so the signal below cannot be missed.
     raw.subscribe("ready", { query: "", id: "pq_tenant_coherence_updates_v1", variables: { tenantId: control } });

@@ -49,8 +49,9 @@ describe("/metrics (§8)", () => {
     const tenant = newTenant("metrics");
     const token = await mintToken(tenant, "coherence:read coherence:write");
     // A live subscriber first, so fan-out latency is observed for every signal accepted below.
-    const ws = await RawSocket.open(realtimeUrl(svc.baseUrl, tenant));
-    await ws.init(await mintToken(tenant, "coherence:read"));
+    const wsToken = await mintToken(tenant, "coherence:read");
+    const ws = await RawSocket.open(realtimeUrl(svc.baseUrl, tenant), wsToken);
+    await ws.init(wsToken);
     ws.subscribe("ev", { query: "", id: "pq_coherence_events_v1", variables: { tenantId: tenant } });
     await new Promise((r) => setTimeout(r, 300));
 

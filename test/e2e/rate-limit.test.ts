@@ -52,10 +52,12 @@ describe("per-tenant rate limit (§8)", () => {
 
   it("counts WebSocket upgrades against the same budget: a burst of connects gets HTTP 429 RATE_LIMITED", async () => {
     const tenantId = newTenant("ws");
+    const token = await mintToken(tenantId, "coherence:read");
     const url = `${svc.baseUrl.replace(/^http/, "ws")}/v1/tenants/${tenantId}/graphql`;
+    // Authenticated upgrades (an anonymous one is refused before it reaches the tenant's limit).
     const attempt = () =>
       new Promise<{ status: number; retryAfter: string | null; body: string }>((ok) => {
-        const ws = new WebSocket(url, "graphql-transport-ws");
+        const ws = new WebSocket(url, "graphql-transport-ws", { headers: { authorization: `Bearer ${token}` } });
         ws.on("open", () => {
           ws.terminate();
           ok({ status: 101, retryAfter: null, body: "" });

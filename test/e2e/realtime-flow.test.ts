@@ -33,7 +33,7 @@ afterEach(async () => {
  * subscription ("sc") answers at once, which shows the events subscription before it is registered.
  */
 async function deadSubscriber(tenantId: string, token: string): Promise<RawSocket> {
-  const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId));
+  const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId), token);
   raws.add(raw);
   await raw.init(token);
   raw.subscribe("ev", byId("pq_coherence_events_v1", { tenantId }));

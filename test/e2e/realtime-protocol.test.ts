@@ -28,13 +28,11 @@ afterAll(async () => {
   await Promise.all([svc?.stop(), off?.stop()]);
 });
 
-/** A raw socket on a fresh tenant's route, plus that tenant and a read token for it. */
+/** A raw socket on a fresh tenant's route (upgraded with a read token), plus that tenant and a `scope` token. */
 async function fresh(scope = READ): Promise<{ tenantId: string; token: string; raw: RawSocket }> {
   const tenantId = newTenant("rt");
-  const [token, raw] = await Promise.all([
-    mintToken(tenantId, scope),
-    RawSocket.open(realtimeUrl(svc.baseUrl, tenantId)),
-  ]);
+  const [token, upgradeToken] = await Promise.all([mintToken(tenantId, scope), mintToken(tenantId, READ)]);
+  const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId), upgradeToken);
   return { tenantId, token, raw };
 }
 
@@ -75,13 +73,15 @@ describe.concurrent("connection_init and close codes (§6)", () => {
   it("closes with 4401 on connection_init with a malformed, expired or missing token", async ({ expect }) => {
     const tenantId = newTenant("rt");
     const expired = await mintToken(tenantId, READ, ["--ttl", "-60"]);
+    // The upgrade itself is authenticated (docs/api.md §4.5); connection_init is judged on its own token.
+    const upgradeToken = await mintToken(tenantId, READ);
     const payloads: Record<string, unknown> = {
       "not a JWT": { authorization: "Bearer not-a-jwt" },
       expired: { authorization: `Bearer ${expired}` },
       "no authorization": {},
     };
     for (const [what, payload] of Object.entries(payloads)) {
-      const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId));
+      const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId), upgradeToken);
       raw.send({ type: "connection_init", payload });
       const closed = await raw.closedWithin(5_000);
       expect(closed.code, `${what}: ${closed.reason}`).toBe(4401);
@@ -90,7 +90,7 @@ describe.concurrent("connection_init and close codes (§6)", () => {
         what,
       ).not.toContain("connection_ack");
     }
-    const bare = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId));
+    const bare = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId), upgradeToken);
     bare.send({ type: "connection_init" });
     expect((await bare.closedWithin(5_000)).code, "connection_init without payload").toBe(4401);
   });
@@ -99,13 +99,14 @@ describe.concurrent("connection_init and close codes (§6)", () => {
     expect,
   }) => {
     const tenantId = newTenant("rt");
+    const upgradeToken = await mintToken(tenantId, READ);
     const tokens = {
       "another tenant": await mintToken(newTenant("other"), READ_WRITE),
       "coherence:write only": await mintToken(tenantId, "coherence:write"),
       "operator (*) with finops:read metrics:read": await mintToken("*", "finops:read metrics:read"),
     };
     for (const [what, token] of Object.entries(tokens)) {
-      const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId));
+      const raw = await RawSocket.open(realtimeUrl(svc.baseUrl, tenantId), upgradeToken);
       raw.send({ type: "connection_init", payload: { authorization: `Bearer ${token}` } });
       const closed = await raw.closedWithin(5_000);
       expect(closed.code, `${what}: ${closed.reason}`).toBe(4403);
@@ -252,10 +253,31 @@ describe.concurrent("per-subscription errors leave the connection open (§6)", (
 });
 
 describe("plain HTTP on the realtime route", () => {
-  it("answers a GET without an upgrade with 426 and a JSON error", async () => {
+  it("answers a GET without an upgrade with 426 and a JSON error (with a credential; without one, 401)", async () => {
     const tenantId = newTenant("rt");
-    const res = await send(realtimeUrl(svc.baseUrl, tenantId).replace(/^ws/, "http"));
-    expectRestError(res, 426);
+    const url = realtimeUrl(svc.baseUrl, tenantId).replace(/^ws/, "http");
+    expectRestError(await send(url, { headers: { authorization: `Bearer ${await mintToken(tenantId, READ)}` } }), 426);
+    expectRestError(await send(url), 401, "UNAUTHENTICATED");
+  });
+
+  it("refuses an upgrade without a valid credential at the edge: 401, or 403 for another tenant's token", async ({
+    expect,
+  }) => {
+    const tenantId = newTenant("rt");
+    const url = realtimeUrl(svc.baseUrl, tenantId);
+    for (const [what, bearer, status] of [
+      ["no credential", undefined, 401],
+      ["not a JWT", "not-a-jwt", 401],
+      ["expired", await mintToken(tenantId, READ, ["--ttl", "-60"]), 401],
+      ["another tenant", await mintToken(newTenant("other"), READ), 403],
+      ["coherence:write only", await mintToken(tenantId, "coherence:write"), 403],
+    ] as const) {
+      const refused = await refusedUpgrade(url, bearer);
+      expect(refused.status, what).toBe(status);
+      expect(refused.contentType, what).toMatch(/json/i);
+    }
+    const garbage = await refusedUpgrade(`${url}?ticket=rt1.bm9wZQ.1.x.y`);
+    expect(garbage.status).toBe(401);
   });
 
   it("answers 503 FEATURE_DISABLED on the route, with or without an upgrade, when FEATURE_COHERENCE=false", async ({

@@ -63,7 +63,11 @@ export function addressingForms(op: SubOp, variables: Record<string, unknown>): 
   };
 }
 
-/** A stock graphql-ws client for a tenant's realtime route, authenticated as the contract says. */
+/**
+ * A stock graphql-ws client for a tenant's realtime route, authenticated as the contract says for a browser: each
+ * connection's URL carries a fresh realtime ticket (`url: async () => …`, docs/api.md §4.5), and `connection_init`
+ * the token.
+ */
 export function stockClient(
   baseUrl: string,
   tenantId: string,
@@ -71,7 +75,8 @@ export function stockClient(
   webSocketImpl: unknown = WebSocket,
 ): Client {
   return createClient({
-    url: realtimeUrl(baseUrl, tenantId),
+    url: async () =>
+      `${realtimeUrl(baseUrl, tenantId)}?ticket=${encodeURIComponent(await realtimeTicket(baseUrl, tenantId, token))}`,
     webSocketImpl,
     connectionParams: { authorization: `Bearer ${token}` },
     retryAttempts: 0,
@@ -197,4 +202,15 @@ export function pongGate(): { impl: typeof WebSocket; release: () => void } {
       for (const s of sockets) s.flush();
     },
   };
+}
+
+/** A realtime ticket for one upgrade of `tenantId`'s path (`POST /v1/tenants/{t}/realtime-tickets`). */
+export async function realtimeTicket(baseUrl: string, tenantId: string, token: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/v1/tenants/${encodeURIComponent(tenantId)}/realtime-tickets`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`realtime-tickets answered ${res.status}: ${text}`);
+  return (JSON.parse(text) as { ticket: string }).ticket;
 }

@@ -9,6 +9,8 @@ declare module "ws" {
       closeTimeout?: number;
       handshakeTimeout?: number;
       perMessageDeflate?: boolean;
+      /** Extra headers of the upgrade request (e.g. `authorization`). */
+      headers?: Record<string, string>;
     }
   }
 

@@ -69,10 +69,17 @@ export class RawSocket {
     });
   }
 
-  /** Opens a socket with the graphql-transport-ws subprotocol; resolves once the upgrade has succeeded. */
-  static open(url: string): Promise<RawSocket> {
+  /**
+   * Opens a socket with the graphql-transport-ws subprotocol; resolves once the upgrade has succeeded. The upgrade
+   * carries `bearer` as `Authorization: Bearer` (docs/api.md §4.5); a URL with `?ticket=` needs none.
+   */
+  static open(url: string, bearer?: string): Promise<RawSocket> {
     const startedAt = Date.now();
-    const ws = new WebSocket(url, SUBPROTOCOL, { closeTimeout: RAW_CLOSE_TIMEOUT_MS, perMessageDeflate: false });
+    const ws = new WebSocket(url, SUBPROTOCOL, {
+      closeTimeout: RAW_CLOSE_TIMEOUT_MS,
+      perMessageDeflate: false,
+      ...(bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {}),
+    });
     const raw = new RawSocket(ws, startedAt);
     return within(
       new Promise<RawSocket>((ok, fail) => {
@@ -124,8 +131,14 @@ export class RawSocket {
 }
 
 /** Tries a WebSocket upgrade that the service is expected to refuse; returns the HTTP answer it gave instead. */
-export function refusedUpgrade(url: string): Promise<{ status: number; contentType: string; body: unknown }> {
-  const ws = new WebSocket(url, SUBPROTOCOL, { perMessageDeflate: false });
+export function refusedUpgrade(
+  url: string,
+  bearer?: string,
+): Promise<{ status: number; contentType: string; body: unknown }> {
+  const ws = new WebSocket(url, SUBPROTOCOL, {
+    perMessageDeflate: false,
+    ...(bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {}),
+  });
   return within(
     new Promise((ok, fail) => {
       ws.on("open", () => {
