@@ -113,7 +113,14 @@ export function runWs(
 ): Promise<WsOutcome> {
   const url = `${baseUrl.replace(/^http/, "ws")}/v1/tenants/${encodeURIComponent(c.tenant)}/graphql`;
   const out: WsOutcome = { refused: null, closed: null, answered: false, received: [], errors: [], timedOut: false };
-  const ws = new WebSocket(url, c.protocols, { perMessageDeflate: false, closeTimeout: 500, handshakeTimeout: 10_000 });
+  // Every upgrade carries the fuzzed tenant's read token (docs/api.md §4.5): what is fuzzed is the path, the
+  // subprotocols and the frames; a path naming another (or no valid) tenant is refused 403/400 at the edge.
+  const ws = new WebSocket(url, c.protocols, {
+    perMessageDeflate: false,
+    closeTimeout: 500,
+    handshakeTimeout: 10_000,
+    headers: { authorization: `Bearer ${tokens.read}` },
+  });
   return new Promise<WsOutcome>((ok) => {
     let grace: ReturnType<typeof setTimeout> | undefined;
     let done = false;
