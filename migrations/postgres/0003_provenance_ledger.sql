@@ -17,12 +17,6 @@ CREATE TABLE IF NOT EXISTS provenance_ledger (
 CREATE UNIQUE INDEX IF NOT EXISTS provenance_ledger_provenance ON provenance_ledger (tenant_id, provenance_id);
 CREATE INDEX IF NOT EXISTS provenance_ledger_received ON provenance_ledger (received_at_ms);
 
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'coherence_writer') THEN
-    CREATE ROLE coherence_writer NOLOGIN;
-  END IF;
-END
-$$;
+-- coherence_writer exists: 0002_least_privilege.sql creates it.
 REVOKE ALL ON provenance_ledger FROM coherence_writer;
 GRANT SELECT, INSERT ON provenance_ledger TO coherence_writer;

@@ -2,9 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Principal } from "../../src/auth/principal";
 import { loadConfig } from "../../src/config";
-import type { GraphQLServerContext } from "../../src/graphql/context";
 import { yoga } from "../../src/graphql/yoga";
-import { Tracer } from "../../src/telemetry/tracer";
+import { graphqlContext } from "./helpers";
 // The Worker entry installs the compiled policy in this isolate (as it does for every request).
 import "../../src/index";
 
@@ -20,19 +19,7 @@ const ADHOC = {
 
 async function run(settings: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
   const config = loadConfig({ ...(env as unknown as Record<string, string>), ...settings });
-  const raw = new TextEncoder().encode(JSON.stringify(ADHOC));
-  const ctx: GraphQLServerContext = {
-    env: env as Env,
-    config,
-    principal: reader,
-    log: { op: "graphql", tenant_id: TENANT, provenance_id: null, error_code: null },
-    usage: { counted: false },
-    observations: [],
-    trace: { tracer: Tracer.disabled, span: Tracer.disabled.startSpan("") },
-    body: raw as Uint8Array<ArrayBuffer>,
-    parsedBody: ADHOC,
-    receivedAtMs: Date.now(),
-  };
+  const ctx = graphqlContext(ADHOC, reader, config);
   const res = await yoga.fetch(
     new Request("https://coherence.test/graphql", {
       method: "POST",

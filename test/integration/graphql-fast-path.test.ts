@@ -1,11 +1,9 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Principal } from "../../src/auth/principal";
-import { loadConfig } from "../../src/config";
 import type { GraphQLServerContext } from "../../src/graphql/context";
 import { executePersisted, regularMediaType } from "../../src/graphql/execute";
 import { yoga } from "../../src/graphql/yoga";
-import { Tracer } from "../../src/telemetry/tracer";
+import { graphqlContext } from "./helpers";
 // The Worker entry installs the compiled policy in this isolate (without it every operation is refused alike,
 // and the comparison below would only compare refusals).
 import "../../src/index";
@@ -16,21 +14,7 @@ import "../../src/index";
 const TENANT = "fast-path-a";
 const ts = () => new Date(Date.now() - 60_000).toISOString();
 
-function context(body: unknown, principal: Principal, config = loadConfig(env)): GraphQLServerContext {
-  const raw = new TextEncoder().encode(JSON.stringify(body));
-  return {
-    env: env as Env,
-    config,
-    principal,
-    log: { op: "graphql", tenant_id: principal.tenant, provenance_id: null, error_code: null },
-    usage: { counted: false },
-    observations: [],
-    trace: { tracer: Tracer.disabled, span: Tracer.disabled.startSpan("") },
-    body: raw as Uint8Array<ArrayBuffer>,
-    parsedBody: body,
-    receivedAtMs: Date.now(),
-  };
-}
+const context = graphqlContext;
 
 const writer: Principal = { tenant: TENANT, scopes: new Set(["coherence:read", "coherence:write"]), subjectHash: "t" };
 const reader: Principal = { tenant: TENANT, scopes: new Set(["coherence:read"]), subjectHash: "t" };

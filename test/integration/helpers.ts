@@ -1,8 +1,12 @@
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { importPKCS8, SignJWT } from "jose";
 import type { TenantObject } from "../../durable-objects/tenant";
+import type { Principal } from "../../src/auth/principal";
+import { type Config, loadConfig } from "../../src/config";
 import type { NormalizedSignal } from "../../src/domain/signal";
 import type { IngestCommand } from "../../src/domain/tenant-protocol";
+import type { GraphQLServerContext } from "../../src/graphql/context";
+import { Tracer } from "../../src/telemetry/tracer";
 
 const testEnv = env as unknown as Env & { TEST_SIGNING_KEY: string };
 
@@ -14,6 +18,44 @@ export async function token(claims: { tenant: string; scope: string }, ttlSecond
     .setIssuedAt(now)
     .setExpirationTime(now + ttlSeconds)
     .sign(await importPKCS8(testEnv.TEST_SIGNING_KEY, "ES256"));
+}
+
+/**
+ * A WebSocket upgrade of `tenantId`'s realtime route through the Worker, with the graphql-ws subprotocol and, when
+ * given, `Authorization: Bearer` (docs/api.md §4.5) or `?ticket=`.
+ */
+export function upgrade(tenantId: string, credential: { bearer?: string; ticket?: string } = {}): Promise<Response> {
+  const query = credential.ticket ? `?ticket=${encodeURIComponent(credential.ticket)}` : "";
+  return exports.default.fetch(
+    new Request(`https://coherence.test/v1/tenants/${tenantId}/graphql${query}`, {
+      headers: {
+        Upgrade: "websocket",
+        "Sec-WebSocket-Protocol": "graphql-transport-ws",
+        ...(credential.bearer ? { authorization: `Bearer ${credential.bearer}` } : {}),
+      },
+    }),
+  );
+}
+
+/** The context the `/graphql` route hands yoga and the fast path, for a POST of `body` by `principal`. */
+export function graphqlContext(
+  body: unknown,
+  principal: Principal,
+  config: Config = loadConfig(env),
+): GraphQLServerContext {
+  const raw = new TextEncoder().encode(JSON.stringify(body));
+  return {
+    env: env as Env,
+    config,
+    principal,
+    log: { op: "graphql", tenant_id: principal.tenant, provenance_id: null, error_code: null },
+    usage: { counted: false },
+    observations: [],
+    trace: { tracer: Tracer.disabled, span: Tracer.disabled.startSpan("") },
+    body: raw as Uint8Array<ArrayBuffer>,
+    parsedBody: body,
+    receivedAtMs: Date.now(),
+  };
 }
 
 /** A normalized signal for direct RPC calls. */

@@ -1,12 +1,12 @@
 import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { SocketRecord } from "../../durable-objects/socket-table";
 import type { TenantObject } from "../../durable-objects/tenant";
 import { ACK_GRACE_MS, MAX_UNACKED_EVENTS, PAGE_EVENTS } from "../../src/realtime/coalesce";
 import { decodeCursor } from "../../src/realtime/cursor";
 import { Close } from "../../src/realtime/protocol";
-import { command, signal, token } from "./helpers";
+import { command, signal, token, upgrade } from "./helpers";
 
 // Flow control of the tenant object's fan-out inside workerd, with a client that answers pings only when told to.
 // The object's clock is injected and its sub-second timers (coalesced flushes, the slow-client re-check) are run
@@ -25,15 +25,7 @@ interface Client {
 /** Opens a graphql-ws connection through the Worker and completes `connection_init`; pings stay unanswered. */
 async function connect(tenantId: string): Promise<Client> {
   const bearer = await token({ tenant: tenantId, scope: "coherence:read coherence:write" });
-  const res = await exports.default.fetch(
-    new Request(`https://coherence.test/v1/tenants/${tenantId}/graphql`, {
-      headers: {
-        Upgrade: "websocket",
-        "Sec-WebSocket-Protocol": "graphql-transport-ws",
-        authorization: `Bearer ${bearer}`,
-      },
-    }),
-  );
+  const res = await upgrade(tenantId, { bearer });
   expect(res.status).toBe(101);
   const ws = res.webSocket as WebSocket;
   ws.accept();

@@ -1,24 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { token } from "./helpers";
+import { token, upgrade } from "./helpers";
 
 // The upgrade carries a credential the Worker checks before the tenant's object sees it (docs/api.md §4.5):
 // a bearer token, or a realtime ticket that is good for one upgrade. Refusals cost the tenant nothing.
-
-const upgrade = (tenantId: string, opts: { bearer?: string; ticket?: string } = {}) =>
-  exports.default.fetch(
-    new Request(
-      `https://coherence.test/v1/tenants/${tenantId}/graphql${opts.ticket ? `?ticket=${encodeURIComponent(opts.ticket)}` : ""}`,
-      {
-        headers: {
-          Upgrade: "websocket",
-          "Sec-WebSocket-Protocol": "graphql-transport-ws",
-          ...(opts.bearer ? { authorization: `Bearer ${opts.bearer}` } : {}),
-        },
-      },
-    ),
-  );
 
 async function ticketFor(tenantId: string, bearer: string): Promise<Response> {
   return exports.default.fetch(

@@ -1,7 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { token } from "./helpers";
+import { token, upgrade } from "./helpers";
 
 interface Socket {
   ws: WebSocket;
@@ -10,15 +10,7 @@ interface Socket {
 
 /** Opens a graphql-ws connection to the tenant's route through the Worker and completes the handshake. */
 async function connect(tenantId: string, bearer: string): Promise<Socket> {
-  const res = await exports.default.fetch(
-    new Request(`https://coherence.test/v1/tenants/${tenantId}/graphql`, {
-      headers: {
-        Upgrade: "websocket",
-        "Sec-WebSocket-Protocol": "graphql-transport-ws",
-        authorization: `Bearer ${bearer}`,
-      },
-    }),
-  );
+  const res = await upgrade(tenantId, { bearer });
   expect(res.status).toBe(101);
   const ws = res.webSocket as WebSocket;
   ws.accept();
