@@ -15,6 +15,12 @@ export default defineConfig({
   test: {
     projects: [
       {
+        resolve: {
+          // graphql 16 has no `exports` map: vite resolves its ESM build (`module`) for our code, while Node loads
+          // its CommonJS build for graphql-yoga and envelop. Two copies refuse each other's schema ("from another
+          // module or realm"), so the unit tests that drive yoga in Node use the one Node loads.
+          alias: [{ find: /^graphql$/, replacement: "graphql/index.js" }],
+        },
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
