@@ -1,36 +1,46 @@
-// `npm run check`: every static check, each on its own line — the workbench bundle is up to date, Biome (format and
-// lint), TypeScript for the Worker, the tests, the e2e and browser tests and the Kafka bridge, and actionlint on the
-// CI workflow. Runs them all, writes .tmp/check-results.json (one entry per check, for `npm test`'s summary) and
-// exits 1 when any failed. (`wrangler deploy --dry-run` is a gate of the evidence bundle, the last step of `npm test`.)
+// `npm run check`: every static check of the project, each run even when one before it failed, so one run lists
+// every problem. Exits 1 when any check failed. Writes `.tmp/check.json` (one entry per check) for `npm test`'s
+// summary, where each check counts as one test.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { root, toolEnv } from "./lib/env.mjs";
 
-const node = process.execPath;
-const bin = (...p) => join(root, "node_modules", ...p);
-const tsc = (project) => ({ name: `tsc -p ${project}`, args: [bin("typescript", "bin", "tsc"), "-p", project] });
+const node = join(root, "node_modules", ".bin", "node");
+const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+const biome = join(root, "node_modules", "@biomejs", "biome", "bin", "biome");
 
-export const CHECKS = [
-  { name: "workbench bundle up to date", args: [join(root, "scripts", "workbench-bundle.mjs"), "--check"] },
-  { name: "biome check", args: [bin("@biomejs", "biome", "bin", "biome"), "check", "."] },
-  tsc("."),
-  tsc("test"),
-  tsc("test/e2e"),
-  tsc("test/browser"),
-  tsc("bridges/kafka"),
-  // actionlint is built from the Go module proxy into .cache/ on first use (a minute or two, once).
-  { name: "actionlint (.github/workflows)", args: [join(root, "scripts", "lint-ci.mjs")] },
+/** @type {Array<[name: string, args: string[]]>} each run with the project's Node 22 */
+const CHECKS = [
+  ["workbench bundle up to date", [join(root, "scripts", "workbench-bundle.mjs"), "--check"]],
+  ["biome (format + lint)", [biome, "check", "."]],
+  ["tsc: worker", [tsc, "-p", "."]],
+  ["tsc: unit and integration tests", [tsc, "-p", "test"]],
+  ["tsc: e2e tests", [tsc, "-p", "test/e2e"]],
+  ["tsc: browser tests", [tsc, "-p", "test/browser"]],
+  ["tsc: kafka bridge", [tsc, "-p", "bridges/kafka"]],
+  // The Node scripts' JSDoc types (what the tests import from scripts/ is typed there, nowhere else).
+  ["tsc: scripts (JSDoc)", [tsc, "-p", "scripts"]],
+  // .github/workflows/*.yml (actionlint is built from the Go module proxy into .cache/ on first use).
+  ["actionlint (CI workflow)", [join(root, "scripts", "lint-ci.mjs")]],
 ];
 
-const results = [];
-for (const check of CHECKS) {
-  process.stdout.write(`\n--- check: ${check.name} ---\n`);
-  const r = spawnSync(node, check.args, { cwd: root, env: toolEnv(), stdio: "inherit" });
-  results.push({ name: check.name, ok: r.status === 0 });
+const env = toolEnv();
+/** @type {Array<{ name: string; ok: boolean; exit: number | null; seconds: number }>} */
+const checks = [];
+for (const [name, args] of CHECKS) {
+  process.stdout.write(`\n--- check: ${name}\n`);
+  const started = Date.now();
+  const r = spawnSync(node, args, { cwd: root, env, stdio: "inherit" });
+  const seconds = Math.round((Date.now() - started) / 100) / 10;
+  checks.push({ name, ok: r.status === 0, exit: r.status, seconds });
 }
+
 mkdirSync(join(root, ".tmp"), { recursive: true });
-writeFileSync(join(root, ".tmp", "check-results.json"), `${JSON.stringify(results, null, 2)}\n`);
-process.stdout.write("\n");
-for (const r of results) process.stdout.write(`${r.ok ? "ok  " : "FAIL"} ${r.name}\n`);
-process.exit(results.every((r) => r.ok) ? 0 : 1);
+writeFileSync(join(root, ".tmp", "check.json"), `${JSON.stringify({ checks }, null, 2)}\n`);
+const failed = checks.filter((c) => !c.ok);
+process.stdout.write(`\n${checks.map((c) => `${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.seconds} s)`).join("\n")}\n`);
+process.stdout.write(
+  failed.length === 0 ? `check: all ${checks.length} passed\n` : `check: ${failed.length} of ${checks.length} FAILED\n`,
+);
+process.exit(failed.length === 0 ? 0 : 1);

@@ -12,7 +12,7 @@ export const ACTIONLINT_VERSION = "v1.7.12";
 const binDir = join(root, ".cache", "actionlint", ACTIONLINT_VERSION);
 const actionlintPath = join(binDir, "actionlint");
 const SHELLCHECK = "/usr/bin/shellcheck";
-const log = (msg) => process.stderr.write(`[lint-ci] ${msg}\n`);
+const log = (/** @type {string} */ msg) => process.stderr.write(`[lint-ci] ${msg}\n`);
 
 /** Path to actionlint, built with the machine's Go toolchain when it is not cached yet. */
 export function ensureActionlint() {

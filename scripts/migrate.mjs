@@ -8,13 +8,16 @@ import { root } from "./lib/env.mjs";
 import { localSettings } from "./lib/settings.mjs";
 
 const settings = localSettings("");
-const files = (dir, ext) =>
+const files = (/** @type {string} */ dir, /** @type {string} */ ext) =>
   readdirSync(join(root, "migrations", dir))
     .filter((f) => f.endsWith(ext))
     .sort()
     .map((f) => join(root, "migrations", dir, f));
 
-/** Applies the Postgres migrations to `url`. */
+/**
+ * Applies the Postgres migrations to `url`.
+ * @param {string} url
+ */
 export function migratePostgres(url) {
   for (const file of files("postgres", ".sql")) {
     const r = spawnSync("psql", [url, "-v", "ON_ERROR_STOP=1", "-q", "-f", file], { encoding: "utf8" });
@@ -23,7 +26,11 @@ export function migratePostgres(url) {
   }
 }
 
-/** Applies the Neo4j migrations over the Query API. */
+/**
+ * Applies the Neo4j migrations over the Query API.
+ * @param {{ url: string; user: string; password: string; database: string }} target
+ * @returns {Promise<void>}
+ */
 export async function migrateNeo4j({ url, user, password, database }) {
   const endpoint = `${url.replace(/\/+$/, "")}/db/${database}/query/v2`;
   const auth = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;

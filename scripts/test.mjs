@@ -1,90 +1,101 @@
-// `npm test`: the whole suite on a fresh clone. Installs dependencies when needed, runs `npm run check` (bundle,
-// format, lint, typecheck, actionlint), the OPA policy tests, the unit and workerd tests together
-// with coverage (80 % of lines, 100 % on the score) and the Kafka bridge's unit tests, then the end-to-end tests
-// against `npm start` (with real Postgres, Neo4j, Redis/Upstash, Kafka, Prometheus and an OpenTelemetry
-// collector), the workbench in headless Chromium, and last the evidence bundle. Ends with one "N passed, N failed"
-// line that counts every check, every OPA case and every test; a step that fails without a failed test (a coverage
-// gate, a crash, a server that would not start) counts as one failure, so the line never says 0 failed then.
+// `npm test`: the whole suite on a fresh clone, each gate once. Installs dependencies when needed, runs
+// `npm run check` (workbench bundle, format, lint, typecheck, actionlint), the OPA policy tests, the unit and
+// workerd integration tests in one coverage run (≥ 80 % lines over src/ and durable-objects/, 100 % on the score)
+// and the Kafka bridge's unit tests, then the end-to-end tests against `npm start` (with real Postgres, Neo4j,
+// Redis/Upstash, Kafka, Prometheus and an OpenTelemetry collector), the workbench in headless Chromium, and last
+// the evidence bundle (which also builds the Worker with `wrangler deploy --dry-run`). Ends with one
+// "N passed, N failed" line that counts every check, test case and evidence gate (scripts/lib/summary.mjs).
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDeps } from "./lib/deps.mjs";
 import { root, toolEnv } from "./lib/env.mjs";
-import { stepCounts } from "./lib/summary.mjs";
+import { checkCounts, evidenceCounts, opaCounts, summarize, vitestCounts } from "./lib/summary.mjs";
 
 ensureDeps();
 const node = join(root, "node_modules", ".bin", "node");
 const env = toolEnv();
 
-function step(name, args) {
+/** @type {import("./lib/summary.mjs").StepResult[]} */
+const steps = [];
+
+/**
+ * Runs one step and counts it from the report it writes (removed first, so a stale one is never read).
+ * @param {string} name
+ * @param {string} cmd
+ * @param {string[]} args
+ * @template T the report's shape (parsed JSON)
+ * @param {{ report?: string; count?: (report: T) => import("./lib/summary.mjs").Counts }} [opts]
+ */
+function step(name, cmd, args, { report, count } = {}) {
   process.stdout.write(`\n=== ${name} ===\n`);
-  const r = spawnSync(node, args, { cwd: root, env, stdio: "inherit" });
-  return r.status === 0;
+  if (report) rmSync(report, { force: true });
+  const r = spawnSync(cmd, args, { cwd: root, env, stdio: "inherit" });
+  let counts = null;
+  if (report && count && existsSync(report)) {
+    try {
+      counts = count(JSON.parse(readFileSync(report, "utf8")));
+    } catch (err) {
+      process.stderr.write(`${name}: unreadable report ${report}: ${err instanceof Error ? err.message : err}\n`);
+    }
+  }
+  steps.push({ name, ok: r.status === 0, counts });
 }
 
-const results = [];
+/**
+ * @param {string} name
+ * @param {string[]} args
+ */
 function vitest(name, args) {
-  const out = join(root, ".tmp", `vitest-${name}.json`);
-  rmSync(out, { force: true });
-  const ok = step(`vitest ${name}`, [
-    join(root, "node_modules", "vitest", "vitest.mjs"),
-    "run",
-    ...args,
-    "--reporter=default",
-    "--reporter=json",
-    `--outputFile.json=${out}`,
-  ]);
-  const { passed, failed } = stepCounts(existsSync(out) ? JSON.parse(readFileSync(out, "utf8")) : null, ok);
-  results.push({ numPassedTests: passed, numFailedTests: failed });
-  return ok;
+  const report = join(root, ".tmp", `vitest-${name}.json`);
+  step(
+    `vitest ${name}`,
+    node,
+    [
+      join(root, "node_modules", "vitest", "vitest.mjs"),
+      "run",
+      ...args,
+      "--reporter=default",
+      "--reporter=json",
+      `--outputFile.json=${report}`,
+    ],
+    { report, count: vitestCounts },
+  );
 }
 
-/** Adds a step's own results file (one entry per check or test case) to the summary (scripts/lib/summary.mjs). */
-function countFrom(file, stepOk) {
-  const path = join(root, ".tmp", file);
-  const { passed, failed } = stepCounts(existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : null, stepOk);
-  results.push({ numPassedTests: passed, numFailedTests: failed });
-}
-
-let ok = true;
-// `npm run check` (scripts/check.mjs): bundle, Biome, every tsc project, actionlint — each counted.
-rmSync(join(root, ".tmp", "check-results.json"), { force: true });
-process.stdout.write("\n=== npm run check ===\n");
-const check = spawnSync("npm", ["run", "-s", "check"], { cwd: root, env, stdio: "inherit" });
-countFrom("check-results.json", check.status === 0);
-ok = check.status === 0 && ok;
-// OPA: every `opa test` case, coverage >= 95 % and policy/authz.wasm up to date against the .rego, each counted
+// Format, lint, typecheck (Worker, tests, scripts' JSDoc), actionlint: one test per check command.
+step("npm run check", "npm", ["run", "check"], { report: join(root, ".tmp", "check.json"), count: checkCounts });
+// OPA: each `opa test` case, coverage >= 95 % and the committed policy/authz.wasm checked against the .rego
 // (builds OPA from the Go module proxy into .cache/ on first use).
-rmSync(join(root, ".tmp", "policy-results.json"), { force: true });
-const policyOk = step("policy: opa test + wasm", [join(root, "scripts", "policy.mjs"), "test"]);
-countFrom("policy-results.json", policyOk);
-ok = policyOk && ok;
-// The unit and workerd tiers in one run, so istanbul's coverage covers src/ and durable-objects/ from both
-// (gates: 80 % of lines, 100 % of src/domain/score.ts; vitest.config.ts).
-ok = vitest("unit-integration", ["--project", "unit", "--project", "integration", "--coverage"]) && ok;
-ok = vitest("kafka-bridge-unit", ["--config", "bridges/kafka/vitest.config.ts"]) && ok;
+step("policy: opa test + wasm", node, [join(root, "scripts", "policy.mjs"), "test"], {
+  report: join(root, ".tmp", "opa-test.json"),
+  count: opaCounts,
+});
+// One run of both tiers, so istanbul merges the Node and workerd coverage into one report and gates it
+// (vitest.config.ts `coverage`); the same command as `npm run test:coverage`.
+vitest("unit-integration", ["--project", "unit", "--project", "integration", "--coverage"]);
+vitest("kafka-bridge-unit", ["--config", "bridges/kafka/vitest.config.ts"]);
 // The test collector for the trace tests (tools/otelcol) is built once into .cache/ before the e2e run, so no
 // test's setup pays the first build (minutes on two cores).
-const collectorOk = step("build: OpenTelemetry test collector", [
+step("build: OpenTelemetry test collector", node, [
   "--input-type=module",
   "-e",
   "await (await import('./scripts/lib/otelcol.mjs')).ensureOtelcol()",
 ]);
-if (!collectorOk) results.push({ numPassedTests: 0, numFailedTests: 1 });
-ok = collectorOk && ok;
-ok = vitest("e2e", ["--project", "e2e"]) && ok;
+vitest("e2e", ["--project", "e2e"]);
 // Installs Debian's chromium on first use (scripts/lib/chromium.mjs), then drives the workbench page.
-ok = vitest("browser", ["--project", "browser"]) && ok;
-
+vitest("browser", ["--project", "browser"]);
 // The evidence bundle (.evidence/): the SLO gate (short), junit + coverage of this run, SBOM, vulnerability and
-// policy reports, dashboard and alert rules (promtool), provenance manifest. Last, so it sees this run's reports.
-// Each of its gates (SBOM, vulnerabilities, dashboards and alert rules, deploy dry-run, SLO gate …) counts once.
-rmSync(join(root, ".tmp", "evidence-results.json"), { force: true });
-const evidenceOk = step("evidence bundle (npm run evidence)", [join(root, "scripts", "evidence.mjs")]);
-countFrom("evidence-results.json", evidenceOk);
-ok = evidenceOk && ok;
+// policy reports, dashboard and alert rules (promtool), the Worker bundle (`wrangler deploy --dry-run`), provenance
+// manifest. Last, so it sees this run's reports; one test per gate.
+step("evidence bundle (npm run evidence)", node, [join(root, "scripts", "evidence.mjs")], {
+  report: join(root, ".evidence", "provenance", "run_manifest.json"),
+  count: evidenceCounts,
+});
 
-const passed = results.reduce((n, r) => n + (r.numPassedTests ?? 0), 0);
-const failed = results.reduce((n, r) => n + (r.numFailedTests ?? 0), 0);
-process.stdout.write(`\n${ok ? "OK" : "FAILED"}: ${passed} passed, ${failed} failed\n`);
-process.exit(ok && failed === 0 && passed > 0 ? 0 : 1);
+const summary = summarize(steps);
+process.stdout.write(
+  `\n${summary.perStep.map((s) => `${s.ok ? "ok  " : "FAIL"} ${s.name}: ${s.passed} passed, ${s.failed} failed`).join("\n")}\n`,
+);
+process.stdout.write(`\n${summary.line}\n`);
+process.exit(summary.ok ? 0 : 1);

@@ -1,12 +1,16 @@
 // A server process started by our scripts (Neo4j harness, Kafka broker, test collector): its exit, a SIGKILL if
 // this Node process ends first, and a graceful stop. Plain Node.
 
+/** @typedef {{ code: number | null; signal: NodeJS.Signals | null }} ChildExit */
+
 /**
  * Supervises `child`: `exited` says whether it has ended, `exit` resolves with `{ code, signal }` when it does.
  * Until `terminate` or `kill` is called, the child is killed (SIGKILL) if this process exits.
+ * @param {import("node:child_process").ChildProcess} child
  */
 export function supervise(child) {
   let exited = false;
+  /** @type {Promise<ChildExit>} */
   const exit = new Promise((ok) => {
     child.on("exit", (code, signal) => {
       exited = true;
@@ -25,6 +29,8 @@ export function supervise(child) {
     /**
      * SIGTERM, then SIGKILL if it is still running after `graceMs`. `afterSignal` runs right after the SIGTERM
      * (e.g. closing stdin). Resolves with the exit, or `null` when the child had ended already.
+     * @param {number} graceMs
+     * @returns {Promise<ChildExit | null>}
      */
     async terminate(graceMs, afterSignal = () => {}) {
       process.off("exit", killOnExit);

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 /** Where Debian's `chromium` package puts the browser; playwright-core is pointed at it (`executablePath`). */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
+/** @param {string[]} args */
 function apt(args) {
   process.stderr.write(`[chromium] apt-get ${args.join(" ")}\n`);
   const result = spawnSync("apt-get", args, {

@@ -23,7 +23,7 @@ export async function devKeys() {
     try {
       linkSync(tmp, keyPath); // atomic: fails if another process created the pair first
     } catch (err) {
-      if (err.code !== "EEXIST") throw err;
+      if (/** @type {NodeJS.ErrnoException} */ (err).code !== "EEXIST") throw err;
     } finally {
       rmSync(tmp, { force: true });
     }

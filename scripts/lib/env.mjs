@@ -4,9 +4,13 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const root = resolve(import.meta.dirname, "..", "..");
-export const bin = (name) => join(root, "node_modules", ".bin", name);
+export const bin = (/** @type {string} */ name) => join(root, "node_modules", ".bin", name);
 
-/** Process environment for child tools. */
+/**
+ * Process environment for child tools.
+ * @param {Record<string, string>} [extra]
+ * @returns {NodeJS.ProcessEnv}
+ */
 export function toolEnv(extra = {}) {
   const tmp = join(root, ".tmp");
   mkdirSync(join(tmp, "xdg"), { recursive: true });

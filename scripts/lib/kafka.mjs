@@ -33,6 +33,8 @@ export const KAFKA_VERSION = "4.1.1";
  * The broker's runtime classpath: `mvn dependency:list -DincludeScope=runtime` of org.apache.kafka:kafka_2.13:4.1.1
  * (45 jars), plus log4j-slf4j-impl (the binding Kafka's own distribution ships). [groupId, artifactId, version, sha1]
  * — the SHA-1s are Maven Central's `.jar.sha1` files. Regenerate the list when KAFKA_VERSION changes.
+ * @typedef {[groupId: string, artifactId: string, version: string, sha1: string]} Jar
+ * @type {Jar[]}
  */
 const JARS = [
   ["com.dynatrace.hash4j", "hash4j", "0.22.0", "2d61bfb5b38469cb76141b06dc68d36a9007e9ad"],
@@ -93,18 +95,37 @@ const m2Dir = join(cacheDir, "m2");
 const cdsPath = join(homeDir, "app.jsa");
 const cdsStampPath = join(homeDir, "app.jsa.stamp");
 
-const log = (msg) => process.stderr.write(`[kafka] ${msg}\n`);
-const javaBin = () => (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, "bin", "java") : "java");
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+/**
+ * A running broker started by {@link startKafka}.
+ * @typedef {object} RunningKafka
+ * @property {string} brokers `127.0.0.1:<port>`, the broker's PLAINTEXT listener (KAFKA_BROKERS).
+ * @property {number} port
+ * @property {number} controllerPort The KRaft controller listener (not for clients).
+ * @property {string} dataDir Where the metadata and topic logs live; a restart on the same directory keeps them.
+ * @property {number} pid The JVM's process id.
+ * @property {() => string} output What the broker logged (warnings and errors, plus its start line).
+ * @property {Promise<import("./child.mjs").ChildExit>} exited Settles when the JVM exits, for whatever reason.
+ * @property {() => Promise<void>} stop Controlled shutdown (SIGTERM, SIGKILL after 30 s); removes the data
+ *   directory when startKafka made it.
+ * @property {() => Promise<void>} kill SIGKILL, for crash tests; the data directory stays.
+ */
 
+const log = (/** @type {string} */ msg) => process.stderr.write(`[kafka] ${msg}\n`);
+const javaBin = () => (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, "bin", "java") : "java");
+const sleep = (/** @type {number} */ ms) => new Promise((ok) => setTimeout(ok, ms));
+
+/** @param {Jar} jar */
 const relPath = ([group, artifact, version]) =>
   `${group.replaceAll(".", "/")}/${artifact}/${version}/${artifact}-${version}.jar`;
+/** @param {Jar} jar */
 const jarName = ([, artifact, version]) => `${artifact}-${version}.jar`;
 
+/** @param {string} file */
 function sha1Of(file) {
   return createHash("sha1").update(readFileSync(file)).digest("hex");
 }
 
+/** @param {string} url */
 async function download(url) {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -112,13 +133,17 @@ async function download(url) {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       return Buffer.from(await res.arrayBuffer());
     } catch (err) {
-      if (attempt >= 3) throw new Error(`[kafka] cannot download ${url}: ${err.message}`);
+      if (attempt >= 3)
+        throw new Error(`[kafka] cannot download ${url}: ${err instanceof Error ? err.message : String(err)}`);
       await sleep(1000 * attempt);
     }
   }
 }
 
-/** Puts one jar into lib/, from .cache/m2 or Maven Central, and checks it against its pinned SHA-1. */
+/**
+ * Puts one jar into lib/, from .cache/m2 or Maven Central, and checks it against its pinned SHA-1.
+ * @param {Jar} jar
+ */
 async function fetchJar(jar) {
   const want = jar[3];
   const dest = join(libDir, jarName(jar));
@@ -199,6 +224,7 @@ logger.started.name = kafka.server.KafkaRaftServer
 logger.started.level = INFO
 `;
 
+/** @param {{ dataDir: string; port: number; controllerPort: number; props: Record<string, string> }} opts */
 function serverProperties({ dataDir, port, controllerPort, props }) {
   const base = {
     "process.roles": "broker,controller",
@@ -233,6 +259,10 @@ function serverProperties({ dataDir, port, controllerPort, props }) {
     .join("\n")}\n`;
 }
 
+/**
+ * @param {string[]} args
+ * @param {string} what
+ */
 function runJava(args, what) {
   const r = spawnSync(javaBin(), args, { cwd: root, encoding: "utf8" });
   if (r.error) throw new Error(`[kafka] cannot run ${javaBin()} (${r.error.message}): install a JDK 17 or 21`);
@@ -250,6 +280,11 @@ function javaVersion() {
   return r.stderr;
 }
 
+/**
+ * @param {number} port
+ * @param {number} deadline
+ * @returns {Promise<void>}
+ */
 function waitForPort(port, deadline) {
   return new Promise((ok, fail) => {
     const attempt = () => {
@@ -277,6 +312,7 @@ function waitForPort(port, deadline) {
  * @param {{ dataDir?: string, port?: number, controllerPort?: number, heapMb?: number, timeoutMs?: number,
  *   props?: Record<string, string> }} [opts] ports default to free ones; without `dataDir` a fresh directory
  *   under .tmp/ is used and removed by stop(). `props` adds or overrides server properties.
+ * @returns {Promise<RunningKafka>}
  */
 export async function startKafka({
   dataDir,
@@ -287,12 +323,13 @@ export async function startKafka({
   props = {},
 } = {}) {
   const classpath = await ensureKafka();
+  /** @type {string | undefined} */
   let ownDir;
   if (!dataDir) {
     mkdirSync(join(root, ".tmp"), { recursive: true });
     ownDir = mkdtempSync(join(root, ".tmp", "kafka-"));
   }
-  const dir = dataDir ?? ownDir;
+  const dir = dataDir ?? /** @type {string} */ (ownDir);
   mkdirSync(dir, { recursive: true });
   const brokerPort = port || (await freePort());
   let ctlPort = controllerPort || (await freePort());
@@ -350,7 +387,7 @@ export async function startKafka({
   child.on("error", (err) => {
     output += `spawn error: ${err.message}\n`;
   });
-  const keep = (d) => {
+  const keep = (/** @type {Buffer | string} */ d) => {
     output += d;
     if (output.length > 2_000_000) output = output.slice(-1_000_000);
     if (process.env.KAFKA_VERBOSE) process.stderr.write(d);
@@ -378,21 +415,23 @@ export async function startKafka({
   };
 
   try {
-    await new Promise((ok, fail) => {
-      const lines = createInterface({ input: child.stderr });
-      const timer = setTimeout(() => fail(new Error(`[kafka] not started within ${timeoutMs} ms`)), timeoutMs);
-      lines.on("line", (line) => {
-        keep(`${line}\n`);
-        if (line.includes("Kafka Server started")) {
+    await /** @type {Promise<void>} */ (
+      new Promise((ok, fail) => {
+        const lines = createInterface({ input: child.stderr });
+        const timer = setTimeout(() => fail(new Error(`[kafka] not started within ${timeoutMs} ms`)), timeoutMs);
+        lines.on("line", (line) => {
+          keep(`${line}\n`);
+          if (line.includes("Kafka Server started")) {
+            clearTimeout(timer);
+            ok();
+          }
+        });
+        proc.exit.then(({ code, signal }) => {
           clearTimeout(timer);
-          ok();
-        }
-      });
-      proc.exit.then(({ code, signal }) => {
-        clearTimeout(timer);
-        fail(new Error(`[kafka] the broker exited (${signal ?? `code ${code}`}) before it was ready`));
-      });
-    });
+          fail(new Error(`[kafka] the broker exited (${signal ?? `code ${code}`}) before it was ready`));
+        });
+      })
+    );
     await waitForPort(brokerPort, started + timeoutMs);
     log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s: 127.0.0.1:${brokerPort}`);
     return {
@@ -400,7 +439,7 @@ export async function startKafka({
       port: brokerPort,
       controllerPort: ctlPort,
       dataDir: dir,
-      pid: child.pid,
+      pid: /** @type {number} */ (child.pid), // defined: the broker logged its start
       output: () => output,
       exited: proc.exit,
       stop,

@@ -3,11 +3,16 @@
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((ok) => setTimeout(ok, ms));
 
 /**
  * Runs `fn` while holding the lock `lockDir`. A lock older than `staleMs` is taken to be left by a dead process
  * and removed; waiting longer than `waitMs` (default: no limit) fails with an error naming `what`.
+ * @template T
+ * @param {string} lockDir
+ * @param {() => T | Promise<T>} fn
+ * @param {{ staleMs?: number; waitMs?: number; pollMs?: number; what?: string }} [opts]
+ * @returns {Promise<T>}
  */
 export async function withDirLock(
   lockDir,
@@ -21,7 +26,7 @@ export async function withDirLock(
       mkdirSync(lockDir);
       break;
     } catch (err) {
-      if (err.code !== "EEXIST") throw err;
+      if (/** @type {NodeJS.ErrnoException} */ (err).code !== "EEXIST") throw err;
       let age = 0;
       try {
         age = Date.now() - statSync(lockDir).mtimeMs;

@@ -38,10 +38,29 @@ const MAIN_CLASS = "dev.coherence.neo4jharness.Neo4jHarnessMain";
 export const NEO4J_TEST_USER = "neo4j";
 export const NEO4J_TEST_PASSWORD = "coherence-test";
 
-const log = (msg) => process.stderr.write(`[neo4j] ${msg}\n`);
-const javaBin = () => (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, "bin", "java") : "java");
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+/**
+ * A running Neo4j started by {@link startNeo4j}.
+ * @typedef {object} RunningNeo4j
+ * @property {string} httpUrl `http://127.0.0.1:<port>`; the Query API is `POST {httpUrl}/db/{database}/query/v2`.
+ * @property {string} boltUrl `bolt://127.0.0.1:<port>`
+ * @property {string} user Basic auth: user `neo4j`.
+ * @property {string} password
+ * @property {string} database Always `neo4j` (Community has one user database).
+ * @property {number} pid The JVM's process id.
+ * @property {() => string} output What the JVM printed.
+ * @property {Promise<import("./child.mjs").ChildExit>} exited Settles when the JVM exits, for whatever reason.
+ * @property {() => Promise<void>} stop Stops the JVM (SIGTERM, SIGKILL after 60 s) and removes the store directory
+ *   it made.
+ */
 
+const log = (/** @type {string} */ msg) => process.stderr.write(`[neo4j] ${msg}\n`);
+const javaBin = () => (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, "bin", "java") : "java");
+const sleep = (/** @type {number} */ ms) => new Promise((ok) => setTimeout(ok, ms));
+
+/**
+ * @param {string} dir
+ * @returns {string[]}
+ */
 function listFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)],
@@ -63,6 +82,7 @@ function buildHash() {
   return hash.digest("hex");
 }
 
+/** @param {string} want */
 function isBuilt(want) {
   return (
     existsSync(stampPath) &&
@@ -72,6 +92,7 @@ function isBuilt(want) {
   );
 }
 
+/** @returns {Promise<void>} */
 function runMaven() {
   return new Promise((ok, fail) => {
     const args = ["-q", "-B", "-Dstyle.color=never", `-Dmaven.repo.local=${m2Dir}`, "package"];
@@ -117,6 +138,10 @@ export async function ensureNeo4jHarness() {
   return `${jarPath}:${readFileSync(classpathPath, "utf8").trim()}`;
 }
 
+/**
+ * @param {string} url
+ * @param {number} deadline
+ */
 async function waitForHttp(url, deadline) {
   let last = "";
   while (Date.now() < deadline) {
@@ -126,7 +151,7 @@ async function waitForHttp(url, deadline) {
       if (res.ok) return;
       last = `HTTP ${res.status}`;
     } catch (err) {
-      last = err.message;
+      last = err instanceof Error ? err.message : String(err);
     }
     await sleep(200);
   }
@@ -144,18 +169,17 @@ async function waitForHttp(url, deadline) {
  *   .tmp/ that stop() removes. `timeoutMs` bounds the start after the build (default 180 s). `profile`: "test" (default)
  *   starts fast for a short-lived test server (C1 compiler only, 512 MB heap); "server" runs the JVM as a user would
  *   run a database (its normal optimizing compiler, a 2 GB heap): `npm run services` and the sinks benchmark.
- * @returns {Promise<{ httpUrl: string, boltUrl: string, user: string, password: string, database: string,
- *   pid: number, output: () => string, exited: Promise<{ code: number | null, signal: string | null }>,
- *   stop: () => Promise<void> }>}
+ * @returns {Promise<RunningNeo4j>}
  */
 export async function startNeo4j({ httpPort = 0, boltPort = 0, dataDir, timeoutMs = 180_000, profile = "test" } = {}) {
   const classpath = await ensureNeo4jHarness();
+  /** @type {string | undefined} */
   let ownDataDir;
   if (!dataDir) {
     mkdirSync(join(root, ".tmp"), { recursive: true });
     ownDataDir = mkdtempSync(join(root, ".tmp", "neo4j-"));
   }
-  const storeDir = dataDir ?? ownDataDir;
+  const storeDir = dataDir ?? /** @type {string} */ (ownDataDir);
   mkdirSync(storeDir, { recursive: true });
 
   // Test profile: C1 only and class-data sharing, for a server that lives for one test run (start-up time is what
@@ -219,6 +243,7 @@ export async function startNeo4j({ httpPort = 0, boltPort = 0, dataDir, timeoutM
   };
 
   try {
+    /** @type {{ httpUrl: string; boltUrl: string }} */
     const ready = await new Promise((ok, fail) => {
       const lines = createInterface({ input: child.stdout });
       const timer = setTimeout(() => fail(new Error(`[neo4j] no NEO4J_READY line within ${timeoutMs} ms`)), timeoutMs);
@@ -227,7 +252,7 @@ export async function startNeo4j({ httpPort = 0, boltPort = 0, dataDir, timeoutM
         const m = /^NEO4J_READY (\S+) (\S+)$/.exec(line);
         if (m) {
           clearTimeout(timer);
-          ok({ httpUrl: m[1], boltUrl: m[2] });
+          ok({ httpUrl: String(m[1]), boltUrl: String(m[2]) });
         }
       });
       proc.exit.then(({ code, signal }) => {
@@ -242,7 +267,7 @@ export async function startNeo4j({ httpPort = 0, boltPort = 0, dataDir, timeoutM
       user: NEO4J_TEST_USER,
       password: NEO4J_TEST_PASSWORD,
       database: "neo4j",
-      pid: child.pid,
+      pid: /** @type {number} */ (child.pid), // defined: the JVM printed its READY line
       output: () => output,
       exited: proc.exit,
       stop,

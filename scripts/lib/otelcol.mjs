@@ -21,8 +21,55 @@ export const otelcolPath = join(outDir, "otelcol");
 const stampPath = join(outDir, "build.stamp");
 const lockDir = join(root, ".cache", "otelcol.lock");
 
-const log = (msg) => process.stderr.write(`[otelcol] ${msg}\n`);
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const log = (/** @type {string} */ msg) => process.stderr.write(`[otelcol] ${msg}\n`);
+const sleep = (/** @type {number} */ ms) => new Promise((ok) => setTimeout(ok, ms));
+
+/**
+ * A span as the collector received it, flattened from OTLP JSON (attribute values unwrapped).
+ * @typedef {object} CollectedSpan
+ * @property {string} traceId 32 lowercase hex digits.
+ * @property {string} spanId 16 lowercase hex digits.
+ * @property {string} parentSpanId 16 hex digits, or `""` for a root span.
+ * @property {string} name
+ * @property {"unspecified" | "internal" | "server" | "client" | "producer" | "consumer"} kind
+ * @property {string} startTimeUnixNano Decimal string (OTLP JSON encodes 64-bit integers as strings).
+ * @property {string} endTimeUnixNano
+ * @property {Record<string, unknown>} attributes
+ * @property {Array<{ name: string; attributes: Record<string, unknown> }>} events
+ * @property {Array<{ traceId: string; spanId: string }>} links
+ * @property {{ code: number; message: string }} status 0 unset, 1 ok, 2 error.
+ * @property {Record<string, unknown>} resource The resource's attributes (`service.name` …).
+ * @property {{ name: string; version: string }} scope
+ */
+
+/**
+ * A running test collector.
+ * @typedef {object} RunningCollector
+ * @property {string} otlpHttpUrl Base URL of the OTLP/HTTP receiver (`POST {otlpHttpUrl}/v1/traces`): the value
+ *   for OTEL_EXPORTER_OTLP_ENDPOINT.
+ * @property {string} captureUrl Base URL of the capture exporter (`GET`/`DELETE {captureUrl}/v1/traces`).
+ * @property {number | undefined} pid
+ * @property {() => Promise<{ resourceSpans?: unknown[] }>} traces Everything received so far, as one OTLP JSON
+ *   ExportTraceServiceRequest.
+ * @property {() => Promise<CollectedSpan[]>} spans Everything received so far, one record per span, in arrival order.
+ * @property {(predicate: (spans: CollectedSpan[]) => boolean, opts?: { timeoutMs?: number }) => Promise<CollectedSpan[]>} waitForSpans
+ *   Polls spans() until `predicate` holds (default timeout 10 s); returns the spans that satisfied it.
+ * @property {() => Promise<void>} clear Forgets every span received so far.
+ * @property {() => string} output What the collector printed (warnings and errors only).
+ * @property {() => Promise<void>} stop SIGTERM (SIGKILL after 10 s) and removal of the generated config.
+ */
+
+/**
+ * The parts of OTLP JSON (ExportTraceServiceRequest) that `flattenSpans` reads.
+ * @typedef {{ key: string; value?: OtlpAnyValue }} OtlpKeyValue
+ * @typedef {{ stringValue?: string; boolValue?: boolean; intValue?: string | number; doubleValue?: number;
+ *   arrayValue?: { values?: OtlpAnyValue[] }; kvlistValue?: { values?: OtlpKeyValue[] }; bytesValue?: string }} OtlpAnyValue
+ * @typedef {{ resourceSpans?: Array<{ resource?: { attributes?: OtlpKeyValue[] }; scopeSpans?: Array<{
+ *   scope?: { name?: string; version?: string }; spans?: Array<{ traceId: string; spanId: string;
+ *   parentSpanId?: string; name: string; kind?: number; startTimeUnixNano: string; endTimeUnixNano: string;
+ *   attributes?: OtlpKeyValue[]; events?: Array<{ name: string; attributes?: OtlpKeyValue[] }>;
+ *   links?: Array<{ traceId: string; spanId: string }>; status?: { code?: number; message?: string } }> }> }> }} OtlpTraces
+ */
 
 /** Hash of what the binary depends on: the module files, the source and the Go toolchain. */
 function buildHash() {
@@ -41,11 +88,16 @@ function buildHash() {
   return hash.digest("hex");
 }
 
+/** @param {string} want */
 function isBuilt(want) {
   return existsSync(otelcolPath) && existsSync(stampPath) && readFileSync(stampPath, "utf8").trim() === want;
 }
 
-/** `go build -v` in tools/otelcol, reporting progress (packages compiled, elapsed time) every 15 s. */
+/**
+ * `go build -v` in tools/otelcol, reporting progress (packages compiled, elapsed time) every 15 s.
+ * @param {string} output
+ * @returns {Promise<number>} the number of packages compiled
+ */
 function goBuild(output) {
   return new Promise((ok, fail) => {
     const started = Date.now();
@@ -107,29 +159,43 @@ export async function ensureOtelcol() {
   return otelcolPath;
 }
 
-/** OTLP AnyValue (JSON form) → a plain JavaScript value. */
+/**
+ * OTLP AnyValue (JSON form) → a plain JavaScript value.
+ * @param {OtlpAnyValue | undefined} v
+ * @returns {unknown}
+ */
 function anyValue(v) {
   if (!v || typeof v !== "object") return undefined;
   if ("stringValue" in v) return v.stringValue;
   if ("boolValue" in v) return v.boolValue;
   if ("intValue" in v) return Number(v.intValue);
   if ("doubleValue" in v) return Number(v.doubleValue);
-  if ("arrayValue" in v) return (v.arrayValue.values ?? []).map(anyValue);
-  if ("kvlistValue" in v) return attributes(v.kvlistValue.values);
+  if (v.arrayValue) return (v.arrayValue.values ?? []).map(anyValue);
+  if (v.kvlistValue) return attributes(v.kvlistValue.values);
   if ("bytesValue" in v) return v.bytesValue;
   return undefined;
 }
 
+/**
+ * @param {OtlpKeyValue[] | undefined} list
+ * @returns {Record<string, unknown>}
+ */
 function attributes(list) {
   return Object.fromEntries((list ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
 }
 
+/** @type {Array<CollectedSpan["kind"]>} */
 const KINDS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
 
-/** Flattens an OTLP JSON ExportTraceServiceRequest into one record per span. */
+/**
+ * Flattens an OTLP JSON ExportTraceServiceRequest into one record per span.
+ * @param {unknown} doc what the capture exporter served (OTLP JSON; see {@link OtlpTraces})
+ * @returns {CollectedSpan[]}
+ */
 export function flattenSpans(doc) {
+  /** @type {CollectedSpan[]} */
   const out = [];
-  for (const rs of doc.resourceSpans ?? []) {
+  for (const rs of /** @type {OtlpTraces} */ (doc).resourceSpans ?? []) {
     const resource = attributes(rs.resource?.attributes);
     for (const ss of rs.scopeSpans ?? []) {
       for (const s of ss.spans ?? []) {
@@ -154,6 +220,10 @@ export function flattenSpans(doc) {
   return out;
 }
 
+/**
+ * @param {number} otlpPort
+ * @param {number} capturePort
+ */
 function configYaml(otlpPort, capturePort) {
   // Loopback only; the collector's own metrics endpoint (:8888 by default) is switched off.
   return `receivers:
@@ -182,6 +252,7 @@ service:
  * a free one. Builds the binary first when needed (see {@link ensureOtelcol}).
  *
  * @param {{ port?: number, timeoutMs?: number }} [opts]
+ * @returns {Promise<RunningCollector>}
  */
 export async function startCollector({ port, timeoutMs = 30_000 } = {}) {
   const bin = await ensureOtelcol();
@@ -238,9 +309,10 @@ export async function startCollector({ port, timeoutMs = 30_000 } = {}) {
   const traces = async () => {
     const res = await fetch(`${captureUrl}/v1/traces`);
     if (!res.ok) throw new Error(`[otelcol] GET ${captureUrl}/v1/traces: HTTP ${res.status}`);
-    return res.json();
+    return /** @type {{ resourceSpans?: unknown[] }} */ (await res.json());
   };
   const spans = async () => flattenSpans(await traces());
+  /** @type {RunningCollector["waitForSpans"]} */
   const waitForSpans = async (predicate, { timeoutMs: waitMs = 10_000 } = {}) => {
     const until = Date.now() + waitMs;
     for (;;) {

@@ -31,24 +31,49 @@ const HOST = "127.0.0.1";
 const PG_OS_USER = "postgres";
 const PG_LIB = "/usr/lib/postgresql";
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
-const log = (tag, msg) => process.stderr.write(`[${tag}] ${msg}\n`);
+const log = (/** @type {string} */ tag, /** @type {string} */ msg) => process.stderr.write(`[${tag}] ${msg}\n`);
+
+/**
+ * A cluster started (or reused) by {@link startPostgres}.
+ * @typedef {object} RunningPostgres
+ * @property {string} url `postgres://coherence:coherence@127.0.0.1:<port>/coherence`
+ * @property {number} port
+ * @property {string} dataDir
+ * @property {() => Promise<void>} stop `pg_ctl -m fast stop`; a no-op when it is not running.
+ */
+/**
+ * The WebSocket proxy started by {@link startWsproxy}.
+ * @typedef {object} RunningWsproxy
+ * @property {string} url The value for `neonConfig.wsProxy`: `127.0.0.1:<port>/v1` (the driver appends
+ *   `?address=<host>:<port>`).
+ * @property {number} port
+ * @property {() => Promise<void>} stop
+ */
+/**
+ * @typedef {{ asPostgres?: boolean; cwd?: string; env?: NodeJS.ProcessEnv; input?: string; echo?: boolean }} RunOptions
+ */
 
 /**
  * Runs a command and resolves with its exit code and output. `asPostgres` runs it as the `postgres` OS user when
  * we are root (via runuser). `echo` forwards its output to stderr as it comes (for long steps such as apt-get).
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {RunOptions} [opts]
+ * @returns {Promise<{ code: number; stdout: string; stderr: string }>}
  */
 function run(cmd, args, { asPostgres = false, cwd, env, input, echo = false } = {}) {
+  /** @type {[string, string[]]} */
   const [file, argv] = asPostgres && isRoot() ? ["runuser", ["-u", PG_OS_USER, "--", cmd, ...args]] : [cmd, args];
   return new Promise((ok, fail) => {
     const stdin = input === undefined ? "ignore" : "pipe";
     const child = spawn(file, argv, { cwd, env: env ?? process.env, stdio: [stdin, "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => {
+    child.stdout?.on("data", (d) => {
       stdout += d;
       if (echo) process.stderr.write(d);
     });
-    child.stderr.on("data", (d) => {
+    child.stderr?.on("data", (d) => {
       stderr += d;
       if (echo) process.stderr.write(d);
     });
@@ -61,6 +86,12 @@ function run(cmd, args, { asPostgres = false, cwd, env, input, echo = false } = 
   });
 }
 
+/**
+ * @param {string} tag
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {RunOptions} [opts]
+ */
 async function mustRun(tag, cmd, args, opts) {
   const result = await run(cmd, args, opts);
   if (result.code !== 0) {
@@ -70,11 +101,15 @@ async function mustRun(tag, cmd, args, opts) {
   return result;
 }
 
-/** Resolves once something accepts TCP connections on 127.0.0.1:port (true), or false after one failed try. */
+/**
+ * Resolves once something accepts TCP connections on 127.0.0.1:port (true), or false after one failed try.
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
 function portAnswers(port) {
   return new Promise((ok) => {
     const socket = connect({ host: HOST, port });
-    const done = (answered) => {
+    const done = (/** @type {boolean} */ answered) => {
       socket.destroy();
       ok(answered);
     };
@@ -94,7 +129,7 @@ function findPgBin() {
     .filter((v) => /^\d+$/.test(v))
     .filter((v) => existsSync(join(PG_LIB, v, "bin", "initdb")) && existsSync(join(PG_LIB, v, "bin", "pg_ctl")))
     .sort((a, b) => Number(b) - Number(a));
-  return majors.length > 0 ? join(PG_LIB, majors[0], "bin") : null;
+  return majors[0] !== undefined ? join(PG_LIB, majors[0], "bin") : null;
 }
 
 /**
@@ -153,7 +188,10 @@ async function disableDebianClusters() {
   }
 }
 
-/** The port in a running cluster's postmaster.pid (4th line), or null. */
+/**
+ * The port in a running cluster's postmaster.pid (4th line), or null.
+ * @param {string} dataDir
+ */
 function runningPort(dataDir) {
   try {
     const port = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[3]);
@@ -163,6 +201,7 @@ function runningPort(dataDir) {
   }
 }
 
+/** @param {string} file */
 function tail(file, lines = 30) {
   try {
     return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
@@ -171,13 +210,15 @@ function tail(file, lines = 30) {
   }
 }
 
-const confString = (s) => `'${s.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+const confString = (/** @type {string} */ s) => `'${s.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
 
 /**
  * Starts (creating it on first use) a PostgreSQL cluster in `dataDir`, listening on 127.0.0.1:`port` only, with a
  * role and database `coherence` (password `coherence`, SCRAM auth). Reuses an existing cluster in `dataDir`; a
  * cluster already running there on the same port is reused as is. Resolves with its connection URL and `stop()`
  * (`pg_ctl -m fast stop`).
+ * @param {{ dataDir: string; port?: number }} opts
+ * @returns {Promise<RunningPostgres>}
  */
 export async function startPostgres({ dataDir, port = DEFAULT_PG_PORT }) {
   const started = Date.now();
@@ -321,17 +362,41 @@ export async function startPostgres({ dataDir, port = DEFAULT_PG_PORT }) {
 // address (only the one Postgres allowed), and copy bytes both ways, one binary frame per chunk.
 
 /**
+ * The part of `ws` 8 the proxy uses (the package ships no types, and @types/ws is not installed).
+ * @typedef {object} WsSocket
+ * @property {number} readyState
+ * @property {number} OPEN
+ * @property {number} CONNECTING
+ * @property {(data: Buffer, opts: { binary: boolean }) => void} send
+ * @property {() => void} close
+ * @property {() => void} terminate
+ * @property {((event: "message", fn: (data: Buffer | Buffer[]) => void) => void)
+ *   & ((event: "close" | "error", fn: () => void) => void)} on
+ */
+/**
+ * @typedef {{ WebSocketServer: new (opts: { noServer: boolean; perMessageDeflate: boolean }) => {
+ *   clients: Set<WsSocket>;
+ *   handleUpgrade(req: import("node:http").IncomingMessage, socket: import("node:stream").Duplex, head: Buffer,
+ *     cb: (ws: WsSocket) => void): void } }} WsModule
+ */
+/** A variable, not a literal, so TypeScript does not look for the package's (absent) types; {@link WsModule} says them. */
+const WS_PACKAGE = "ws";
+
+/**
  * Starts the proxy on 127.0.0.1:`port`, allowed to reach only 127.0.0.1:`pgPort`. Resolves once listening, with
  * `url`: the value for `neonConfig.wsProxy` (the driver appends `?address=host:port`), and `stop()`.
+ * @param {{ pgPort?: number; port?: number; verbose?: boolean }} opts
+ * @returns {Promise<RunningWsproxy>}
  */
 export async function startWsproxy({ pgPort = DEFAULT_PG_PORT, port = DEFAULT_WSPROXY_PORT, verbose = false }) {
-  const { WebSocketServer } = await import("ws");
+  const { WebSocketServer } = /** @type {WsModule} */ (await import(WS_PACKAGE));
   const { createServer } = await import("node:http");
   const allowed = `${HOST}:${pgPort}`;
   const server = createServer((_req, res) => {
     res.writeHead(426, { "content-type": "text/plain" }).end("websocket only\n");
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  /** @type {Set<import("node:net").Socket>} */
   const sockets = new Set();
   server.on("upgrade", (req, socket, head) => {
     const url = new URL(req.url ?? "/", `http://${HOST}`);
@@ -344,6 +409,7 @@ export async function startWsproxy({ pgPort = DEFAULT_PG_PORT, port = DEFAULT_WS
       const tcp = connect({ host: HOST, port: pgPort });
       sockets.add(tcp);
       if (verbose) log("wsproxy", `connection → ${allowed}`);
+      /** @type {Buffer[]} */
       const pending = [];
       tcp.on("connect", () => {
         for (const chunk of pending.splice(0)) tcp.write(chunk);
@@ -367,10 +433,12 @@ export async function startWsproxy({ pgPort = DEFAULT_PG_PORT, port = DEFAULT_WS
       tcp.on("error", end);
     });
   });
-  await new Promise((ok, fail) => {
-    server.once("error", fail);
-    server.listen(port, HOST, ok);
-  });
+  await /** @type {Promise<void>} */ (
+    new Promise((ok, fail) => {
+      server.once("error", fail);
+      server.listen(port, HOST, () => ok());
+    })
+  );
   log("wsproxy", `ready on ${HOST}:${port} → ${allowed}`);
   return {
     url: `${HOST}:${port}/v1`,
@@ -378,7 +446,7 @@ export async function startWsproxy({ pgPort = DEFAULT_PG_PORT, port = DEFAULT_WS
     async stop() {
       for (const s of sockets) s.destroy();
       for (const c of wss.clients) c.terminate();
-      await new Promise((ok) => server.close(() => ok()));
+      await /** @type {Promise<void>} */ (new Promise((ok) => server.close(() => ok())));
     },
   };
 }

@@ -8,13 +8,19 @@ export const PROMETHEUS_PATH = "/usr/bin/prometheus";
 export const PROMTOOL_PATH = "/usr/bin/promtool";
 
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
-const log = (msg) => process.stderr.write(`[prometheus] ${msg}\n`);
+const log = (/** @type {string} */ msg) => process.stderr.write(`[prometheus] ${msg}\n`);
 
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Promise<string>}
+ */
 function mustRun(cmd, args, env) {
   return new Promise((ok, fail) => {
     const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    const collect = (d) => {
+    const collect = (/** @type {Buffer} */ d) => {
       output += d;
       process.stderr.write(d);
     };

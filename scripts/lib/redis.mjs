@@ -20,18 +20,40 @@ export const DEFAULT_REDIS_PORT = 56379;
 const HOST = "127.0.0.1";
 const REDIS_SERVER = "/usr/bin/redis-server";
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
-const log = (tag, msg) => process.stderr.write(`[${tag}] ${msg}\n`);
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const log = (/** @type {string} */ tag, /** @type {string} */ msg) => process.stderr.write(`[${tag}] ${msg}\n`);
+const sleep = (/** @type {number} */ ms) => new Promise((ok) => setTimeout(ok, ms));
+
+/** @typedef {import("./resp.mjs").RedisReply} RedisReply */
+/** @typedef {import("./resp.mjs").RedisCommand} RedisCommand */
+
+/**
+ * A Redis server started (or reused) by {@link startRedis}.
+ * @typedef {object} RunningRedis
+ * @property {number} port
+ * @property {string} url `redis://127.0.0.1:<port>`
+ * @property {string} dataDir The real path of the data directory (AOF in `appendonlydir/`, `redis.conf`, `redis.log`).
+ * @property {number} pid The redis-server process id.
+ * @property {Promise<{ code: number | null; signal: NodeJS.Signals | null }>} exited Settles when the process
+ *   exits, for whatever reason (signal and code unknown for a reused server).
+ * @property {() => Promise<void>} stop SHUTDOWN and wait for the exit (SIGKILL after 10 s); a no-op once it has
+ *   exited or when it was reused.
+ */
 
 // ---------------------------------------------------------------------------------------------------------------
 // The server
 
-/** Runs a command; resolves with its exit code and output (echoed to stderr as it comes when `echo`). */
+/**
+ * Runs a command; resolves with its exit code and output (echoed to stderr as it comes when `echo`).
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ env?: NodeJS.ProcessEnv; echo?: boolean }} [opts]
+ * @returns {Promise<{ code: number; output: string }>}
+ */
 function run(cmd, args, { env, echo = false } = {}) {
   return new Promise((ok, fail) => {
     const child = spawn(cmd, args, { env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    const collect = (d) => {
+    const collect = (/** @type {Buffer} */ d) => {
       output += d;
       if (echo) process.stderr.write(d);
     };
@@ -42,6 +64,11 @@ function run(cmd, args, { env, echo = false } = {}) {
   });
 }
 
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ env?: NodeJS.ProcessEnv; echo?: boolean }} [opts]
+ */
 async function mustRun(cmd, args, opts) {
   const result = await run(cmd, args, opts);
   if (result.code !== 0) {
@@ -86,7 +113,10 @@ export async function ensureRedisInstalled() {
   return REDIS_SERVER;
 }
 
-/** Whether `pid` is a live redis-server (not a zombie, not another program that got the number). */
+/**
+ * Whether `pid` is a live redis-server (not a zombie, not another program that got the number).
+ * @param {number} pid
+ */
 function isRedisAlive(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -97,6 +127,7 @@ function isRedisAlive(pid) {
   }
 }
 
+/** @param {string} file */
 function tail(file, lines = 20) {
   try {
     return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
@@ -105,10 +136,14 @@ function tail(file, lines = 20) {
   }
 }
 
-const confString = (s) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
-const text = (reply) => (Buffer.isBuffer(reply) ? reply.toString("utf8") : JSON.stringify(reply));
+const confString = (/** @type {string} */ s) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+const text = (/** @type {RedisReply} */ reply) =>
+  Buffer.isBuffer(reply) ? reply.toString("utf8") : JSON.stringify(reply);
 
-/** The data directory of whatever Redis answers on `port`, or null when nothing does. */
+/**
+ * The data directory of whatever Redis answers on `port`, or null when nothing does.
+ * @param {number} port
+ */
 async function servedDir(port) {
   try {
     const reply = await redisCommand(port, ["CONFIG", "GET", "dir"], { timeoutMs: 1000 });
@@ -119,6 +154,7 @@ async function servedDir(port) {
 }
 
 // Children still running when this process exits get SIGTERM (Redis then shuts down cleanly).
+/** @type {Set<import("node:child_process").ChildProcess>} */
 const children = new Set();
 process.on("exit", () => {
   for (const child of children) child.kill("SIGTERM");
@@ -129,6 +165,8 @@ process.on("exit", () => {
  * pid file) in `dataDir` and the AOF persistence above. Resolves once it answers with `{ port, url, dataDir,
  * pid, exited, stop() }`. When our Redis of `dataDir` already runs on `port` (another process's), that one is used and
  * `stop()` leaves it alone; on another port, this fails rather than run two servers on one AOF.
+ * @param {{ dataDir: string; port?: number }} opts
+ * @returns {Promise<RunningRedis>}
  */
 export async function startRedis({ dataDir, port = DEFAULT_REDIS_PORT }) {
   const started = Date.now();
@@ -144,6 +182,7 @@ export async function startRedis({ dataDir, port = DEFAULT_REDIS_PORT }) {
   if (runningPid > 0 && isRedisAlive(runningPid)) {
     if ((await servedDir(port)) === dataDir) {
       log("redis", `reusing the Redis already running on ${HOST}:${port} (${dataDir}, pid ${runningPid})`);
+      /** @type {RunningRedis["exited"]} */
       const exited = new Promise((ok) => {
         const timer = setInterval(() => {
           if (isRedisAlive(runningPid)) return;
@@ -182,6 +221,7 @@ export async function startRedis({ dataDir, port = DEFAULT_REDIS_PORT }) {
   child.stderr.on("data", (d) => {
     stderr += d;
   });
+  /** @type {RunningRedis["exited"]} */
   const exited = new Promise((ok) => {
     child.once("exit", (code, signal) => {
       children.delete(child);
@@ -192,7 +232,8 @@ export async function startRedis({ dataDir, port = DEFAULT_REDIS_PORT }) {
     stderr += `could not run ${bin}: ${err.message}`;
   });
 
-  const failed = (why) => new Error(`[redis] ${why}\n${stderr.trim()}\n--- ${logFile} ---\n${tail(logFile)}`.trimEnd());
+  const failed = (/** @type {string} */ why) =>
+    new Error(`[redis] ${why}\n${stderr.trim()}\n--- ${logFile} ---\n${tail(logFile)}`.trimEnd());
   for (let waited = 0; ; waited += 50) {
     if (child.exitCode !== null || child.signalCode !== null) throw failed("redis-server exited while starting");
     if ((await servedDir(port)) === dataDir) break;
@@ -208,7 +249,7 @@ export async function startRedis({ dataDir, port = DEFAULT_REDIS_PORT }) {
     port,
     url,
     dataDir,
-    pid: child.pid,
+    pid: /** @type {number} */ (child.pid), // defined: the server answered, so the spawn succeeded
     exited,
     /** SHUTDOWN (the AOF is already on disk); SIGKILL if it has not exited after 10 s. Idempotent. */
     async stop() {

@@ -8,7 +8,22 @@ const HOST = "127.0.0.1";
 
 const CRLF = Buffer.from("\r\n");
 
-/** Encodes commands (arrays of strings, numbers, booleans or Buffers) as one RESP2 byte string. */
+/**
+ * A parsed RESP2 reply: status, error, integer, bulk string, nil or array. (The array is spelled through an index
+ * signature because a JSDoc type alias may not name itself directly.)
+ * @typedef {{ status: string } | { error: string } | bigint | Buffer | null | RedisReplyArray} RedisReply
+ * @typedef {Array<unknown> & { [index: number]: RedisReply }} RedisReplyArray
+ */
+/**
+ * One command: its name and arguments (numbers and booleans are sent as their text).
+ * @typedef {ReadonlyArray<string | number | boolean | Buffer>} RedisCommand
+ */
+
+/**
+ * Encodes commands (arrays of strings, numbers, booleans or Buffers) as one RESP2 byte string.
+ * @param {readonly RedisCommand[]} commands
+ * @returns {Buffer}
+ */
 export function encodeCommands(commands) {
   const parts = [];
   for (const args of commands) {
@@ -24,6 +39,9 @@ export function encodeCommands(commands) {
 /**
  * Parses one reply at `pos`: `{ value, next }`, or `{ need }` (the buffer length that may complete it) when the
  * buffer ends first. Throws on bytes that are not RESP2.
+ * @param {Buffer} buf
+ * @param {number} [pos]
+ * @returns {{ value: RedisReply; next: number } | { need: number }}
  */
 export function parseReply(buf, pos = 0) {
   const end = buf.indexOf(CRLF, pos);
@@ -48,9 +66,11 @@ export function parseReply(buf, pos = 0) {
       // *
       const count = Number(line);
       if (count < 0) return { value: null, next };
+      /** @type {RedisReply[]} */
       const items = [];
       let at = next;
       for (let i = 0; i < count; i++) {
+        /** @type {{ value: RedisReply; next: number } | { need: number }} */
         const item = parseReply(buf, at);
         if (!("value" in item)) return item;
         items.push(item.value);
@@ -71,13 +91,18 @@ export function parseReply(buf, pos = 0) {
  * `alive` is false.
  */
 export class RedisConnection {
+  /** False once the socket failed or was closed; every waiting `send` then rejects. */
   alive = true;
+  /** @type {import("node:net").Socket} */
   #socket;
+  /** @type {Buffer[]} */
   #chunks = [];
   #length = 0;
   #need = 0;
+  /** @type {Array<{ count: number; replies: RedisReply[]; resolve: (replies: RedisReply[]) => void; reject: (err: unknown) => void }>} */
   #waiting = [];
 
+  /** @param {{ port: number; host?: string }} opts */
   constructor({ port, host = HOST }) {
     this.#socket = connect({ host, port });
     this.#socket.setNoDelay(true);
@@ -91,6 +116,11 @@ export class RedisConnection {
     return this.#waiting.length;
   }
 
+  /**
+   * Writes the batch in one write; resolves with its replies, in order.
+   * @param {readonly RedisCommand[]} commands
+   * @returns {Promise<RedisReply[]>}
+   */
   send(commands) {
     if (!this.alive) return Promise.reject(new Error("connection to Redis is closed"));
     if (commands.length === 0) return Promise.resolve([]);
@@ -104,6 +134,7 @@ export class RedisConnection {
     this.#fail(new Error("connection to Redis closed by us"));
   }
 
+  /** @param {Buffer} chunk */
   #onData(chunk) {
     this.#chunks.push(chunk);
     this.#length += chunk.length;
@@ -130,6 +161,7 @@ export class RedisConnection {
     if (buf.length === 0) this.#need = 0;
   }
 
+  /** @param {RedisReply} reply */
   #deliver(reply) {
     const batch = this.#waiting[0];
     if (!batch) throw new Error("Redis sent a reply nobody asked for");
@@ -140,6 +172,7 @@ export class RedisConnection {
     }
   }
 
+  /** @param {unknown} err */
   #fail(err) {
     this.alive = false;
     this.#socket.destroy();
@@ -147,11 +180,19 @@ export class RedisConnection {
   }
 }
 
-/** Runs one command on a connection of its own and resolves with its reply (rejects after `timeoutMs`). */
+/**
+ * Runs one command on a connection of its own and resolves with its reply (rejects after `timeoutMs`).
+ * @param {number} port
+ * @param {RedisCommand} args
+ * @param {{ timeoutMs?: number }} [opts]
+ * @returns {Promise<RedisReply>}
+ */
 export async function redisCommand(port, args, { timeoutMs = 2000 } = {}) {
   const conn = new RedisConnection({ port });
+  /** @type {NodeJS.Timeout | undefined} */
   let timer;
   try {
+    /** @type {Promise<never>} */
     const timeout = new Promise((_, fail) => {
       timer = setTimeout(
         () => fail(new Error(`Redis on ${HOST}:${port} did not answer in ${timeoutMs} ms`)),
@@ -159,7 +200,7 @@ export async function redisCommand(port, args, { timeoutMs = 2000 } = {}) {
       );
     });
     const [reply] = await Promise.race([conn.send([args]), timeout]);
-    return reply;
+    return reply ?? null;
   } finally {
     clearTimeout(timer);
     conn.close();

@@ -39,8 +39,13 @@ export const SETTING_NAMES = [
   "OTEL_EXPORTER_OTLP_HEADERS",
 ];
 
-/** Parses a dotenv-style file (KEY=VALUE, optional quotes, # comments). */
+/**
+ * Parses a dotenv-style file (KEY=VALUE, optional quotes, # comments).
+ * @param {string} text
+ * @returns {Record<string, string>}
+ */
 export function parseDotenv(text) {
+  /** @type {Record<string, string>} */
   const out = {};
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
@@ -57,8 +62,13 @@ export function parseDotenv(text) {
   return out;
 }
 
-/** The merged settings for `wrangler dev`. */
+/**
+ * The merged settings for `wrangler dev`.
+ * @param {string} devPublicPem
+ * @returns {Record<string, string>}
+ */
 export function localSettings(devPublicPem) {
+  /** @type {Record<string, string>} */
   const defaults = {
     ENVIRONMENT: "development",
     DEV_UNPINNED_DURABLE_OBJECTS: "true",
@@ -66,8 +76,12 @@ export function localSettings(devPublicPem) {
   };
   const file = join(root, ".dev.vars");
   const fromFile = existsSync(file) ? parseDotenv(readFileSync(file, "utf8")) : {};
+  /** @type {Record<string, string>} */
   const fromEnv = {};
-  for (const name of SETTING_NAMES) if (process.env[name] !== undefined) fromEnv[name] = process.env[name];
+  for (const name of SETTING_NAMES) {
+    const value = process.env[name];
+    if (value !== undefined) fromEnv[name] = value;
+  }
   const merged = { ...defaults, ...fromFile, ...fromEnv };
   // A JWKS given without an explicit PEM replaces the dev key (the verifier prefers a PEM when both are set).
   if (merged.JWT_JWKS_URL && fromFile.JWT_PUBLIC_KEY === undefined && fromEnv.JWT_PUBLIC_KEY === undefined) {

@@ -1,2 +1,0 @@
-/** A free loopback TCP port. */
-export declare function freePort(): Promise<number>;
