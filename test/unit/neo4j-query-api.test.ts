@@ -2,7 +2,8 @@
 // (`{"data":{"values":…}}` or `{"errors":[…]}`). The statements themselves run against a real Neo4j in
 // test/e2e/sinks.test.ts.
 import { afterEach, describe, expect, it } from "vitest";
-import { Neo4jQueryApi, SinkError, signalKey, WRITE_SIGNALS } from "../../src/adapters/neo4j-query-api";
+import { Neo4jQueryApi, signalKey, WRITE_SIGNALS } from "../../src/adapters/neo4j-query-api";
+import { SinkError } from "../../src/ports";
 import type { SinkSignal } from "../../src/queues/messages";
 import { createTracer } from "../../src/telemetry/tracer";
 import { loopbackServer, type Received } from "./worker-harness";

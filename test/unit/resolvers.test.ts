@@ -7,7 +7,9 @@ import type { Principal } from "../../src/auth/principal";
 import { loadConfig } from "../../src/config";
 import type { IngestCommand, IngestOutcome, ScoreOutcome, ScoreView } from "../../src/domain/tenant-protocol";
 import type { GraphQLServerContext } from "../../src/graphql/context";
+import { maskError } from "../../src/graphql/errors";
 import { resolvers } from "../../src/graphql/resolvers";
+import { Tracer } from "../../src/telemetry/tracer";
 import { fakeNamespace, installCompiledPolicy, workerEnv } from "./worker-harness";
 
 beforeAll(installCompiledPolicy);
@@ -54,6 +56,7 @@ function context(
     log: { op: "graphql", tenant_id: null, provenance_id: null, error_code: null },
     usage: { counted: false },
     observations: [],
+    trace: { tracer: Tracer.disabled, span: Tracer.disabled.startSpan("") },
     body: new TextEncoder().encode('{"id":"pq"}'),
     receivedAtMs: Date.parse("2026-11-02T12:00:00Z"),
   };
@@ -63,16 +66,20 @@ function context(
 const tenant = (scopes: string, id = "acme"): Principal => ({
   tenant: id,
   scopes: new Set(scopes.split(" ")),
-  subject: null,
+  subjectHash: null,
 });
 
-/** The GraphQL error a promise rejected with, as `{ code, status, message }`. */
+/**
+ * The GraphQL error a promise rejected with, as yoga renders it (src/graphql/errors.ts `maskError`, which turns the
+ * AppError a resolver throws into its coded form), as `{ code, status, message }`.
+ */
 async function failure(p: Promise<unknown>) {
-  const err = (await p.then(
+  const thrown = await p.then(
     () => null,
     (e: unknown) => e,
-  )) as GraphQLError | null;
-  if (!err) throw new Error("expected the resolver to fail");
+  );
+  if (!thrown) throw new Error("expected the resolver to fail");
+  const err = maskError(thrown, "Unexpected error.") as GraphQLError;
   const ext = err.extensions as { code?: string; http?: { status?: number; headers?: Record<string, string> } };
   return { code: ext.code, status: ext.http?.status, headers: ext.http?.headers, message: err.message };
 }
