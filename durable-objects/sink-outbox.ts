@@ -1,4 +1,10 @@
-import { MAX_MESSAGE_BYTES, packSignals, type SinkMessage, type SinkSignal } from "../src/queues/messages";
+import {
+  type LedgerWire,
+  MAX_MESSAGE_BYTES,
+  packSignals,
+  type SinkMessage,
+  type SinkSignal,
+} from "../src/queues/messages";
 import { logEvent } from "../src/telemetry/log";
 import { startQueueSendSpan } from "../src/telemetry/messaging";
 import { parseTraceContext, type TraceContext } from "../src/telemetry/trace-context";
@@ -92,9 +98,9 @@ export class SinkOutbox implements TenantPart {
       do {
         this.again = false;
         for (;;) {
-          const rows = this.rowsAfter(this.sinkSeq, ROUND_ROWS);
+          const { rows, ledger } = this.rowsAfter(this.sinkSeq, ROUND_ROWS);
           if (rows.length === 0) break;
-          for (const message of packSignals(tenantId, rows, MAX_MESSAGE_BYTES, trace)) {
+          for (const message of packSignals(tenantId, rows, MAX_MESSAGE_BYTES, trace, ledger)) {
             await this.send(message);
             sent++;
           }
@@ -149,8 +155,9 @@ export class SinkOutbox implements TenantPart {
     await (this.queue as Queue).send(message, { contentType: "json" });
   }
 
-  private rowsAfter(seq: number, limit: number): SinkSignal[] {
-    const rows = this.t.sql
+  /** Signals after `seq`, and the provenance-ledger entries of their requests (they ride with the signals). */
+  private rowsAfter(seq: number, limit: number): { rows: SinkSignal[]; ledger: Map<string, LedgerWire> } {
+    const found = this.t.sql
       .exec<{
         seq: number;
         signal_id: string;
@@ -162,15 +169,36 @@ export class SinkOutbox implements TenantPart {
         accepted_ms: number;
         provenance_id: string;
         tags: string | null;
+        l_seq: number | null;
+        l_request_sha256: string | null;
+        l_signal_count: number | null;
+        l_received_ms: number | null;
+        l_prev_hash: string | null;
+        l_hash: string | null;
       }>(
-        `SELECT s.seq, s.signal_id, s.type, s.source, s.value, s.weight, s.ts_ms, s.accepted_ms, s.provenance_id, p.tags
+        `SELECT s.seq, s.signal_id, s.type, s.source, s.value, s.weight, s.ts_ms, s.accepted_ms, s.provenance_id, p.tags,
+                l.seq AS l_seq, l.request_sha256 AS l_request_sha256, l.signal_count AS l_signal_count,
+                l.received_ms AS l_received_ms, l.prev_hash AS l_prev_hash, l.hash AS l_hash
          FROM signals s LEFT JOIN provenance p ON p.provenance_id = s.provenance_id
+         LEFT JOIN ledger l ON l.provenance_id = s.provenance_id
          WHERE s.seq > ? ORDER BY s.seq LIMIT ?`,
         seq,
         limit,
       )
       .toArray();
-    return rows.map((r) => ({
+    const ledger = new Map<string, LedgerWire>();
+    for (const r of found) {
+      if (r.l_seq === null || ledger.has(r.provenance_id)) continue;
+      ledger.set(r.provenance_id, [
+        r.l_seq,
+        r.l_request_sha256 as string,
+        r.l_signal_count as number,
+        r.l_received_ms as number,
+        r.l_prev_hash as string,
+        r.l_hash as string,
+      ]);
+    }
+    const rows = found.map((r) => ({
       seq: r.seq,
       signalId: r.signal_id,
       type: r.type,
@@ -183,6 +211,7 @@ export class SinkOutbox implements TenantPart {
       // Provenance rows outlive signals by a day; past that (a long outage) the deployment's tags apply.
       tags: r.tags ? (JSON.parse(r.tags) as Record<string, string>) : { ...this.t.config.policyTags },
     }));
+    return { rows, ledger };
   }
 
   private readMeta(key: string): number | null {

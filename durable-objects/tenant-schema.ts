@@ -1,5 +1,5 @@
 /** Bump when the statements below change; the object migrates forward from the stored version. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * Statements per schema version, applied in order inside `blockConcurrencyWhile`.
@@ -80,6 +80,22 @@ export const MIGRATIONS: Record<number, string[]> = {
   ],
   // v4 (realtime tickets): each ticket an upgrade used, until it expires — a ticket is good for one upgrade.
   4: [`CREATE TABLE IF NOT EXISTS used_tickets (nonce TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL)`],
+  // v5 (provenance ledger, src/domain/ledger.ts): one hash-chained entry per accepted request, kept until the
+  // sinks have it and it is a day old (the chain's newest entry always stays: the next one links to it).
+  // `last_signal_seq`: the request's newest signal, so an entry leaves only after its signals were handed off.
+  5: [
+    `CREATE TABLE IF NOT EXISTS ledger (
+       seq INTEGER PRIMARY KEY,
+       provenance_id TEXT NOT NULL UNIQUE,
+       request_sha256 TEXT NOT NULL,
+       signal_count INTEGER NOT NULL,
+       tags TEXT NOT NULL,
+       received_ms INTEGER NOT NULL,
+       prev_hash TEXT NOT NULL,
+       hash TEXT NOT NULL,
+       last_signal_seq INTEGER NOT NULL
+     )`,
+  ],
 };
 
 /** Applies every migration newer than the stored version. Synchronous: SQLite storage is. */

@@ -1,4 +1,5 @@
 import { dedupeKey } from "../src/domain/dedupe-key";
+import { type LedgerEntry, nextLedgerEntry } from "../src/domain/ledger";
 import { scoreFromSums, statusFor } from "../src/domain/score";
 import { MAX_FUTURE_MS } from "../src/domain/signal";
 import type {
@@ -106,6 +107,9 @@ export class TenantStore implements TenantPart {
     const pruned = sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'pruned_through_seq'`).toArray()[0];
     this.prunedThroughSeqValue = pruned ? Number(pruned.value) : 0;
     this.tenantRecorded = sql.exec(`SELECT value FROM meta WHERE key = 'tenant_id'`).toArray().length > 0;
+    this.ledgerHead =
+      sql.exec<{ seq: number; hash: string }>(`SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1`).toArray()[0] ??
+      null;
   }
 
   /** Sequence number of the newest accepted signal (0 before the first). */
@@ -155,9 +159,52 @@ export class TenantStore implements TenantPart {
       .toArray();
   }
 
+  /** The provenance ledger's newest entry (`null` before the first accepted request). */
+  private ledgerHead: { seq: number; hash: string } | null;
+  /** The entry the running ingest appended, until its transaction commits. */
+  private stagedLedgerHead: { seq: number; hash: string } | null = null;
+
+  /**
+   * Appends the request's provenance-ledger entry (src/domain/ledger.ts): only a request that stored a new signal
+   * gets one, so a replayed or wholly duplicate request adds none. Inside the ingest's transaction.
+   */
+  private appendLedger(cmd: IngestCommand, accepted: number): void {
+    const entry = nextLedgerEntry(this.stagedLedgerHead ?? this.ledgerHead, {
+      tenantId: this.tenantId,
+      provenanceId: cmd.provenanceId,
+      requestSha256: cmd.requestHash,
+      signalCount: accepted,
+      policyTags: cmd.policyTags,
+      receivedAtMs: cmd.receivedAtMs,
+    });
+    this.sql.exec(
+      `INSERT INTO ledger (seq, provenance_id, request_sha256, signal_count, tags, received_ms, prev_hash, hash, last_signal_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      entry.seq,
+      entry.provenanceId,
+      entry.requestSha256,
+      entry.signalCount,
+      JSON.stringify(entry.policyTags),
+      entry.receivedAtMs,
+      entry.prevHash,
+      entry.hash,
+      this.newestSeqValue,
+    );
+    this.stagedLedgerHead = { seq: entry.seq, hash: entry.hash };
+  }
+
+  /** The ledger entries after position `afterSeq`, oldest first (the object keeps about a day of them). */
+  ledgerAfter(afterSeq: number, limit: number): LedgerEntry[] {
+    return this.sql
+      .exec<LedgerRow>(`SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+      .toArray()
+      .map((r) => ledgerEntryOf(this.tenantId, r));
+  }
+
   /** Applies one accepted request, or replays / refuses it by its idempotency key. */
   ingest(cmd: IngestCommand, nowMs: number): IngestOutcome {
     this.advance(nowMs);
+    this.stagedLedgerHead = null;
     const outcome = this.storage.transactionSync((): IngestOutcome => {
       if (cmd.idempotency) {
         const prior = this.sql
@@ -187,6 +234,9 @@ export class TenantStore implements TenantPart {
     });
     // Only now: a first ingest rolled back leaves the row unwritten, so the next one writes it.
     if (outcome.kind === "applied" && !outcome.replayed) this.tenantRecorded = true;
+    // Likewise the ledger's head moves only once its entry is committed.
+    if (this.stagedLedgerHead) this.ledgerHead = this.stagedLedgerHead;
+    this.stagedLedgerHead = null;
     return outcome;
   }
 
@@ -256,6 +306,7 @@ export class TenantStore implements TenantPart {
       }
     });
     if (changed) this.saveState({ sumVW, sumW, count, updatedMs: nowMs, version: this.state.version + 1 });
+    if (accepted > 0) this.appendLedger(cmd, accepted);
     return { accepted, duplicates: cmd.signals.length - accepted, provenanceId: cmd.provenanceId, signals: outcomes };
   }
 
@@ -332,6 +383,13 @@ export class TenantStore implements TenantPart {
       }
       this.sql.exec(`DELETE FROM idempotency WHERE created_ms <= ?`, nowMs - RECORD_TTL_MS);
       this.sql.exec(`DELETE FROM provenance WHERE received_ms <= ?`, nowMs - PROVENANCE_TTL_MS);
+      // Ledger entries go with their provenance records, once the sinks have their signals (and with them the
+      // entry); the newest stays, for the next entry to link to.
+      this.sql.exec(
+        `DELETE FROM ledger WHERE received_ms <= ? AND last_signal_seq <= ? AND seq < (SELECT MAX(seq) FROM ledger)`,
+        nowMs - PROVENANCE_TTL_MS,
+        this.prunableThroughSeq,
+      );
       this.nextDueMs = this.computeNextDue();
     });
     return result;
@@ -448,4 +506,31 @@ export function recordedTenantId(sql: SqlStorage): string | null {
     )
     .toArray()[0];
   return row?.id ?? null;
+}
+
+/** A `ledger` row as stored. */
+export type LedgerRow = {
+  seq: number;
+  provenance_id: string;
+  request_sha256: string;
+  signal_count: number;
+  tags: string;
+  received_ms: number;
+  prev_hash: string;
+  hash: string;
+  last_signal_seq: number;
+};
+
+export function ledgerEntryOf(tenantId: string, r: LedgerRow): LedgerEntry {
+  return {
+    tenantId,
+    seq: r.seq,
+    provenanceId: r.provenance_id,
+    requestSha256: r.request_sha256,
+    signalCount: r.signal_count,
+    policyTags: JSON.parse(r.tags) as LedgerEntry["policyTags"],
+    receivedAtMs: r.received_ms,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
 }

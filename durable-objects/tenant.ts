@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Redis } from "@upstash/redis/cloudflare";
 import { parseTicketHeader, TICKET_HEADER } from "../src/auth/ticket";
 import { loadConfig } from "../src/config";
+import type { LedgerEntry } from "../src/domain/ledger";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
 import { AppError, errorResponse, rateLimited } from "../src/errors";
@@ -184,6 +185,14 @@ export class TenantObject extends DurableObject<Env> {
   /** Pushes this tenant's changed FinOps counters to Upstash now (before a usage read, so it is exact). */
   flushUsage(): Promise<void> {
     return this.rpc("flushUsage", null, () => this.usage.flush());
+  }
+
+  /**
+   * The provenance-ledger entries after chain position `afterSeq`, oldest first (at most `limit`; the object keeps
+   * about a day of them, Postgres the retention period).
+   */
+  ledgerAfter(afterSeq: number, limit = 1000): Promise<LedgerEntry[]> {
+    return this.rpc("ledgerAfter", null, () => this.store.ledgerAfter(afterSeq, Math.min(Math.max(1, limit), 1000)));
   }
 
   /** Number of stored signal records; for operations and tests. */

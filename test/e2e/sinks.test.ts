@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type RunningNeo4j, startNeo4j } from "../../scripts/lib/neo4j.mjs";
 import { type RunningPostgres, type RunningWsproxy, startPostgres, startWsproxy } from "../../scripts/lib/postgres.mjs";
 import { migrateNeo4j, migratePostgres } from "../../scripts/migrate.mjs";
+import { type LedgerEntry, verifyChain } from "../../src/domain/ledger";
 import { freePort, mintToken, type RunningService, startService } from "../support/harness";
 import { beforeAllOrFail } from "../support/vitest-hooks";
 import { ingest, readScore } from "./helpers";
@@ -35,6 +36,17 @@ async function startSinks(): Promise<void> {
   neo4j = await startNeo4j({ httpPort: ports.neo4jHttp, boltPort: ports.neo4jBolt, dataDir: neo4jDir });
   ports.neo4jHttp = Number(new URL(neo4j.httpUrl).port);
   ports.neo4jBolt = Number(new URL(neo4j.boltUrl).port);
+}
+
+/** A tenant's provenance-ledger rows in Postgres, in chain order, as ledger entries. */
+async function ledgerRows(tenant: string): Promise<LedgerEntry[]> {
+  const json = await psql(
+    `SELECT coalesce(json_agg(json_build_object('tenantId', tenant_id, 'seq', seq, 'provenanceId', provenance_id,
+       'requestSha256', request_sha256, 'signalCount', signal_count, 'policyTags', policy_tags,
+       'receivedAtMs', received_at_ms, 'prevHash', prev_hash, 'hash', hash) ORDER BY seq), '[]')
+     FROM provenance_ledger WHERE tenant_id = '${tenant}'`,
+  );
+  return JSON.parse(json) as LedgerEntry[];
 }
 
 async function psql(sql: string, url = pg.url): Promise<string> {
@@ -181,6 +193,23 @@ describe("sinks (§9)", () => {
     );
     expect(sample?.p).toMatch(/^[0-9a-f-]{36}$/);
     expect(sample).toMatchObject({ purpose: "benchmarking", residency: "US" });
+
+    // The provenance ledger reached Postgres with the signals: one entry per accepted request (the duplicate
+    // requests added none), and each tenant's chain holds (src/domain/ledger.ts).
+    const requests = PER_TENANT / 250;
+    await eventually(
+      "every accepted request's ledger entry in Postgres",
+      async () =>
+        Number(await psql(`SELECT count(*) FROM provenance_ledger WHERE tenant_id LIKE '${prefix}%'`)) ===
+        TENANTS * requests,
+      60_000,
+    );
+    const chain = await ledgerRows(tenants[0] as string);
+    expect(chain.map((e) => [e.seq, e.signalCount])).toEqual(Array.from({ length: requests }, (_, i) => [i + 1, 250]));
+    expect(verifyChain(chain, null)).toBeNull();
+    // An edited row breaks its chain where it was edited.
+    const edited = chain.map((e) => (e.seq === 1 ? { ...e, signalCount: 999 } : e));
+    expect(verifyChain(edited, null)).toMatchObject({ seq: 1, reason: "hash" });
   });
 
   it("loses nothing when Neo4j and Postgres are down for 30 s while ingest goes on", async () => {
@@ -344,6 +373,9 @@ describe("sinks (§9)", () => {
       `DELETE FROM coherence_scores WHERE tenant_id = '${tenant}'`,
       "CREATE TABLE escalated (x int)",
       "ALTER TABLE coherence_scores ADD COLUMN x int",
+      // The provenance ledger is append-only for the writer.
+      "UPDATE provenance_ledger SET signal_count = 0",
+      "DELETE FROM provenance_ledger",
     ]) {
       await expect(psql(sql, workerUrl()), sql).rejects.toThrow(/permission denied|must be owner/);
     }
