@@ -169,7 +169,7 @@ export class TenantStore implements TenantPart {
    * gets one, so a replayed or wholly duplicate request adds none. Inside the ingest's transaction.
    */
   private appendLedger(cmd: IngestCommand, accepted: number): void {
-    const entry = nextLedgerEntry(this.stagedLedgerHead ?? this.ledgerHead, {
+    const entry = nextLedgerEntry(this.ledgerHead, {
       tenantId: this.tenantId,
       provenanceId: cmd.provenanceId,
       requestSha256: cmd.requestHash,

@@ -1,3 +1,5 @@
+import { base64url, hmacSha256Base64url } from "./hmac";
+
 /**
  * Realtime tickets (docs/api.md §4.5): a browser cannot put an `Authorization` header on a WebSocket upgrade, so
  * it trades its token for a ticket — `POST /v1/tenants/{t}/realtime-tickets` — and puts that in the upgrade's URL
@@ -42,7 +44,7 @@ export type TicketCheck =
 export async function mintTicket(key: string, tenantId: string, nowMs: number): Promise<Ticket> {
   const expiresAtMs = nowMs + TICKET_TTL_MS;
   const nonce = base64url(crypto.getRandomValues(new Uint8Array(16)));
-  const mac = await sign(key, `${VERSION}|${tenantId}|${expiresAtMs}|${nonce}`);
+  const mac = await hmacSha256Base64url(key, `${VERSION}|${tenantId}|${expiresAtMs}|${nonce}`);
   const tenant = base64url(new TextEncoder().encode(tenantId));
   return { ticket: `${VERSION}.${tenant}.${expiresAtMs}.${nonce}.${mac}`, expiresAtMs, nonce };
 }
@@ -69,7 +71,7 @@ export async function checkTicket(key: string, ticket: string, tenantId: string,
   } catch {
     return { ok: false, reason: "malformed" };
   }
-  const expected = await sign(key, `${VERSION}|${named}|${exp}|${nonce}`);
+  const expected = await hmacSha256Base64url(key, `${VERSION}|${named}|${exp}|${nonce}`);
   if (!timingSafeEqual(expected, mac)) return { ok: false, reason: "mac" };
   if (named !== tenantId) return { ok: false, reason: "other_tenant" };
   const expiresAtMs = Number(exp);
@@ -77,31 +79,11 @@ export async function checkTicket(key: string, ticket: string, tenantId: string,
   return { ok: true, nonce, expiresAtMs };
 }
 
-/** Imported keys, shared only once settled (a pending import is never handed to another request). */
-const keys = new Map<string, CryptoKey>();
-
-async function sign(key: string, text: string): Promise<string> {
-  let k = keys.get(key);
-  if (!k) {
-    k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-    ]);
-    keys.set(key, k);
-  }
-  return base64url(new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(text))));
-}
-
 function timingSafeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
-}
-
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 function fromBase64url(text: string): Uint8Array {

@@ -1,12 +1,11 @@
 import { Hono } from "hono";
 import { authorize, denialMessage, recordDecision } from "../../auth/authz";
-import { bearerToken, TokenError, verifyToken } from "../../auth/jwt";
 import type { Principal } from "../../auth/principal";
 import { checkTicket, mintTicket, TICKET_HEADER, ticketHeader } from "../../auth/ticket";
 import { isTenantId } from "../../domain/signal";
 import { AppError } from "../../errors";
 import { type AppEnv, tenantClient } from "../context";
-import { requireAuth, unauthenticated } from "../middleware/auth";
+import { authenticate, requireAuth, unauthenticated } from "../middleware/auth";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
 
 function tenantParam(tenantId: string): string {
@@ -66,16 +65,7 @@ export const realtimeRoutes = new Hono<AppEnv>()
         }
         usedTicket = ticketHeader(check.nonce, check.expiresAtMs);
       } else {
-        const token = bearerToken(c.req.header("authorization"));
-        if (!token) throw unauthenticated("the upgrade needs a bearer token or a realtime ticket");
-        let principal: Principal;
-        try {
-          principal = await verifyToken(token, config);
-        } catch (err) {
-          if (err instanceof TokenError) throw unauthenticated("invalid or expired token", err.message);
-          throw err;
-        }
-        c.get("log").subject_hash = principal.subjectHash;
+        const principal = await authenticate(c, "the upgrade needs a bearer token or a realtime ticket");
         await enforceSubscribe(c.get("log"), principal, null);
         await enforceSubscribe(c.get("log"), principal, tenantParam(c.req.param("tenantId")));
       }
