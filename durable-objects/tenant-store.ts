@@ -1,5 +1,5 @@
 import { dedupeKey } from "../src/domain/dedupe-key";
-import { type LedgerEntry, nextLedgerEntry } from "../src/domain/ledger";
+import { type LedgerEntry, type LedgerLink, nextLedgerEntry } from "../src/domain/ledger";
 import { scoreFromSums, statusFor } from "../src/domain/score";
 import { MAX_FUTURE_MS } from "../src/domain/signal";
 import type {
@@ -160,9 +160,9 @@ export class TenantStore implements TenantPart {
   }
 
   /** The provenance ledger's newest entry (`null` before the first accepted request). */
-  private ledgerHead: { seq: number; hash: string } | null;
+  private ledgerHead: LedgerLink | null;
   /** The entry the running ingest appended, until its transaction commits. */
-  private stagedLedgerHead: { seq: number; hash: string } | null = null;
+  private stagedLedgerHead: LedgerLink | null = null;
 
   /**
    * Appends the request's provenance-ledger entry (src/domain/ledger.ts): only a request that stored a new signal
@@ -199,6 +199,17 @@ export class TenantStore implements TenantPart {
       .exec<LedgerRow>(`SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
       .toArray()
       .map((r) => ledgerEntryOf(this.tenantId, r));
+  }
+
+  /** The entry of request `provenanceId` while the object keeps it (about a day), else `null`. */
+  ledgerEntry(provenanceId: string): LedgerEntry | null {
+    const row = this.sql.exec<LedgerRow>(`SELECT * FROM ledger WHERE provenance_id = ?`, provenanceId).toArray()[0];
+    return row ? ledgerEntryOf(this.tenantId, row) : null;
+  }
+
+  /** The chain's newest entry (`null` before the first accepted request). */
+  get ledgerTip(): LedgerLink | null {
+    return this.ledgerHead;
   }
 
   /** Applies one accepted request, or replays / refuses it by its idempotency key. */

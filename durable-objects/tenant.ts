@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Redis } from "@upstash/redis/cloudflare";
 import { parseTicketHeader, TICKET_HEADER } from "../src/auth/ticket";
 import { loadConfig } from "../src/config";
-import type { LedgerEntry } from "../src/domain/ledger";
+import type { LedgerEntry, LedgerLink } from "../src/domain/ledger";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
 import { AppError, errorResponse, rateLimited } from "../src/errors";
@@ -191,8 +191,19 @@ export class TenantObject extends DurableObject<Env> {
    * The provenance-ledger entries after chain position `afterSeq`, oldest first (at most `limit`; the object keeps
    * about a day of them, Postgres the retention period).
    */
-  ledgerAfter(afterSeq: number, limit = 1000): Promise<LedgerEntry[]> {
-    return this.rpc("ledgerAfter", null, () => this.store.ledgerAfter(afterSeq, Math.min(Math.max(1, limit), 1000)));
+  ledgerAfter(afterSeq: number, limit = 1000): Promise<{ entries: LedgerEntry[]; head: LedgerLink | null }> {
+    return this.rpc("ledgerAfter", null, () => ({
+      entries: this.store.ledgerAfter(afterSeq, Math.min(Math.max(1, limit), 1000)),
+      head: this.store.ledgerTip,
+    }));
+  }
+
+  /** Request `provenanceId`'s ledger entry while the object keeps it (about a day), and the chain's head. */
+  ledgerEntry(provenanceId: string): Promise<{ entry: LedgerEntry | null; head: LedgerLink | null }> {
+    return this.rpc("ledgerEntry", null, () => ({
+      entry: this.store.ledgerEntry(provenanceId),
+      head: this.store.ledgerTip,
+    }));
   }
 
   /** Number of stored signal records; for operations and tests. */

@@ -21,13 +21,14 @@ grants := {
 	"graphql_mutation": {"coherence:write"},
 	"subscribe": {"coherence:read"},
 	"finops_read": {"finops:read"},
+	"provenance_read": {"coherence:read"},
 	"metrics_read": {"metrics:read"},
 	"dlq_read": {"metrics:read"},
 	"dlq_replay": {"ops:write"},
 }
 
 # Actions on one tenant's coherence data: never for operator tokens, only on the token's own tenant.
-tenant_actions := {"ingest", "graphql_query", "graphql_mutation", "subscribe"}
+tenant_actions := {"ingest", "graphql_query", "graphql_mutation", "subscribe", "provenance_read"}
 
 # `graphql` is the check before a GraphQL request's operation is known: any scope a GraphQL operation can use.
 # It decides on scopes alone; the operation's own action then decides on the tenant.

@@ -85,6 +85,14 @@ test_subscribe_needs_read_and_own_tenant if {
 	not decide("subscribe", tenant_token([]), ["acme"]).allow
 }
 
+test_provenance_needs_read_and_own_tenant if {
+	decide("provenance_read", tenant_token(["coherence:read"]), ["acme"]).allow
+	decide("provenance_read", tenant_token(["coherence:write"]), ["acme"]).reason == "missing_scope"
+	decide("provenance_read", tenant_token(["coherence:read"]), ["globex"]).reason == "tenant_mismatch"
+	scope_only("provenance_read", tenant_token(["coherence:read"])).scope_ok
+	not scope_only("provenance_read", tenant_token(["finops:read"])).scope_ok
+}
+
 test_look_alike_scopes_do_not_count if {
 	not decide("ingest", tenant_token(["coherence:writer", "coherence"]), ["acme"]).allow
 	not decide("graphql_query", tenant_token(["Coherence:Read"]), ["acme"]).allow

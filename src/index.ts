@@ -29,8 +29,11 @@ export default {
     // Tenant objects keep 24 h; the graph is the only store with older signals.
     const sinks = openSinks(loadConfig(env));
     try {
-      const removed = (await sinks.graph?.deleteSignalsBefore(controller.scheduledTime - RETENTION_MS)) ?? 0;
-      logEvent({ op: "retention", removed, cutoff: new Date(controller.scheduledTime - RETENTION_MS).toISOString() });
+      const cutoffMs = controller.scheduledTime - RETENTION_MS;
+      const removed = (await sinks.graph?.deleteSignalsBefore(cutoffMs)) ?? 0;
+      // The provenance ledger's entries, 365 days after their request (migrations/postgres/0004).
+      const ledgerRemoved = (await sinks.scores?.purgeLedgerBefore(cutoffMs)) ?? 0;
+      logEvent({ op: "retention", removed, ledger_removed: ledgerRemoved, cutoff: new Date(cutoffMs).toISOString() });
     } finally {
       await sinks.scores?.close();
     }

@@ -18,6 +18,13 @@ export interface GraphWriter {
 export interface LedgerStore {
   /** Appends entries; one already there (same tenant and position) is left as it is. */
   appendLedger(entries: readonly LedgerEntry[], trace?: TraceScope): Promise<void>;
+  /** The entry of request `provenanceId` of `tenantId`, or `null`. */
+  ledgerEntry(tenantId: string, provenanceId: string): Promise<LedgerEntry | null>;
+  /**
+   * Removes each tenant's entries received before `cutoffMs` (a prefix of its chain), remembering the last one
+   * removed so the chain stays checkable; refuses a cutoff younger than the 365-day retention. Returns how many.
+   */
+  purgeLedgerBefore(cutoffMs: number): Promise<number>;
 }
 
 /** Where scores are materialized for fast reads (Neon Postgres in production). */

@@ -1,4 +1,5 @@
 import type { Config } from "./config";
+import type { LedgerEntry, LedgerLink } from "./domain/ledger";
 import type { NormalizedSignal } from "./domain/signal";
 import type { IngestOutcome, IngestResponse, ScoreOutcome, ScoreView } from "./domain/tenant-protocol";
 import { AppError, rateLimited } from "./errors";
@@ -99,6 +100,16 @@ export class TenantClient {
     this.counted();
     if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);
     return outcome.view;
+  }
+
+  /** Request `provenanceId`'s ledger entry while the object keeps it (about a day), and the chain's head. */
+  ledgerEntry(provenanceId: string): Promise<{ entry: LedgerEntry | null; head: LedgerLink | null }> {
+    return tracedRpcCall(this.call.trace, "TenantObject", "ledgerEntry", () => this.stub.ledgerEntry(provenanceId));
+  }
+
+  /** The ledger entries the object keeps after position `afterSeq` (at most `limit`), and the chain's head. */
+  ledgerAfter(afterSeq: number, limit: number): Promise<{ entries: LedgerEntry[]; head: LedgerLink | null }> {
+    return tracedRpcCall(this.call.trace, "TenantObject", "ledgerAfter", () => this.stub.ledgerAfter(afterSeq, limit));
   }
 
   /** Counts a request the object did not answer itself (refused at the edge, or served elsewhere). */

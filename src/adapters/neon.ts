@@ -31,6 +31,18 @@ FROM jsonb_to_recordset($1::jsonb) AS e(tenant_id text, seq bigint, provenance_i
      signal_count integer, policy_tags jsonb, received_at_ms bigint, prev_hash text, hash text)
 ON CONFLICT DO NOTHING`;
 
+/** A `provenance_ledger` row as read (bigint columns cast to float8, so they arrive as numbers). */
+interface LedgerRow {
+  seq: number;
+  provenance_id: string;
+  request_sha256: string;
+  signal_count: number;
+  policy_tags: LedgerEntry["policyTags"];
+  received_at_ms: number;
+  prev_hash: string;
+  hash: string;
+}
+
 /**
  * The runtime's WebSocket, except that `send()` on a socket that is no longer open does nothing. The driver
  * coalesces writes and sends them from a zero-delay timer; when the server side closes in between (Postgres
@@ -104,6 +116,35 @@ export class NeonScoreStore implements ScoreStore, LedgerStore {
     }));
     const attributes = dbAttributes("postgresql", this.url, postgresDatabase(this.url), "insert");
     await withClientSpan(trace, "postgres.insert", attributes, () => this.query(APPEND_LEDGER, [JSON.stringify(rows)]));
+  }
+
+  async ledgerEntry(tenantId: string, provenanceId: string): Promise<LedgerEntry | null> {
+    const rows = (await this.query(
+      `SELECT seq::float8 AS seq, provenance_id, request_sha256, signal_count, policy_tags,
+              received_at_ms::float8 AS received_at_ms, prev_hash, hash
+       FROM provenance_ledger WHERE tenant_id = $1 AND provenance_id = $2`,
+      [tenantId, provenanceId],
+    )) as LedgerRow[];
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      tenantId,
+      seq: r.seq,
+      provenanceId: r.provenance_id,
+      requestSha256: r.request_sha256,
+      signalCount: r.signal_count,
+      policyTags: r.policy_tags,
+      receivedAtMs: r.received_at_ms,
+      prevHash: r.prev_hash,
+      hash: r.hash,
+    };
+  }
+
+  async purgeLedgerBefore(cutoffMs: number): Promise<number> {
+    const rows = (await this.query(`SELECT purge_provenance_ledger($1)::float8 AS removed`, [cutoffMs])) as {
+      removed: number;
+    }[];
+    return rows[0]?.removed ?? 0;
   }
 
   async readScore(tenantId: string): Promise<SinkScore | null> {

@@ -87,3 +87,106 @@ export function verifyChain(
   }
   return null;
 }
+
+/** A chain's newest (or a known) entry: what the next entry links to. */
+export interface LedgerLink {
+  seq: number;
+  hash: string;
+}
+
+/** Where a ledger audit found the chain broken, and in which store. */
+export interface LedgerAuditBreak extends Omit<ChainBreak, "reason"> {
+  store: "postgres" | "object";
+  /**
+   * `gap`, `link`, `hash`: as in {@link ChainBreak}. `mismatch`: both stores hold this position with different
+   * hashes. `unknown`: Postgres holds a position after the object's newest entry, which the object never wrote.
+   */
+  reason: ChainBreak["reason"] | "mismatch" | "unknown";
+}
+
+/** The result of {@link auditLedger}: each store's span, the first broken link, and what has not reached Postgres. */
+export interface LedgerAudit {
+  ok: boolean;
+  postgres: { entries: number; first: number | null; last: number | null; anchor: "genesis" | "entry" | "purged" };
+  object: { entries: number; first: number | null; last: number | null; head: number | null } | null;
+  /** The object's entries after Postgres' newest: accepted, not yet flushed (the sinks run behind by seconds). */
+  notYetInPostgres: number;
+  break: LedgerAuditBreak | null;
+}
+
+/**
+ * Audits one tenant's ledger across both stores (`npm run provenance:verify`). `postgres`: the rows of the audited
+ * span in `seq` order; `anchor`: what the span's first row must link to — the row before it (`entry`), the last
+ * row the retention job removed (`purged`, recorded by it), or `null` for the chain's start. `object`: the entries
+ * the tenant's object still holds (its last day or so, in order) and its head, or `null` when not asked.
+ *
+ * Both chains must hold on their own; every position both stores hold must carry the same hash; and Postgres may
+ * not hold a position past the object's head (every entry is written by the object first).
+ */
+export function auditLedger(args: {
+  postgres: readonly LedgerEntry[];
+  anchor: { link: LedgerLink; kind: "entry" | "purged" } | null;
+  object: { entries: readonly LedgerEntry[]; head: LedgerLink | null } | null;
+}): LedgerAudit {
+  const pg = args.postgres;
+  const report: LedgerAudit = {
+    ok: true,
+    postgres: {
+      entries: pg.length,
+      first: pg[0]?.seq ?? null,
+      last: pg.at(-1)?.seq ?? null,
+      anchor: args.anchor?.kind ?? "genesis",
+    },
+    object: args.object && {
+      entries: args.object.entries.length,
+      first: args.object.entries[0]?.seq ?? null,
+      last: args.object.entries.at(-1)?.seq ?? null,
+      head: args.object.head?.seq ?? null,
+    },
+    notYetInPostgres: 0,
+    break: null,
+  };
+  const fail = (b: LedgerAuditBreak): LedgerAudit => ({ ...report, ok: false, break: b });
+
+  const pgBreak = verifyChain(pg, args.anchor?.link ?? null);
+  if (pgBreak) return fail({ ...pgBreak, store: "postgres" });
+  if (!args.object) return report;
+
+  const { entries, head } = args.object;
+  const bySeq = new Map(pg.map((e) => [e.seq, e]));
+  const first = entries[0];
+  if (first) {
+    // The object keeps only its last day: its first entry links to one Postgres may hold (then it must agree).
+    const before = bySeq.get(first.seq - 1);
+    const anchor =
+      first.seq === 1
+        ? null
+        : before
+          ? { seq: before.seq, hash: before.hash }
+          : { seq: first.seq - 1, hash: first.prevHash };
+    const objectBreak = verifyChain(entries, anchor);
+    if (objectBreak) return fail({ ...objectBreak, store: "object" });
+  }
+  for (const e of entries) {
+    const stored = bySeq.get(e.seq);
+    if (stored && stored.hash !== e.hash) {
+      return fail({
+        seq: e.seq,
+        store: "postgres",
+        reason: "mismatch",
+        detail: "Postgres and the tenant's object hold different entries at this position",
+      });
+    }
+  }
+  const pgLast = report.postgres.last ?? 0;
+  if (report.postgres.last !== null && (head === null || pgLast > head.seq)) {
+    return fail({
+      seq: head === null ? (report.postgres.first ?? 0) : head.seq + 1,
+      store: "postgres",
+      reason: "unknown",
+      detail: `Postgres holds entries up to ${pgLast}, past the object's newest (${head?.seq ?? "none"})`,
+    });
+  }
+  report.notYetInPostgres = entries.filter((e) => e.seq > pgLast).length;
+  return report;
+}

@@ -12,6 +12,7 @@ import { graphqlRoutes } from "./routes/graphql";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
 import { opsRoutes } from "./routes/ops";
+import { provenanceRoutes } from "./routes/provenance";
 import { realtimeRoutes } from "./routes/realtime";
 import { workbenchRoutes } from "./routes/workbench";
 
@@ -28,6 +29,7 @@ app.route("/", graphqlRoutes);
 app.route("/", realtimeRoutes);
 app.route("/", opsRoutes);
 app.route("/", finopsRoutes);
+app.route("/", provenanceRoutes);
 app.route("/", workbenchRoutes);
 
 const KNOWN_PATHS = new Set([

@@ -141,6 +141,7 @@ const KNOWN_PATHS = [
   INGEST_PATH,
   "/graphql",
   `/v1/tenants/${HTTP_TENANT}/graphql`,
+  `/v1/tenants/${HTTP_TENANT}/provenance`,
   "/v1/finops/usage",
   "/metrics",
   "/v1/ops/dlq",
@@ -188,6 +189,30 @@ export const pathArb: fc.Arbitrary<string> = fc.oneof(
       .map(([lead, segs]) => `/${lead}${segs.join("/")}`),
   },
   { weight: 3, arbitrary: weirdSegment.map((t) => `/v1/tenants/${t}/graphql`) },
+  // The provenance ledger (docs/api.md §4.7): odd tenants, ids and paging parameters.
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(
+        fc.oneof(fc.constant(HTTP_TENANT), fc.constant(OTHER_TENANT), weirdSegment),
+        fc.oneof(
+          fc.constant(""),
+          fc.uuid().map((u) => `/${u}`),
+          weirdSegment.map((t) => `/${t}`),
+        ),
+        fc.constantFrom(
+          "",
+          "?after=0",
+          "?after=-1",
+          "?after=1e3",
+          "?limit=0",
+          "?limit=1001",
+          "?limit=x",
+          "?after=99999999999999999999",
+        ),
+      )
+      .map(([t, id, query]) => `/v1/tenants/${t}/provenance${id}${query}`),
+  },
   {
     weight: 2,
     arbitrary: fc

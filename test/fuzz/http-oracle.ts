@@ -139,6 +139,25 @@ export function checkHttp(c: HttpCase, res: HttpAnswer, secrets: readonly string
       return `success is not 202 with a provenanceId: ${res.status}`;
     }
   }
+  // The provenance ledger: a tenant's own entries, for tokens with coherence:read only (docs/api.md §4.7).
+  const provenance = /^\/v1\/tenants\/([^/]+)\/provenance(\/[^/]+)?$/.exec(pathname);
+  if (provenance && method === "GET") {
+    if (role === null && (res.status !== 401 || code() !== "UNAUTHENTICATED")) {
+      return `no valid credential, yet ${res.status} ${String(code())} on the provenance ledger`;
+    }
+    if (res.status < 300) {
+      if (role !== "read" && role !== "write") return `a ${String(role)} token read the provenance ledger`;
+      let named = provenance[1] as string;
+      try {
+        named = decodeURIComponent(named);
+      } catch {
+        // Not decodable: compared as sent.
+      }
+      if (named !== HTTP_TENANT) return `the ledger answered for tenant ${provenance[1]}`;
+      const entries = isObject(body) ? (Array.isArray(body.entries) ? body.entries : [body.entry]) : [];
+      if (entries.some((e) => !isObject(e) || e.tenantId !== HTTP_TENANT)) return "an entry of another tenant";
+    }
+  }
   if (pathname === "/graphql" && /^(GET|POST)$/.test(method) && role === "noscope" && res.status !== 403) {
     return `a token without a GraphQL scope got ${res.status}, not 403`;
   }

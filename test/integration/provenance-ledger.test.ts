@@ -26,13 +26,28 @@ describe("provenance ledger in the tenant's object", () => {
     const mixed = command(tenantId, [signal(tenantId, now - 1000, 0.5), signal(tenantId, now - 800, 0.9)], now);
     await stub.ingest({ ...mixed, requestHash: "mixed" });
 
-    const entries = await stub.ledgerAfter(0);
+    const { entries, head } = await stub.ledgerAfter(0);
     expect(entries.map((e) => [e.seq, e.provenanceId, e.signalCount, e.requestSha256])).toEqual([
       [1, first.provenanceId, 2, first.requestHash],
       [2, mixed.provenanceId, 1, "mixed"],
     ]);
     expect(entries[0]?.policyTags).toEqual(first.policyTags);
     expect(verifyChain(entries, null)).toBeNull();
-    expect(await stub.ledgerAfter(1)).toEqual(entries.slice(1));
+    expect((await stub.ledgerAfter(1)).entries).toEqual(entries.slice(1));
+    expect(head).toEqual({ seq: 2, hash: entries[1]?.hash });
+
+    // One entry by its request's provenance id, with the chain's head; an unknown id has none.
+    expect(await stub.ledgerEntry(mixed.provenanceId)).toEqual({ entry: entries[1], head });
+    expect(await stub.ledgerEntry(replay.kind === "applied" ? replay.response.provenanceId : "")).toEqual({
+      entry: entries[0],
+      head,
+    });
+    expect(await stub.ledgerEntry(crypto.randomUUID())).toEqual({ entry: null, head });
+  });
+
+  it("has no head before the first accepted request", async () => {
+    const stub = stubOf("ledger-empty");
+    expect(await stub.ledgerAfter(0)).toEqual({ entries: [], head: null });
+    expect(await stub.ledgerEntry(crypto.randomUUID())).toEqual({ entry: null, head: null });
   });
 });

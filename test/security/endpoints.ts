@@ -197,6 +197,33 @@ export const ENDPOINTS: readonly Entry[] = [
   },
   {
     method: "GET",
+    path: "/v1/tenants/:tenantId/provenance",
+    served: "worker",
+    access: { kind: "tenant", scope: "coherence:read" },
+    denial: "rest",
+    request: (tenantId) => ({
+      method: "GET",
+      path: `/v1/tenants/${encodeURIComponent(tenantId)}/provenance?limit=5`,
+      headers: {},
+    }),
+    okStatus: 200,
+  },
+  {
+    method: "GET",
+    path: "/v1/tenants/:tenantId/provenance/:provenanceId",
+    served: "worker",
+    access: { kind: "tenant", scope: "coherence:read" },
+    denial: "rest",
+    // An id no request has: a valid token is served (looked up, 404); test/e2e/provenance.test.ts reads real ones.
+    request: (tenantId) => ({
+      method: "GET",
+      path: `/v1/tenants/${encodeURIComponent(tenantId)}/provenance/${crypto.randomUUID()}`,
+      headers: {},
+    }),
+    okStatus: 404,
+  },
+  {
+    method: "GET",
     path: "/v1/tenants/:tenantId/graphql",
     served: "worker",
     access: { kind: "tenant", scope: "coherence:read" },

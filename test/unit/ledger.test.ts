@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { GENESIS_HASH, type LedgerEntry, ledgerHash, nextLedgerEntry, verifyChain } from "../../src/domain/ledger";
+import {
+  auditLedger,
+  GENESIS_HASH,
+  type LedgerEntry,
+  ledgerHash,
+  nextLedgerEntry,
+  verifyChain,
+} from "../../src/domain/ledger";
 
 const tags = { purpose: "benchmarking", retention: "standard-365d", license: "Restricted-TOS", residency: "US" };
 
@@ -63,5 +70,85 @@ describe("provenance ledger hash chain", () => {
     expect(verifyChain(reordered, null)).toMatchObject({ seq: 3, reason: "gap" });
     const lastDropped = chain(5).slice(1);
     expect(verifyChain(lastDropped, null)).toMatchObject({ seq: 2, reason: "gap" });
+  });
+});
+
+describe("ledger audit across Postgres and the tenant's object (npm run provenance:verify)", () => {
+  const c = chain(8);
+  const head = (n: number) => ({ seq: n, hash: c[n - 1]?.hash as string });
+  const link = (n: number) => ({ link: head(n), kind: "entry" as const });
+
+  it("holds when both chains hold and agree; counts what has not reached Postgres", () => {
+    const audit = auditLedger({
+      postgres: c.slice(0, 6),
+      anchor: null,
+      object: { entries: c.slice(3), head: head(8) },
+    });
+    expect(audit).toMatchObject({
+      ok: true,
+      break: null,
+      notYetInPostgres: 2,
+      postgres: { entries: 6, first: 1, last: 6, anchor: "genesis" },
+      object: { entries: 5, first: 4, last: 8, head: 8 },
+    });
+    // A span in the middle, linked to the entry before it; Postgres alone.
+    expect(auditLedger({ postgres: c.slice(2, 5), anchor: link(2), object: null }).ok).toBe(true);
+    // After retention removed 1..3, linked to the last removed entry.
+    const purged = auditLedger({ postgres: c.slice(3), anchor: { link: head(3), kind: "purged" }, object: null });
+    expect(purged).toMatchObject({ ok: true, postgres: { anchor: "purged", first: 4 } });
+  });
+
+  it("finds an edited, deleted or reordered Postgres row", () => {
+    const edited = c.slice(0, 6).map((e) => (e.seq === 4 ? { ...e, signalCount: 99 } : e));
+    expect(auditLedger({ postgres: edited, anchor: null, object: null }).break).toMatchObject({
+      seq: 4,
+      store: "postgres",
+      reason: "hash",
+    });
+    const deleted = c.slice(0, 6).filter((e) => e.seq !== 3);
+    expect(auditLedger({ postgres: deleted, anchor: null, object: null }).break).toMatchObject({
+      seq: 4,
+      reason: "gap",
+    });
+    // Rows 2 and 3 swapped in place (each takes the other's position).
+    const [e2, e3] = [c[1] as LedgerEntry, c[2] as LedgerEntry];
+    const swapped = [c[0], { ...e3, seq: 2 }, { ...e2, seq: 3 }, ...c.slice(3, 6)] as LedgerEntry[];
+    expect(auditLedger({ postgres: swapped, anchor: null, object: null }).break).toMatchObject({
+      seq: 2,
+      reason: "link",
+    });
+    // A deleted prefix is not retention: the first row must link to what retention recorded.
+    expect(
+      auditLedger({ postgres: c.slice(4), anchor: { link: head(3), kind: "purged" }, object: null }).break,
+    ).toMatchObject({ seq: 5, reason: "gap" });
+    expect(auditLedger({ postgres: c.slice(4), anchor: null, object: null }).break).toMatchObject({ reason: "gap" });
+  });
+
+  it("finds a Postgres chain rewritten consistently, by the object's copy", () => {
+    // Entry 5 edited and every later hash recomputed: Postgres holds on its own, the object disagrees.
+    const rewritten: LedgerEntry[] = c.slice(0, 4);
+    for (const e of c.slice(4, 7)) {
+      const { hash: _h, prevHash: _p, seq: _s, ...fields } = e;
+      rewritten.push(
+        nextLedgerEntry(rewritten.at(-1) ?? null, { ...fields, signalCount: e.seq === 5 ? 0 : e.signalCount }),
+      );
+    }
+    expect(auditLedger({ postgres: rewritten, anchor: null, object: null }).ok).toBe(true);
+    expect(
+      auditLedger({ postgres: rewritten, anchor: null, object: { entries: c.slice(2), head: head(8) } }).break,
+    ).toMatchObject({ seq: 5, store: "postgres", reason: "mismatch" });
+  });
+
+  it("finds entries Postgres holds past the object's head, and a broken object chain", () => {
+    expect(
+      auditLedger({ postgres: c.slice(0, 6), anchor: null, object: { entries: c.slice(2, 4), head: head(4) } }).break,
+    ).toMatchObject({ seq: 5, reason: "unknown" });
+    expect(
+      auditLedger({ postgres: c.slice(0, 2), anchor: null, object: { entries: [], head: null } }).break,
+    ).toMatchObject({ reason: "unknown" });
+    const broken = c.slice(2).map((e) => (e.seq === 6 ? { ...e, requestSha256: "f".repeat(64) } : e));
+    expect(
+      auditLedger({ postgres: c.slice(0, 4), anchor: null, object: { entries: broken, head: head(8) } }).break,
+    ).toMatchObject({ seq: 6, store: "object", reason: "hash" });
   });
 });

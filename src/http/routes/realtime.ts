@@ -1,21 +1,10 @@
 import { Hono } from "hono";
-import { authorize, denialMessage, recordDecision } from "../../auth/authz";
-import type { Principal } from "../../auth/principal";
 import { checkTicket, mintTicket, TICKET_HEADER, ticketHeader } from "../../auth/ticket";
-import { isTenantId } from "../../domain/signal";
 import { AppError } from "../../errors";
 import { type AppEnv, tenantClient } from "../context";
 import { authenticate, requireAuth, unauthenticated } from "../middleware/auth";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
-
-function tenantParam(tenantId: string): string {
-  if (!isTenantId(tenantId)) {
-    throw new AppError(400, "VALIDATION_FAILED", "tenant id must be 1..128 of [A-Za-z0-9._:-]", [
-      { path: "tenantId", message: "invalid tenant id" },
-    ]);
-  }
-  return tenantId;
-}
+import { enforceTenantAction, tenantParam } from "../tenant-access";
 
 /**
  * Realtime (docs/api.md §4.5). The upgrade must carry a credential — `Authorization: Bearer <jwt>` or
@@ -34,9 +23,9 @@ export const realtimeRoutes = new Hono<AppEnv>()
     requireAuth,
     async (c) => {
       const principal = c.get("principal");
-      await enforceSubscribe(c.get("log"), principal, null);
+      await enforceTenantAction(c.get("log"), "subscribe", principal, null);
       const tenantId = tenantParam(c.req.param("tenantId"));
-      await enforceSubscribe(c.get("log"), principal, tenantId);
+      await enforceTenantAction(c.get("log"), "subscribe", principal, tenantId);
       const ticket = await mintTicket(c.get("config").realtimeTicketKey, tenantId, Date.now());
       return c.json({ ticket: ticket.ticket, expiresAt: new Date(ticket.expiresAtMs).toISOString() }, 201, {
         "cache-control": "no-store",
@@ -66,8 +55,8 @@ export const realtimeRoutes = new Hono<AppEnv>()
         usedTicket = ticketHeader(check.nonce, check.expiresAtMs);
       } else {
         const principal = await authenticate(c, "the upgrade needs a bearer token or a realtime ticket");
-        await enforceSubscribe(c.get("log"), principal, null);
-        await enforceSubscribe(c.get("log"), principal, tenantParam(c.req.param("tenantId")));
+        await enforceTenantAction(c.get("log"), "subscribe", principal, null);
+        await enforceTenantAction(c.get("log"), "subscribe", principal, tenantParam(c.req.param("tenantId")));
       }
       const tenantId = c.req.param("tenantId");
       c.get("log").tenant_id = tenantId;
@@ -88,16 +77,3 @@ export const realtimeRoutes = new Hono<AppEnv>()
       return tenantClient(c, tenantId).upgrade(new Request(c.req.raw, { headers }));
     },
   );
-
-/** The policy's `subscribe` decision: scope only (`tenantId` null), then for the path's tenant. */
-async function enforceSubscribe(
-  log: AppEnv["Variables"]["log"],
-  principal: Principal,
-  tenantId: string | null,
-): Promise<void> {
-  const decision = await authorize("subscribe", principal, tenantId === null ? undefined : [tenantId]);
-  recordDecision(log, "subscribe", decision);
-  if (tenantId === null ? !decision.scopeOk : !decision.allow) {
-    throw new AppError(403, "FORBIDDEN", denialMessage("subscribe", decision));
-  }
-}
