@@ -24,11 +24,14 @@ export const requestLogging = createMiddleware<AppEnv>(async (c, next) => {
   }
   if (config.layersOff.has("metrics")) return;
   const status = String(code);
-  observations.push({ name: METRICS.httpRequests.name, labels: { op: log.op, status }, value: 1 });
+  // Deployed: the Worker version's id, so `npm run canary:check` can tell a gradual deployment's versions apart.
+  const version = c.env.CF_VERSION_METADATA?.id;
+  const v: Record<string, string> = version ? { version } : {};
+  observations.push({ name: METRICS.httpRequests.name, labels: { op: log.op, status, ...v }, value: 1 });
   if (c.req.path === "/graphql") {
     observations.push(
-      { name: METRICS.graphqlDuration.name, labels: { op: log.op }, value: latencyMs / 1000 },
-      { name: METRICS.graphqlRequests.name, labels: { status }, value: 1 },
+      { name: METRICS.graphqlDuration.name, labels: { op: log.op, ...v }, value: latencyMs / 1000 },
+      { name: METRICS.graphqlRequests.name, labels: { status, ...v }, value: 1 },
     );
   }
   metricsBuffer(c.env.METRICS, config).record(observations, (send) => {
