@@ -38,6 +38,11 @@ export default defineConfig({
                 JWT_PUBLIC_KEY: testKeys.publicKey,
                 TEST_SIGNING_KEY: testKeys.privateKey,
               },
+              // Every outbound fetch of the Worker under test is answered here: 503, a sink that is down. (A fetch to
+              // a closed port would do too, but workerd then logs an "uncaught exception" even though our code
+              // catches the rejection — and a run that prints one must not pass.) Requests to the Worker itself
+              // (SELF, bindings) do not come here.
+              outboundService: () => new Response("down (integration tests' outbound service)", { status: 503 }),
             },
           }),
         ],

@@ -8,9 +8,10 @@ import { packSignals, type SinkMessage, type SinkSignal } from "../../src/queues
 import { deadLetterStore } from "../../src/residency";
 
 // The sink queue's consumer through the Worker's own `queue` handler, inside workerd: batches built with
-// createMessageBatch, acks and retries read back with getQueueResult. A sink is made unreachable by pointing its
-// setting at a closed loopback port. The dead-letter queue binding is recorded instead of sent (its delivery would
-// be asynchronous), and the recorded letters are handed to the dead-letter consumer the same way.
+// createMessageBatch, acks and retries read back with getQueueResult. A sink is made to fail by pointing its
+// setting at a host the tests' outbound service answers with 503. The dead-letter queue binding is recorded instead
+// of sent (its delivery would be asynchronous), and the recorded letters are handed to the dead-letter consumer the
+// same way.
 
 function signals(tenantId: string, n: number): SinkSignal[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -91,8 +92,9 @@ describe("sink queue consumer in workerd", () => {
     expect(letters).toEqual([]);
   });
 
-  it("retries a tenant's messages with backoff while its sink is unreachable, acking none", async () => {
-    const { env: on, letters } = workerEnv({ NEO4J_URL: "http://127.0.0.1:9" });
+  it("retries a tenant's messages with backoff while its sink is down, acking none", async () => {
+    // Answered 503 by the tests' outbound service (vitest.config.ts); unreachable hosts: test/unit/neo4j-query-api.test.ts.
+    const { env: on, letters } = workerEnv({ NEO4J_URL: "http://neo4j-down.test" });
     const bodies = [...packSignals("q-down", signals("q-down", 3)), scoreMessage("q-down", 2)];
     const result = await deliver("coherence-sink", bodies, on, 3);
     expect(result.explicitAcks).toEqual([]);
