@@ -82,14 +82,17 @@ function buildHash() {
   return hash.digest("hex");
 }
 
-/** @param {string} want */
+/**
+ * The build is current when its stamp matches and the jar and every jar of the recorded classpath exist: the
+ * classpath holds absolute paths into the Maven repository, which is gone when .cache/ was copied from another
+ * checkout or the repository was cleaned.
+ * @param {string} want
+ */
 function isBuilt(want) {
-  return (
-    existsSync(stampPath) &&
-    readFileSync(stampPath, "utf8").trim() === want &&
-    existsSync(jarPath) &&
-    existsSync(classpathPath)
-  );
+  if (!existsSync(stampPath) || readFileSync(stampPath, "utf8").trim() !== want) return false;
+  if (!existsSync(jarPath) || !existsSync(classpathPath)) return false;
+  const entries = readFileSync(classpathPath, "utf8").trim().split(":").filter(Boolean);
+  return entries.length > 0 && entries.every((entry) => existsSync(entry));
 }
 
 /** @returns {Promise<void>} */
