@@ -10,11 +10,12 @@ interface __BaseEnv_Env {
 	TENANT: DurableObjectNamespace<import("./src/index").TenantObject>;
 	DEAD_LETTERS: DurableObjectNamespace<import("./src/index").DeadLetterStore>;
 	METRICS: DurableObjectNamespace<import("./src/index").MetricsAggregator>;
+	OPS_SWITCHES: DurableObjectNamespace<import("./src/index").OpsSwitches>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./src/index");
-		durableNamespaces: "TenantObject" | "DeadLetterStore" | "MetricsAggregator";
+		durableNamespaces: "TenantObject" | "DeadLetterStore" | "MetricsAggregator" | "OpsSwitches";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

@@ -25,6 +25,8 @@ grants := {
 	"metrics_read": {"metrics:read"},
 	"dlq_read": {"metrics:read"},
 	"dlq_replay": {"ops:write"},
+	"switches_read": {"metrics:read", "ops:write"},
+	"switches_write": {"ops:write"},
 }
 
 # Actions on one tenant's coherence data: never for operator tokens, only on the token's own tenant.
@@ -34,7 +36,7 @@ tenant_actions := {"ingest", "graphql_query", "graphql_mutation", "subscribe", "
 # It decides on scopes alone; the operation's own action then decides on the tenant.
 
 # Actions across every tenant's data (dead letters hold signals of many tenants): operator tokens only.
-operator_actions := {"dlq_read", "dlq_replay"}
+operator_actions := {"dlq_read", "dlq_replay", "switches_read", "switches_write"}
 
 default allow := false
 

@@ -119,6 +119,15 @@ test_dlq_for_operators_only if {
 	decide("dlq_replay", operator_token(["metrics:read"]), []).reason == "missing_scope"
 }
 
+test_switches_for_operators_only if {
+	decide("switches_read", operator_token(["metrics:read"]), []).allow
+	decide("switches_read", operator_token(["ops:write"]), []).allow
+	decide("switches_write", operator_token(["ops:write"]), []).allow
+	decide("switches_write", operator_token(["metrics:read"]), []).reason == "missing_scope"
+	decide("switches_write", tenant_token(["ops:write"]), []).reason == "operator_only"
+	not decide("switches_read", tenant_token(["metrics:read", "ops:write"]), ["acme"]).allow
+}
+
 test_finops_operator_reads_any_tenant if {
 	decide("finops_read", operator_token(["finops:read"]), ["globex"]).allow
 }

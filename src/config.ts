@@ -56,7 +56,7 @@ const configSchema = z.object({
   NEO4J_DATABASE: z.string().default("neo4j"),
   DATABASE_URL: optionalText,
   NEON_WSPROXY: optionalText,
-  READ_MODE: z.enum(["durable-object", "postgres"]).default("durable-object"),
+  READ_MODE: z.enum(["durable-object", "postgres", "neo4j"]).default("durable-object"),
   UPSTASH_REDIS_REST_URL: optionalText,
   UPSTASH_REDIS_REST_TOKEN: optionalText,
   FINOPS_FLUSH_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
@@ -112,7 +112,7 @@ export interface Config {
   neo4j: { url: string; user: string; password: string; database: string } | null;
   postgres: { url: string; wsProxy: string | null } | null;
   /** docs/adr.md ADR-001's fallback: `postgres` serves `tenantCoherence` from the materialized table. */
-  readMode: "durable-object" | "postgres";
+  readMode: "durable-object" | "postgres" | "neo4j";
   /** FinOps counters (docs/api.md §4.6) in Upstash; `null` when its settings are absent (counting continues, reads 503). */
   upstash: { url: string; token: string } | null;
   finops: {

@@ -10,6 +10,7 @@ import { logEvent } from "./telemetry/log";
 
 export { DeadLetterStore } from "../durable-objects/dead-letters";
 export { MetricsAggregator } from "../durable-objects/metrics";
+export { OpsSwitches } from "../durable-objects/ops-switches";
 export { TenantObject } from "../durable-objects/tenant";
 
 // The compiled OPA policy (npm run policy:build) decides every request and subscribe of this isolate.

@@ -12,6 +12,20 @@ export interface GraphWriter {
   deleteSignalsBefore(cutoffMs: number): Promise<number>;
   /** Cheap liveness probe for `/readyz`. */
   ping(): Promise<void>;
+  /**
+   * Sums over the tenant's signals with `ts` in `(nowMs − 24 h, nowMs]` — the scoring window — for `read-mode`
+   * `neo4j` (docs/adr.md ADR-001's fallback): Σv·w, Σw, the count, and the newest acceptance instant.
+   */
+  readWindow(tenantId: string, nowMs: number): Promise<WindowSums>;
+}
+
+/** A window's running sums as a store computes them. */
+export interface WindowSums {
+  sumVW: number;
+  sumW: number;
+  count: number;
+  /** When the newest of them was accepted; `null` for none. */
+  lastAcceptedMs: number | null;
 }
 
 /** Where the provenance ledger is kept for its retention period (Postgres, append-only for the writer). */

@@ -40,3 +40,8 @@ export function pinnedStub<Stub>(ns: PinnableNamespace<Stub>, pinning: Pinning, 
 export function deadLetterStore(env: Pick<Env, "DEAD_LETTERS">, pinning: Pinning) {
   return pinnedStub(env.DEAD_LETTERS, pinning, "dlq");
 }
+
+/** The runtime switches (one object, "switches"; src/switches.ts). */
+export function opsSwitches(env: Pick<Env, "OPS_SWITCHES">, pinning: Pinning) {
+  return pinnedStub(env.OPS_SWITCHES, pinning, "switches");
+}

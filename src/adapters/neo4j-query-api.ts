@@ -1,4 +1,5 @@
-import { type GraphWriter, SinkError } from "../ports";
+import { WINDOW_MS } from "../domain/window";
+import { type GraphWriter, SinkError, type WindowSums } from "../ports";
 import type { SinkScore, SinkSignal } from "../queues/messages";
 import { dbAttributes, withClientSpan } from "../telemetry/db-client";
 import { type TraceScope, traceHeaders } from "../telemetry/tracer";
@@ -63,6 +64,13 @@ WITH s LIMIT 10000
 DETACH DELETE s
 RETURN count(*) AS n`;
 
+/** A tenant's scoring window from the graph (ADR-001's fallback read): `ts` in `(from, to]`. */
+export const READ_WINDOW = `
+MATCH (:Tenant {tenant_id: $tenantId})-[:EMITS]->(s:Signal)
+WHERE s.ts > datetime({epochMillis: $fromMs}) AND s.ts <= datetime({epochMillis: $toMs})
+RETURN sum(s.value * s.weight) AS sumVW, sum(s.weight) AS sumW, count(s) AS n,
+  max(s.accepted_at).epochMillis AS lastAcceptedMs`;
+
 /** The signal's node key: the contract's dedupe key `(tenantId, source, signalId, ts)`. */
 export function signalKey(tenantId: string, s: Pick<SinkSignal, "source" | "signalId" | "tsMs">): string {
   return JSON.stringify([tenantId, s.source, s.signalId, s.tsMs]);
@@ -100,6 +108,23 @@ export class Neo4jQueryApi implements GraphWriter {
 
   async ping(): Promise<void> {
     await this.run("RETURN 1 AS ok", {});
+  }
+
+  async readWindow(tenantId: string, nowMs: number): Promise<WindowSums> {
+    const values = await this.run(
+      READ_WINDOW,
+      { tenantId, fromMs: nowMs - WINDOW_MS, toMs: nowMs },
+      undefined,
+      "readWindow",
+    );
+    const row = values[0] ?? [];
+    const last = row[3];
+    return {
+      sumVW: Number(row[0] ?? 0),
+      sumW: Number(row[1] ?? 0),
+      count: Number(row[2] ?? 0),
+      lastAcceptedMs: last === null || last === undefined ? null : Number(last),
+    };
   }
 
   /** Runs one statement in an implicit transaction (a `neo4j.query` client span under `trace`); returns the rows. */

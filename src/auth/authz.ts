@@ -19,7 +19,9 @@ export type AuthzAction =
   | "provenance_read"
   | "metrics_read"
   | "dlq_read"
-  | "dlq_replay";
+  | "dlq_replay"
+  | "switches_read"
+  | "switches_write";
 
 export type DenyReason =
   | "unknown_action"

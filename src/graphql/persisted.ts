@@ -65,3 +65,10 @@ export function normalizeOperationParams<T extends OperationRef>(params: T, regi
   }
   return params;
 }
+
+/** The name of the registered operation a request names (by key or by its exact text), or `null`. */
+export function persistedOperationName(params: OperationRef, registry: PersistedRegistry): string | null {
+  const key = operationKey(normalizeOperationParams(params, registry));
+  const text = key === null ? undefined : registry.byKey.get(key);
+  return text === undefined ? null : (registry.nameByText.get(text) ?? null);
+}

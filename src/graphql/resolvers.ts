@@ -1,6 +1,7 @@
 import { openSinks } from "../adapters/sinks";
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../auth/authz";
 import { sha256Hex } from "../domain/dedupe-key";
+import { scoreFromSums, statusFor } from "../domain/score";
 import { validateSignals } from "../domain/signal";
 import { AppError } from "../errors";
 import { usageQuery, usageReport } from "../finops/report";
@@ -57,6 +58,31 @@ async function readFromPostgres(ctx: GraphQLServerContext, tenantId: string) {
   }
 }
 
+/**
+ * docs/adr.md ADR-001's other fallback (`read-mode` `neo4j`): the score computed from the graph's signals in the
+ * window, with the object's arithmetic (weighted mean, 4 decimals) and bands. Slower than the object (a query
+ * over the window instead of running sums) — for when the object's reads fail and Postgres is behind.
+ */
+async function readFromNeo4j(ctx: GraphQLServerContext, tenantId: string) {
+  const graph = openSinks(ctx.config).graph;
+  if (!graph) throw new AppError(503, "SERVICE_UNAVAILABLE", "read-mode neo4j needs NEO4J_URL");
+  let sums: Awaited<ReturnType<typeof graph.readWindow>>;
+  const nowMs = Date.now();
+  try {
+    sums = await graph.readWindow(tenantId, nowMs);
+  } catch {
+    throw new AppError(503, "SERVICE_UNAVAILABLE", "the graph store is unavailable");
+  }
+  const score = scoreFromSums(sums.sumVW, sums.sumW);
+  return {
+    tenantId,
+    score,
+    status: statusFor(score, sums.count, sums.sumW),
+    updatedAt: new Date(sums.lastAcceptedMs ?? nowMs).toISOString(),
+    signalCount: sums.count,
+  };
+}
+
 export const resolvers = {
   DateTime: {
     serialize: (value: unknown) => (value instanceof Date ? value.toISOString() : String(value)),
@@ -67,7 +93,9 @@ export const resolvers = {
     async tenantCoherence(_: unknown, args: { tenantId: string }, ctx: GraphQLServerContext) {
       ctx.log.op = "graphql_query";
       await enforce(ctx, "graphql_query", args.tenantId);
-      if (ctx.config.readMode === "postgres") return readFromPostgres(ctx, args.tenantId);
+      const readMode = ctx.switches.readMode;
+      if (readMode === "postgres") return readFromPostgres(ctx, args.tenantId);
+      if (readMode === "neo4j") return readFromNeo4j(ctx, args.tenantId);
       return new TenantClient(ctx, args.tenantId).score();
     },
     async tenantUsage(_: unknown, args: { tenantId: string; from: string; to: string }, ctx: GraphQLServerContext) {

@@ -39,6 +39,7 @@ const KNOWN_PATHS = new Set([
   "/graphql",
   "/v1/ops/dlq",
   "/v1/ops/dlq/replay",
+  "/v1/ops/switches",
   "/v1/finops/usage",
   "/metrics",
 ]);

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Principal } from "../auth/principal";
 import type { Config } from "../config";
+import type { Switches } from "../domain/switches";
 import type { Observation } from "../metrics/model";
 import type { TraceScope } from "../telemetry/tracer";
 import { TenantClient } from "../tenant-client";
@@ -26,11 +27,13 @@ export interface UsageMark {
 
 /**
  * What one request carries from middleware to routes and resolvers — declared once. The middleware in
- * src/http/app.ts fill it in, in this order: `config` (withConfig), `log` and `observations` (requestLogging),
+ * src/http/app.ts fill it in, in this order: `config` and `switches` (withConfig), `log` and `observations` (requestLogging),
  * `trace` (requestTracing), `usage` (countUsage), `principal` (requireAuth, on routes that need a token).
  */
 export interface RequestState {
   config: Config;
+  /** The runtime switches in effect (src/switches.ts: at most 5 s old). */
+  switches: Switches;
   log: RequestLog;
   observations: Observation[];
   trace: TraceScope;
@@ -54,6 +57,7 @@ export function requestContext(c: Context<AppEnv>): RequestContext {
   return {
     env: c.env,
     config: c.get("config"),
+    switches: c.get("switches"),
     log: c.get("log"),
     observations: c.get("observations"),
     trace: c.get("trace"),

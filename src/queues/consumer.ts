@@ -2,6 +2,8 @@ import { openSinks, type Sinks } from "../adapters/sinks";
 import type { Config } from "../config";
 import type { LedgerEntry } from "../domain/ledger";
 import { SinkError } from "../ports";
+import { deadLetterStore } from "../residency";
+import { currentSwitches } from "../switches";
 import { logEvent } from "../telemetry/log";
 import { startQueueProcessSpan } from "../telemetry/messaging";
 import type { TraceContext } from "../telemetry/trace-context";
@@ -75,6 +77,13 @@ export async function consumeSinkBatch(
   ctx?: { waitUntil(promise: Promise<unknown>): void },
   sinks: Sinks = openSinks(config),
 ): Promise<void> {
+  // `materializer` off (docs/api.md §4.11): nothing is written; the batch is parked, whole, until it is on again.
+  if (!(await currentSwitches(env, config)).materializer) {
+    await deadLetterStore(env, config).park(batch.messages.map((m) => m.body));
+    batch.ackAll();
+    logEvent({ level: "warn", op: "materializer_off", count: batch.messages.length });
+    return;
+  }
   // One tracer per batch: one OTLP request for all of its spans, after the batch is settled.
   const tracer = createTracer(config.telemetry, {
     onError: (message) => logEvent({ level: "warn", op: "otlp_export", error_code: "OTLP_EXPORT_FAILED", message }),

@@ -4,6 +4,7 @@ import type { TenantObject } from "../../durable-objects/tenant";
 import type { Principal } from "../../src/auth/principal";
 import { type Config, loadConfig } from "../../src/config";
 import type { NormalizedSignal } from "../../src/domain/signal";
+import { effectiveSwitches } from "../../src/domain/switches";
 import type { IngestCommand } from "../../src/domain/tenant-protocol";
 import type { GraphQLServerContext } from "../../src/graphql/context";
 import { Tracer } from "../../src/telemetry/tracer";
@@ -47,6 +48,7 @@ export function graphqlContext(
   return {
     env: env as Env,
     config,
+    switches: effectiveSwitches(config, {}),
     principal,
     log: { op: "graphql", tenant_id: principal.tenant, provenance_id: null, error_code: null },
     usage: { counted: false },

@@ -42,14 +42,14 @@ export const DENIAL = {
 
 /** One HTTP request, as a test sends it. */
 export interface RequestSpec {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT";
   path: string;
   headers: Record<string, string>;
   body?: string;
 }
 
 interface EntryBase {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT";
   /** As registered in the Hono app; `:tenantId` is the tenant placeholder. Files: a prefix ending in `*`. */
   path: string;
   /**
@@ -246,6 +246,30 @@ export const ENDPOINTS: readonly Entry[] = [
     access: { kind: "operator", scope: "ops:write" },
     denial: "rest",
     request: () => ({ method: "POST", path: "/v1/ops/dlq/replay", headers: {} }),
+    okStatus: 200,
+  },
+  {
+    method: "GET",
+    path: "/v1/ops/switches",
+    served: "worker",
+    access: { kind: "operator", scope: "metrics:read" },
+    denial: "rest",
+    request: () => ({ method: "GET", path: "/v1/ops/switches", headers: {} }),
+    okStatus: 200,
+  },
+  {
+    method: "PUT",
+    path: "/v1/ops/switches/:name",
+    served: "worker",
+    access: { kind: "operator", scope: "ops:write" },
+    denial: "rest",
+    // Resetting a per-operation switch that nobody set: served, and changes nothing.
+    request: () => ({
+      method: "PUT",
+      path: "/v1/ops/switches/op:pq_tenant_usage_v1",
+      headers: json,
+      body: JSON.stringify({ value: "reset", reason: "isolation matrix" }),
+    }),
     okStatus: 200,
   },
   {

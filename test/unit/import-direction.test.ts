@@ -35,6 +35,7 @@ const PLACEMENT: Array<[string, Layer]> = [
   ["durable-objects/", "objects"],
   ["src/index.ts", "edge"],
   ["src/tenant-client.ts", "edge"],
+  ["src/switches.ts", "edge"],
   ["src/http/", "edge"],
   ["src/graphql/", "edge"],
   ["src/queues/", "edge"],

@@ -24,6 +24,7 @@ const metrics = fakeNamespace(() => ({
 const replays: string[] = [];
 const deadLetters = fakeNamespace((name) => ({
   count: async () => 2,
+  parkedCount: async () => ({ count: 3, oldestMs: 7 }),
   list: async (limit: number) => [{ id: 1, code: "SINK_FAILED", reason: `limit ${limit}`, failedAt: 5 }],
   replay: async () => {
     replays.push(name);
@@ -110,6 +111,7 @@ describe("dead-letter operations", () => {
     expect(await res.json()).toEqual({
       count: 2,
       messages: [{ id: 1, code: "SINK_FAILED", reason: "limit 100", failedAt: 5 }],
+      parked: { count: 3, oldestMs: 7 },
     });
     expect(deadLetters.names.at(-1)).toBe("dlq");
   });

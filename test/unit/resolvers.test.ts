@@ -1,10 +1,12 @@
 // The GraphQL resolvers (src/graphql/resolvers.ts) called as yoga calls them, with a server context built by
 // hand: the policy's decisions in the contract's order, the errors' codes and statuses, and what each resolver
 // asks of the tenant's object (a fake of its RPC methods; the object itself is tested in workerd).
+
 import type { GraphQLError } from "graphql";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../../src/auth/principal";
 import { loadConfig } from "../../src/config";
+import { effectiveSwitches } from "../../src/domain/switches";
 import type { IngestCommand, IngestOutcome, ScoreOutcome, ScoreView } from "../../src/domain/tenant-protocol";
 import type { GraphQLServerContext } from "../../src/graphql/context";
 import { maskError } from "../../src/graphql/errors";
@@ -49,9 +51,11 @@ function context(
     flushUsage: async () => {},
   }));
   const env = workerEnv({ ENVIRONMENT: "test", DEV_UNPINNED_DURABLE_OBJECTS: "true", TENANT: tenants, ...settings });
+  const config = loadConfig(env);
   const ctx: GraphQLServerContext = {
     env,
-    config: loadConfig(env),
+    config,
+    switches: effectiveSwitches(config, {}),
     principal,
     log: { op: "graphql", tenant_id: null, provenance_id: null, error_code: null },
     usage: { counted: false },

@@ -4,6 +4,8 @@ import { bodyKindOf } from "../../domain/ingest-body";
 import { AppError } from "../../errors";
 import type { GraphQLServerContext } from "../../graphql/context";
 import { executePersisted } from "../../graphql/execute";
+import { type OperationRef, persistedOperationName } from "../../graphql/persisted";
+import { persistedRegistry } from "../../graphql/registry";
 import { yoga } from "../../graphql/yoga";
 import { decodeUtf8, readBodyLimited } from "../body";
 import { type AppEnv, requestContext } from "../context";
@@ -63,6 +65,8 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
         request = new Request(c.req.raw.url, { method: "GET", headers });
       }
     }
+    const disabledOps = c.get("switches").disabledOps;
+    if (disabledOps.size > 0) await refuseDisabledOperation(disabledOps, parsed?.parsedBody ?? getParams(c.req.url));
     const context: GraphQLServerContext = {
       ...requestContext(c),
       body,
@@ -84,3 +88,30 @@ export const graphqlRoutes = new Hono<AppEnv>().on(
     return answer;
   },
 );
+
+/** A GET request's GraphQL parameters (the JSON-valued ones already checked to parse). */
+function getParams(url: string): OperationRef {
+  const search = new URL(url).searchParams;
+  const extensions = search.get("extensions");
+  return {
+    query: search.get("query") ?? undefined,
+    id: search.get("id") ?? undefined,
+    documentId: search.get("documentId") ?? undefined,
+    extensions: extensions === null ? undefined : JSON.parse(extensions),
+  };
+}
+
+/**
+ * The per-operation switch (`op:<name>` on, docs/api.md §4.11): a registered operation that is switched off is
+ * answered with a static 503 `OPERATION_DISABLED` instead of running — the seed's "repoint persisted query to
+ * static value (503) during incident". Other operations are unaffected.
+ */
+async function refuseDisabledOperation(disabledOps: ReadonlySet<string>, params: unknown): Promise<void> {
+  if (params === null || typeof params !== "object" || Array.isArray(params)) return;
+  const name = persistedOperationName(params as OperationRef, await persistedRegistry);
+  if (name !== null && disabledOps.has(name)) {
+    throw new AppError(503, "OPERATION_DISABLED", `operation ${name} is switched off for now`, undefined, {
+      "Retry-After": "60",
+    });
+  }
+}

@@ -3,10 +3,14 @@ import { openSinks } from "../../adapters/sinks";
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../../auth/authz";
 import type { Principal } from "../../auth/principal";
 import type { Config } from "../../config";
+import { describeSwitches, parseSwitchChange } from "../../domain/switches";
 import { AppError } from "../../errors";
+import { PERSISTED_OPERATIONS } from "../../graphql/persisted";
 import { gatherMetrics } from "../../metrics/collect";
 import { render } from "../../metrics/model";
-import { deadLetterStore } from "../../residency";
+import { deadLetterStore, opsSwitches } from "../../residency";
+import { switchCache } from "../../switches";
+import { logEvent } from "../../telemetry/log";
 import type { AppEnv, RequestLog } from "../context";
 import { requireAuth } from "../middleware/auth";
 
@@ -45,6 +49,9 @@ async function probeSinks(config: Config): Promise<{ neo4j: SinkState; postgres:
   }
 }
 
+/** The persisted operations' names: each has a switch `op:<name>`. */
+const OPERATIONS = Object.keys(PERSISTED_OPERATIONS);
+
 /** Cross-tenant operations: operator tokens (tenant `*`) with the action's scope, as the policy decides. */
 async function enforceOperator(principal: Principal, log: RequestLog, action: AuthzAction): Promise<void> {
   const decision = await authorize(action, principal, []);
@@ -79,11 +86,67 @@ export const opsRoutes = new Hono<AppEnv>()
     c.get("log").op = "dlq_list";
     await enforceOperator(c.get("principal"), c.get("log"), "dlq_read");
     const store = deadLetterStore(c.env, c.get("config"));
-    return c.json({ count: await store.count(), messages: await store.list(100) });
+    const [count, messages, parked] = await Promise.all([store.count(), store.list(100), store.parkedCount()]);
+    return c.json({ count, messages, parked });
   })
   .post("/v1/ops/dlq/replay", requireAuth, async (c) => {
     c.get("log").op = "dlq_replay";
     await enforceOperator(c.get("principal"), c.get("log"), "dlq_replay");
     const store = deadLetterStore(c.env, c.get("config"));
     return c.json(await store.replay());
+  })
+  .get("/v1/ops/switches", requireAuth, async (c) => {
+    c.get("log").op = "switches_read";
+    await enforceOperator(c.get("principal"), c.get("log"), "switches_read");
+    const config = c.get("config");
+    const object = opsSwitches(c.env, config);
+    const [stored, history, parked] = await Promise.all([
+      object.values(),
+      object.history(20),
+      deadLetterStore(c.env, config).parkedCount(),
+    ]);
+    return c.json({ switches: describeSwitches(config, stored, OPERATIONS), parked, history });
+  })
+  .put("/v1/ops/switches/:name", requireAuth, async (c) => {
+    const log = c.get("log");
+    log.op = "switch_change";
+    await enforceOperator(c.get("principal"), log, "switches_write");
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new AppError(400, "MALFORMED_JSON", 'the body must be JSON: {"value":"on","reason":"…"}');
+    }
+    const { value, reason } = (body ?? {}) as { value?: unknown; reason?: unknown };
+    const change = parseSwitchChange(c.req.param("name"), value, OPERATIONS);
+    if (!change.ok) {
+      throw new AppError(400, "VALIDATION_FAILED", change.message, [{ path: "value", message: change.message }]);
+    }
+    if (reason !== undefined && typeof reason !== "string") {
+      throw new AppError(400, "VALIDATION_FAILED", "reason must be a string", [
+        { path: "reason", message: "a string" },
+      ]);
+    }
+    const config = c.get("config");
+    const object = opsSwitches(c.env, config);
+    const audit = await object.change(
+      change.name,
+      change.value === "reset" ? null : change.value,
+      log.subject_hash ?? null,
+      reason?.slice(0, 500) ?? null,
+    );
+    const stored = await object.values();
+    // This isolate at once; every other within the cache's 4 s.
+    switchCache.set(stored);
+    // The audit line: who (pseudonym), what, from what, why.
+    logEvent({
+      level: "warn",
+      op: "switch_change",
+      switch: audit.name,
+      previous: audit.previous,
+      value: audit.value,
+      subject_hash: audit.actor,
+      reason: audit.reason,
+    });
+    return c.json({ change: audit, switches: describeSwitches(config, stored, OPERATIONS) });
   });
