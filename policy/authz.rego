@@ -25,7 +25,7 @@ grants := {
 	"metrics_read": {"metrics:read"},
 	"dlq_read": {"metrics:read"},
 	"dlq_replay": {"ops:write"},
-	"switches_read": {"metrics:read", "ops:write"},
+	"switches_read": {"metrics:read"},
 	"switches_write": {"ops:write"},
 }
 

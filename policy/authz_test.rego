@@ -121,7 +121,7 @@ test_dlq_for_operators_only if {
 
 test_switches_for_operators_only if {
 	decide("switches_read", operator_token(["metrics:read"]), []).allow
-	decide("switches_read", operator_token(["ops:write"]), []).allow
+	decide("switches_read", operator_token(["ops:write"]), []).reason == "missing_scope"
 	decide("switches_write", operator_token(["ops:write"]), []).allow
 	decide("switches_write", operator_token(["metrics:read"]), []).reason == "missing_scope"
 	decide("switches_write", tenant_token(["ops:write"]), []).reason == "operator_only"

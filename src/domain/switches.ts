@@ -104,7 +104,7 @@ export function describeSwitches(
   defaults: SwitchDefaults,
   stored: StoredSwitches,
   operations: readonly string[],
-): Array<{ name: string; value: string; source: "default" | "switch" }> {
+): Array<{ name: string; value: string; default: string; source: "default" | "switch" }> {
   const defaultsByName: Record<string, string> = {
     coherence: defaults.featureCoherence ? "on" : "off",
     materializer: "on",
@@ -112,6 +112,8 @@ export function describeSwitches(
   };
   for (const op of operations) defaultsByName[`${OP_PREFIX}${op}`] = "off";
   return Object.entries(defaultsByName).map(([name, value]) =>
-    stored[name] === undefined ? { name, value, source: "default" } : { name, value: stored[name], source: "switch" },
+    stored[name] === undefined
+      ? { name, value, default: value, source: "default" }
+      : { name, value: stored[name], default: value, source: "switch" },
   );
 }

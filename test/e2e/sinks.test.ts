@@ -6,37 +6,19 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import neo4jDriver, { type Driver } from "neo4j-driver";
+import neo4jDriver from "neo4j-driver";
 import { afterAll, describe, expect, it } from "vitest";
-import { type RunningNeo4j, startNeo4j } from "../../scripts/lib/neo4j.mjs";
-import { type RunningPostgres, type RunningWsproxy, startPostgres, startWsproxy } from "../../scripts/lib/postgres.mjs";
-import { migrateNeo4j, migratePostgres } from "../../scripts/migrate.mjs";
 import { type LedgerEntry, verifyChain } from "../../src/domain/ledger";
-import { freePort, mintToken, type RunningService, startService } from "../support/harness";
+import { mintToken, type RunningService, startService } from "../support/harness";
 import { beforeAllOrFail } from "../support/vitest-hooks";
 import { ingest, readScore } from "./helpers";
+import { eventually, SinkStack } from "./sink-stack";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const run = promisify(execFile);
 
-let pg: RunningPostgres;
-let proxy: RunningWsproxy;
-let neo4j: RunningNeo4j;
+let stack: SinkStack;
 let svc: RunningService;
-let driver: Driver;
-let neo4jDir: string;
-let pgDir: string;
-const ports = { neo4jHttp: 0, neo4jBolt: 0, pg: 0, proxy: 0 };
-
-async function startSinks(): Promise<void> {
-  pg = await startPostgres({ dataDir: pgDir, port: ports.pg });
-  proxy = await startWsproxy({ pgPort: pg.port, port: ports.proxy });
-  // First start: Neo4j picks its own free ports (no window for another process to take them); a restart
-  // reuses them, since the running service's NEO4J_URL names the port.
-  neo4j = await startNeo4j({ httpPort: ports.neo4jHttp, boltPort: ports.neo4jBolt, dataDir: neo4jDir });
-  ports.neo4jHttp = Number(new URL(neo4j.httpUrl).port);
-  ports.neo4jBolt = Number(new URL(neo4j.boltUrl).port);
-}
 
 /** A tenant's provenance-ledger rows in Postgres, in chain order, as ledger entries. */
 async function ledgerRows(tenant: string): Promise<LedgerEntry[]> {
@@ -49,71 +31,17 @@ async function ledgerRows(tenant: string): Promise<LedgerEntry[]> {
   return JSON.parse(json) as LedgerEntry[];
 }
 
-async function psql(sql: string, url = pg.url): Promise<string> {
-  const { stdout } = await run("psql", [url, "-At", "-F", "|", "-c", sql]);
-  return stdout.trim();
-}
-
-const WORKER_PASSWORD = "worker-least-privilege";
-/** DATABASE_URL of the Worker's least-privileged login user. */
-function workerUrl(): string {
-  const url = new URL(pg.url);
-  url.username = "coherence_worker";
-  url.password = WORKER_PASSWORD;
-  return url.toString();
-}
-
-async function cypher<T>(statement: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  const session = driver.session({ database: "neo4j" });
-  try {
-    const result = await session.run(statement, params);
-    return result.records.map((r) => r.toObject() as T);
-  } finally {
-    await session.close();
-  }
-}
-
-/** Waits until `check` holds, polling (convergence is asynchronous by design: queue, retries, backoff). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const psql = (sql: string, url?: string) => stack.psql(sql, url);
+const cypher = <T>(statement: string, params: Record<string, unknown> = {}) => stack.cypher<T>(statement, params);
 
 beforeAllOrFail(async () => {
-  ports.pg = await freePort();
-  ports.proxy = await freePort();
-  neo4jDir = mkdtempSync(join(tmpdir(), "coherence-neo4j-"));
-  pgDir = join(root, ".cache", "pg-sinks");
-  await startSinks();
-  await psql("DROP TABLE IF EXISTS coherence_scores");
-  migratePostgres(pg.url);
-  // The Worker connects as a login user holding only coherence_writer (migrations/postgres/0002).
-  await psql("DROP ROLE IF EXISTS coherence_worker");
-  await psql(`CREATE ROLE coherence_worker LOGIN PASSWORD '${WORKER_PASSWORD}' IN ROLE coherence_writer`);
-  await migrateNeo4j({ url: neo4j.httpUrl, user: neo4j.user, password: neo4j.password, database: neo4j.database });
-  driver = neo4jDriver.driver(neo4j.boltUrl, neo4jDriver.auth.basic(neo4j.user, neo4j.password));
-  svc = await startService({
-    env: {
-      NEO4J_URL: neo4j.httpUrl,
-      NEO4J_USER: neo4j.user,
-      NEO4J_PASSWORD: neo4j.password,
-      DATABASE_URL: workerUrl(),
-      NEON_WSPROXY: proxy.url,
-      RPS_MAX: "100000",
-    },
-  });
+  stack = await SinkStack.start("pg-sinks");
+  svc = await startService({ env: { ...stack.serviceEnv(), RPS_MAX: "100000" } });
 }, 600_000);
 
 afterAll(async () => {
   await svc?.stop();
-  await driver?.close();
-  await neo4j?.stop();
-  await proxy?.stop();
-  await pg?.stop();
+  await stack?.close();
 });
 
 const TENANTS = 20;
@@ -219,7 +147,7 @@ describe("sinks (§9)", () => {
     await Promise.all(tenants.map((t, i) => ingest(svc.baseUrl, { signals: batch(t, 0, 100) }, tokens[i])));
     await eventually("the first 200 in Neo4j", async () => (await signalsInGraph(prefix)) === 200, 60_000);
 
-    await Promise.all([neo4j.stop(), pg.stop(), proxy.stop()]);
+    await stack.stopStores();
     const downSince = Date.now();
     let sent = 100;
     while (Date.now() - downSince < 30_000) {
@@ -230,9 +158,7 @@ describe("sinks (§9)", () => {
       sent += 50;
       await new Promise((r) => setTimeout(r, 3000));
     }
-    await startSinks();
-    await driver.close();
-    driver = neo4jDriver.driver(neo4j.boltUrl, neo4jDriver.auth.basic(neo4j.user, neo4j.password));
+    await stack.restart();
 
     await eventually(
       "every signal in Neo4j after the outage",
@@ -255,7 +181,7 @@ describe("sinks (§9)", () => {
     const up = await fetch(`${svc.baseUrl}/readyz`);
     expect(up.status).toBe(200);
     expect(await up.json()).toEqual({ status: "ok", sinks: { neo4j: "ok", postgres: "ok" } });
-    await pg.stop();
+    await stack.stopPostgres();
     try {
       // The route answers from a probe up to 5 s old (READY_CACHE_MS, src/http/routes/ops.ts).
       const readyz = () => fetch(`${svc.baseUrl}/readyz`);
@@ -264,7 +190,7 @@ describe("sinks (§9)", () => {
       expect(down.status).toBe(503);
       expect(await down.json()).toEqual({ status: "degraded", sinks: { neo4j: "ok", postgres: "down" } });
     } finally {
-      pg = await startPostgres({ dataDir: pgDir, port: ports.pg });
+      await stack.restartPostgres();
     }
   });
 
@@ -313,7 +239,7 @@ describe("sinks (§9)", () => {
       60_000,
     );
     const fallback = await startService({
-      env: { DATABASE_URL: workerUrl(), NEON_WSPROXY: proxy.url, READ_MODE: "postgres" },
+      env: { DATABASE_URL: stack.workerUrl(), NEON_WSPROXY: stack.proxy.url, READ_MODE: "postgres" },
       stateDir: mkdtempSync(join(tmpdir(), "coherence-readmode-")), // an empty object: only Postgres knows
     });
     try {
@@ -377,7 +303,7 @@ describe("sinks (§9)", () => {
       "UPDATE provenance_ledger SET signal_count = 0",
       "DELETE FROM provenance_ledger",
     ]) {
-      await expect(psql(sql, workerUrl()), sql).rejects.toThrow(/permission denied|must be owner/);
+      await expect(psql(sql, stack.workerUrl()), sql).rejects.toThrow(/permission denied|must be owner/);
     }
     expect(await psql(`SELECT signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`)).toBe("3");
   }, 90_000);
