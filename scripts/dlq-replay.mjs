@@ -1,20 +1,10 @@
 // `npm run dlq:replay`: sends every dead-lettered sink message back to the sink queue (after the cause is
 // fixed). Talks to the running service (COHERENCE_URL, default http://127.0.0.1:8787) with an operator token:
 // OPS_TOKEN if set, else a dev token minted like `npm run token -- --tenant '*' --scope ops:write`.
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
-import { root } from "./lib/env.mjs";
+import { serviceBase, tokenOrDev } from "./lib/service-client.mjs";
 
-const base = (process.env.COHERENCE_URL ?? `http://127.0.0.1:${process.env.PORT ?? "8787"}`).replace(/\/+$/, "");
-const token =
-  process.env.OPS_TOKEN ??
-  execFileSync(
-    process.execPath,
-    [join(root, "scripts", "token.mjs"), "--tenant", "*", "--scope", "ops:write metrics:read"],
-    {
-      encoding: "utf8",
-    },
-  ).trim();
+const base = serviceBase();
+const token = tokenOrDev(process.env.OPS_TOKEN, "*", "ops:write metrics:read");
 const auth = { authorization: `Bearer ${token}` };
 
 const before = await fetch(`${base}/v1/ops/dlq`, { headers: auth });

@@ -5,10 +5,8 @@
 //                                                 `reset` restores the deployment's default
 // Talks to COHERENCE_URL (default http://127.0.0.1:8787) with OPS_TOKEN if set, else a dev token minted like
 // `npm run token -- --tenant '*' --scope 'ops:write metrics:read'`. A change reaches every isolate within 5 s.
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { root } from "./lib/env.mjs";
+import { serviceBase, tokenOrDev } from "./lib/service-client.mjs";
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -19,16 +17,8 @@ if (positionals.length !== 0 && positionals.length !== 2) {
   process.exit(2);
 }
 
-const base = (process.env.COHERENCE_URL ?? `http://127.0.0.1:${process.env.PORT ?? "8787"}`).replace(/\/+$/, "");
-const token =
-  process.env.OPS_TOKEN ??
-  execFileSync(
-    process.execPath,
-    [join(root, "scripts", "token.mjs"), "--tenant", "*", "--scope", "ops:write metrics:read"],
-    {
-      encoding: "utf8",
-    },
-  ).trim();
+const base = serviceBase();
+const token = tokenOrDev(process.env.OPS_TOKEN, "*", "ops:write metrics:read");
 const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
 
 /**

@@ -6,11 +6,10 @@
 // --from/--to (ISO times) audit the entries received in that span, linked to the entry before it. The token for the
 // object's entries (scope coherence:read, the tenant's own): COHERENCE_TOKEN if set, else a dev token as
 // `npm run token` mints. Exit 0: the chain holds; 1: it is broken (the report says where); 2: it could not be checked.
-import { execFileSync, spawnSync } from "node:child_process";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { auditLedger } from "../src/domain/ledger.ts";
-import { root } from "./lib/env.mjs";
+import { serviceBase, tokenOrDev } from "./lib/service-client.mjs";
 import { localSettings } from "./lib/settings.mjs";
 
 /** @typedef {import("../src/domain/ledger.ts").LedgerEntry} LedgerEntry */
@@ -146,16 +145,8 @@ process.exit(audit.ok ? 0 : 1);
  * @param {string} tenantId
  */
 async function objectEntries(tenantId) {
-  const base = (process.env.COHERENCE_URL ?? `http://127.0.0.1:${process.env.PORT ?? "8787"}`).replace(/\/+$/, "");
-  const token =
-    process.env.COHERENCE_TOKEN ??
-    execFileSync(
-      process.execPath,
-      [join(root, "scripts", "token.mjs"), "--tenant", tenantId, "--scope", "coherence:read"],
-      {
-        encoding: "utf8",
-      },
-    ).trim();
+  const base = serviceBase();
+  const token = tokenOrDev(process.env.COHERENCE_TOKEN, tenantId, "coherence:read");
   /** @typedef {{ seq: number; hash: string } | null} Head */
   /** @type {LedgerEntry[]} */
   const entries = [];
