@@ -285,6 +285,24 @@ describe("sinks (§9)", () => {
     );
   }, 200_000);
 
+  it("`npm run sinks:inspect` reports each store as the runbook's inspect step needs it", async () => {
+    const { stdout } = await run("npm", ["run", "--silent", "sinks:inspect", "--", "--json"], {
+      cwd: root,
+      env: { ...process.env, ...stack.serviceEnv(), DATABASE_URL: stack.pg.url },
+    });
+    const report = JSON.parse(stdout) as {
+      neo4j: { signals: number; gc: Array<{ collector: string; count: number }>; heapMaxMiB: number; cpus: number };
+      postgres: { scores: number; connections: Record<string, number>; freshestScoreAgeS: number };
+    };
+    const [graph] = await cypher<{ n: { toNumber(): number } }>("MATCH (s:Signal) RETURN count(s) AS n");
+    expect(report.neo4j.signals).toBe(graph?.n.toNumber());
+    expect(report.neo4j.gc.length).toBeGreaterThan(0);
+    expect(report.neo4j.heapMaxMiB).toBeGreaterThan(0);
+    expect(report.neo4j.cpus).toBeGreaterThan(0);
+    expect(report.postgres.scores).toBe(Number(await psql("SELECT count(*) FROM coherence_scores")));
+    expect(report.postgres.connections.active).toBeGreaterThanOrEqual(1);
+  });
+
   it("connects as a least-privileged user: it upserts scores but cannot drop, delete or create (STRIDE: elevation)", async () => {
     const tenant = `sink-lp-${Date.now().toString(36)}`;
     const token = await mintToken(tenant, "coherence:read coherence:write");
