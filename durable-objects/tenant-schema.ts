@@ -1,5 +1,5 @@
 /** Bump when the statements below change; the object migrates forward from the stored version. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 7;
 
 /**
  * Statements per schema version, applied in order inside `blockConcurrencyWhile`.
@@ -95,6 +95,22 @@ export const MIGRATIONS: Record<number, string[]> = {
        hash TEXT NOT NULL,
        last_signal_seq INTEGER NOT NULL
      )`,
+  ],
+  // v7 (breakdown): the window's running sums per source and per type, kept beside the totals, so "why the score is
+  // what it is" reads O(groups) rows, never the window (docs/api.md §5.2). Filled from the window's signals.
+  7: [
+    `CREATE TABLE IF NOT EXISTS group_sums (
+       kind TEXT NOT NULL,
+       key TEXT NOT NULL,
+       sum_vw REAL NOT NULL,
+       sum_w REAL NOT NULL,
+       count INTEGER NOT NULL,
+       PRIMARY KEY (kind, key)
+     )`,
+    `INSERT OR REPLACE INTO group_sums (kind, key, sum_vw, sum_w, count)
+       SELECT 'source', source, SUM(value * weight), SUM(weight), COUNT(*) FROM signals WHERE phase = 1 GROUP BY source`,
+    `INSERT OR REPLACE INTO group_sums (kind, key, sum_vw, sum_w, count)
+       SELECT 'type', type, SUM(value * weight), SUM(weight), COUNT(*) FROM signals WHERE phase = 1 GROUP BY type`,
   ],
 };
 

@@ -1,8 +1,10 @@
+import { contributions, type GroupSums } from "../src/domain/breakdown";
 import { dedupeKey } from "../src/domain/dedupe-key";
 import { type LedgerEntry, type LedgerLink, nextLedgerEntry } from "../src/domain/ledger";
 import { scoreFromSums, statusFor } from "../src/domain/score";
 import { MAX_FUTURE_MS } from "../src/domain/signal";
 import type {
+  BreakdownView,
   IngestCommand,
   IngestOutcome,
   IngestResponse,
@@ -26,6 +28,9 @@ const PROVENANCE_TTL_MS = WINDOW_MS + MAX_FUTURE_MS + 60_000;
  * Above it, sums are adjusted incrementally (O(changes)), which can drift in the last ulp.
  */
 export const EXACT_RECOMPUTE_MAX = 20_000;
+
+/** What the per-group sums need of a signal. */
+type GroupedRow = { source: string; type: string; value: number; weight: number };
 
 interface WindowState {
   sumVW: number;
@@ -295,6 +300,7 @@ export class TenantStore implements TenantPart {
     let accepted = 0;
     let { sumVW, sumW, count } = this.state;
     let changed = false;
+    const entered: GroupedRow[] = [];
     cmd.signals.forEach((s, i) => {
       const key = rows[i]?.[0] as string;
       if (!inserted.delete(key)) {
@@ -314,9 +320,13 @@ export class TenantStore implements TenantPart {
         sumW += s.weight;
         count++;
         changed = true;
+        entered.push(s);
       }
     });
-    if (changed) this.saveState({ sumVW, sumW, count, updatedMs: nowMs, version: this.state.version + 1 });
+    if (changed) {
+      this.saveState({ sumVW, sumW, count, updatedMs: nowMs, version: this.state.version + 1 });
+      this.addToGroups(entered, 1);
+    }
     if (accepted > 0) this.appendLedger(cmd, accepted);
     return { accepted, duplicates: cmd.signals.length - accepted, provenanceId: cmd.provenanceId, signals: outcomes };
   }
@@ -332,11 +342,12 @@ export class TenantStore implements TenantPart {
       const horizon = nowMs - WINDOW_MS;
       let { sumVW, sumW, count } = this.state;
       const entering = this.sql
-        .exec<{ seq: number; value: number; weight: number; ts_ms: number }>(
-          `SELECT seq, value, weight, ts_ms FROM signals WHERE phase = 0 AND ts_ms <= ? ORDER BY seq`,
+        .exec<{ seq: number; value: number; weight: number; ts_ms: number } & GroupedRow>(
+          `SELECT seq, value, weight, ts_ms, source, type FROM signals WHERE phase = 0 AND ts_ms <= ? ORDER BY seq`,
           nowMs,
         )
         .toArray();
+      const entered: GroupedRow[] = [];
       for (const row of entering) {
         const inWindow = row.ts_ms > horizon;
         this.sql.exec(`UPDATE signals SET phase = ? WHERE seq = ?`, inWindow ? 1 : 2, row.seq);
@@ -345,11 +356,12 @@ export class TenantStore implements TenantPart {
           sumW += row.weight;
           count++;
           result.entered++;
+          entered.push(row);
         }
       }
       const leaving = this.sql
-        .exec<{ seq: number; value: number; weight: number }>(
-          `SELECT seq, value, weight FROM signals WHERE phase = 1 AND ts_ms <= ?`,
+        .exec<{ seq: number } & GroupedRow>(
+          `SELECT seq, value, weight, source, type FROM signals WHERE phase = 1 AND ts_ms <= ?`,
           horizon,
         )
         .toArray();
@@ -368,6 +380,13 @@ export class TenantStore implements TenantPart {
               ? this.recomputeSums()
               : { sumVW, sumW, count };
         this.saveState({ ...next, updatedMs: nowMs, version: this.state.version + 1 });
+        // Groups are adjusted incrementally even when the totals are recomputed: they are reported to 4 decimals,
+        // so an ulp of drift never shows, and a scan per kind at every window change would cost more than it buys.
+        if (count === 0) this.sql.exec(`DELETE FROM group_sums`);
+        else {
+          this.addToGroups(entered, 1);
+          this.addToGroups(leaving, -1);
+        }
       }
       const prunable = this.sql
         .exec<{ n: number; top: number | null }>(
@@ -420,7 +439,30 @@ export class TenantStore implements TenantPart {
     };
   }
 
-  /** Number of signal records held (in, before or after the window), for tests and operations. */
+  /**
+   * Why the score is what it is (docs/api.md §5.2): the window's contributions by source and by type, the ones
+   * pulling the score down most first. O(number of groups) from the running sums, after advancing the window.
+   */
+  breakdown(nowMs: number): BreakdownView {
+    const view = this.score(nowMs);
+    const groups: Record<"source" | "type", GroupSums[]> = { source: [], type: [] };
+    for (const row of this.sql.exec<{
+      kind: "source" | "type";
+      key: string;
+      sum_vw: number;
+      sum_w: number;
+      count: number;
+    }>(`SELECT kind, key, sum_vw, sum_w, count FROM group_sums`)) {
+      groups[row.kind]?.push({ key: row.key, sumVW: row.sum_vw, sumW: row.sum_w, count: row.count });
+    }
+    const { sumVW, sumW } = this.state;
+    return {
+      ...view,
+      bySource: contributions(groups.source, sumVW, sumW),
+      byType: contributions(groups.type, sumVW, sumW),
+    };
+  }
+
   /**
    * Records that an upgrade used the realtime ticket `nonce` (valid until `expiresMs`); `false` when one already
    * did. Expired entries go first, so the table holds at most a minute of tickets.
@@ -453,6 +495,38 @@ export class TenantStore implements TenantPart {
       count++;
     }
     return { sumVW, sumW, count };
+  }
+
+  /** Adds (`sign` 1) or removes (-1) signals' value·weight, weight and count to their source's and type's sums. */
+  private addToGroups(rows: readonly GroupedRow[], sign: 1 | -1): void {
+    if (rows.length === 0) return;
+    const deltas = new Map<string, { kind: "source" | "type"; key: string; vw: number; w: number; n: number }>();
+    for (const row of rows) {
+      for (const [kind, key] of [
+        ["source", row.source],
+        ["type", row.type],
+      ] as const) {
+        const id = `${kind}\u0000${key}`;
+        const d = deltas.get(id) ?? { kind, key, vw: 0, w: 0, n: 0 };
+        d.vw += sign * row.value * row.weight;
+        d.w += sign * row.weight;
+        d.n += sign;
+        deltas.set(id, d);
+      }
+    }
+    for (const d of deltas.values()) {
+      this.sql.exec(
+        `INSERT INTO group_sums (kind, key, sum_vw, sum_w, count) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (kind, key) DO UPDATE SET sum_vw = sum_vw + excluded.sum_vw, sum_w = sum_w + excluded.sum_w,
+           count = count + excluded.count`,
+        d.kind,
+        d.key,
+        d.vw,
+        d.w,
+        d.n,
+      );
+    }
+    if (sign < 0) this.sql.exec(`DELETE FROM group_sums WHERE count <= 0`);
   }
 
   private saveState(next: WindowState): void {

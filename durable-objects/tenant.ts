@@ -4,7 +4,13 @@ import { parseTicketHeader, TICKET_HEADER } from "../src/auth/ticket";
 import { loadConfig } from "../src/config";
 import type { LedgerEntry, LedgerLink } from "../src/domain/ledger";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
-import type { IngestCommand, IngestOutcome, ScoreOutcome } from "../src/domain/tenant-protocol";
+import type {
+  BreakdownOutcome,
+  IngestCommand,
+  IngestOutcome,
+  RateLimited,
+  ScoreOutcome,
+} from "../src/domain/tenant-protocol";
 import { AppError, errorResponse, rateLimited } from "../src/errors";
 import { tenantBudget } from "../src/finops/budget";
 import { type UsageOp, upstashClient } from "../src/finops/usage";
@@ -160,14 +166,29 @@ export class TenantObject extends DurableObject<Env> {
 
   /** The tenant's current score (RPC from the Worker), within the tenant's request limit. The tenant is the object's. */
   score(_tenantId: string, rpsMax: number, trace?: TraceContext): Promise<ScoreOutcome> {
-    return this.rpc("score", trace, (): ScoreOutcome => {
+    return this.limitedRead("score", rpsMax, trace, (now) => this.store.score(now));
+  }
+
+  /** Why the score is what it is (RPC): contributions by source and type; a read like `score` (counted, limited). */
+  breakdown(_tenantId: string, rpsMax: number, trace?: TraceContext): Promise<BreakdownOutcome> {
+    return this.limitedRead("breakdown", rpsMax, trace, (now) => this.store.breakdown(now));
+  }
+
+  /** A read within the tenant's request limit, counted as a `graphql_query` (refused or not). */
+  private limitedRead<V>(
+    name: string,
+    rpsMax: number,
+    trace: TraceContext | undefined,
+    read: (now: number) => V,
+  ): Promise<{ kind: "ok"; view: V } | RateLimited> {
+    return this.rpc(name, trace, (): { kind: "ok"; view: V } | RateLimited => {
       const now = this.clock();
       const admission = this.limiter.admit(now, rpsMax);
       if (!admission.ok) {
         this.usage.record("graphql_query", { rejected: true });
         return { kind: "rate_limited", retryAfterSeconds: admission.retryAfterSeconds };
       }
-      const view = this.store.score(now);
+      const view = read(now);
       this.usage.record("graphql_query", { rejected: false });
       return { kind: "ok", view };
     });

@@ -1,12 +1,13 @@
 import type { Config } from "./config";
 import type { LedgerEntry, LedgerLink } from "./domain/ledger";
 import type { NormalizedSignal } from "./domain/signal";
-import type { IngestOutcome, IngestResponse, ScoreOutcome, ScoreView } from "./domain/tenant-protocol";
+import type { BreakdownView, IngestOutcome, IngestResponse, RateLimited, ScoreView } from "./domain/tenant-protocol";
 import { AppError, rateLimited } from "./errors";
 import type { UsageOp } from "./finops/usage";
 import { METRICS, type Observation } from "./metrics/model";
 import { type Pinning, pinnedStub } from "./residency";
 import { tracedRpcCall } from "./telemetry/rpc";
+import type { TraceContext } from "./telemetry/trace-context";
 import type { TraceScope } from "./telemetry/tracer";
 
 /** The stub of `tenantId`'s object, pinned to the US jurisdiction (src/residency.ts). */
@@ -93,9 +94,28 @@ export class TenantClient {
   }
 
   /** The tenant's current score (the object counts the read). Throws RATE_LIMITED. */
-  async score(): Promise<ScoreView> {
-    const outcome = await tracedRpcCall<ScoreOutcome>(this.call.trace, "TenantObject", "score", (trace) =>
+  score(): Promise<ScoreView> {
+    return this.limitedRead<ScoreView>("score", (trace) =>
       this.stub.score(this.tenantId, this.call.config.rpsMax, trace),
+    );
+  }
+
+  /** Why the tenant's score is what it is (the object counts the read). Throws RATE_LIMITED. */
+  breakdown(): Promise<BreakdownView> {
+    return this.limitedRead<BreakdownView>("breakdown", (trace) =>
+      this.stub.breakdown(this.tenantId, this.call.config.rpsMax, trace),
+    );
+  }
+
+  private async limitedRead<V>(
+    name: string,
+    rpc: (trace: TraceContext | undefined) => Promise<{ kind: "ok"; view: V } | RateLimited>,
+  ): Promise<V> {
+    const outcome = await tracedRpcCall<{ kind: "ok"; view: V } | RateLimited>(
+      this.call.trace,
+      "TenantObject",
+      name,
+      rpc,
     );
     this.counted();
     if (outcome.kind === "rate_limited") throw rateLimited(outcome.retryAfterSeconds);

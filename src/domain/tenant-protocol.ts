@@ -1,3 +1,4 @@
+import type { Contribution } from "./breakdown";
 import type { PolicyTags } from "./provenance";
 import type { ScoreStatus } from "./score";
 import type { NormalizedSignal } from "./signal";
@@ -52,6 +53,12 @@ export interface RateLimited {
 
 /** Result of a score RPC. */
 export type ScoreOutcome = { kind: "ok"; view: ScoreView } | RateLimited;
+
+/** A tenant's score with the contributions behind it (docs/api.md §5.2). */
+export type BreakdownView = ScoreView & { bySource: Contribution[]; byType: Contribution[] };
+
+/** Result of a breakdown RPC. */
+export type BreakdownOutcome = { kind: "ok"; view: BreakdownView } | RateLimited;
 
 /** A tenant's score as read models expose it. */
 export interface ScoreView {

@@ -98,6 +98,11 @@ export const resolvers = {
       if (readMode === "neo4j") return readFromNeo4j(ctx, args.tenantId);
       return new TenantClient(ctx, args.tenantId).score();
     },
+    async tenantCoherenceBreakdown(_: unknown, args: { tenantId: string }, ctx: GraphQLServerContext) {
+      ctx.log.op = "graphql_query";
+      await enforce(ctx, "graphql_query", args.tenantId);
+      return new TenantClient(ctx, args.tenantId).breakdown();
+    },
     async tenantUsage(_: unknown, args: { tenantId: string; from: string; to: string }, ctx: GraphQLServerContext) {
       ctx.log.op = "finops_usage";
       await enforce(ctx, "finops_read", null);

@@ -33,6 +33,30 @@ export const typeDefs = /* GraphQL */ `
     signalId: String
   }
 
+  "How one group of the window's signals (one source, or one type) weighs in the score (docs/api.md §5.2)."
+  type CoherenceContribution {
+    "The group's source or type."
+    key: String!
+    signalCount: Int!
+    "Share of the window's total weight, 0..1."
+    weightShare: Float!
+    "Weighted mean of the group's own signals."
+    weightedMean: Float!
+    "weightShare × (weightedMean − score): negative pulls the score down; a kind's pulls add up to 0."
+    pull: Float!
+  }
+
+  "A tenant's score and why: contributions by source and by type, the ones pulling the score down most first."
+  type CoherenceBreakdown {
+    tenantId: ID!
+    score: Float!
+    status: String!
+    updatedAt: DateTime!
+    signalCount: Int!
+    bySource: [CoherenceContribution!]!
+    byType: [CoherenceContribution!]!
+  }
+
   "Requests answered for a tenant on one UTC day, per operation (docs/api.md §4.6)."
   type UsageRequests {
     ingest: Int!
@@ -58,6 +82,8 @@ export const typeDefs = /* GraphQL */ `
 
   type Query {
     tenantCoherence(tenantId: ID!): CoherenceScore!
+    "Why the score is what it is, from the tenant's object (whatever the read mode)."
+    tenantCoherenceBreakdown(tenantId: ID!): CoherenceBreakdown!
     "FinOps counters (scope finops:read; operator tokens may read any tenant). from/to are YYYY-MM-DD, inclusive."
     tenantUsage(tenantId: ID!, from: String!, to: String!): TenantUsage!
   }

@@ -192,3 +192,71 @@ describe("tenant object lifecycle", () => {
     expect(afterRuns).toBe(2);
   });
 });
+
+describe("the score's breakdown (by source and type)", () => {
+  async function readBreakdown(stub: DurableObjectStub<TenantObject>, tenantId: string) {
+    const outcome = await stub.breakdown(tenantId, 1000);
+    if (outcome.kind !== "ok") throw new Error(`breakdown refused: ${outcome.kind}`);
+    return outcome.view;
+  }
+
+  it("follows ingest and the window, and equals a recomputation over the signals in it", async () => {
+    const tenant = "breakdown-window";
+    const stub = stubFor(tenant);
+    const t0 = Date.now();
+    await setClock(stub, t0);
+    const early = [
+      signal(tenant, t0 - WINDOW_MS + 60_000, 0.1, { signalId: "old-db", source: "db", type: "errors", weight: 4 }),
+      signal(tenant, t0 - WINDOW_MS + 60_000, 0.2, { signalId: "old-edge", source: "edge", type: "latency" }),
+    ];
+    const late = [
+      signal(tenant, t0 - 1000, 0.9, { signalId: "new-edge", source: "edge", type: "latency", weight: 2 }),
+      signal(tenant, t0 - 2000, 0.6, { signalId: "new-cache", source: "cache", type: "errors" }),
+    ];
+    await stub.ingest(command(tenant, [...early, ...late], t0));
+    const before = await readBreakdown(stub, tenant);
+    expect(before.signalCount).toBe(4);
+    expect(before.bySource.map((c) => [c.key, c.signalCount])).toEqual([
+      ["db", 1],
+      ["cache", 1],
+      ["edge", 2],
+    ]);
+    expect(before.byType.find((c) => c.key === "errors")?.weightedMean).toBe(
+      computeScore([
+        { v: 0.1, w: 4 },
+        { v: 0.6, w: 1 },
+      ]),
+    );
+
+    // Two minutes later the early signals have left the window: "db" is gone, the rest recomputed.
+    await setClock(stub, t0 + 120_000);
+    const after = await readBreakdown(stub, tenant);
+    expect(after.signalCount).toBe(2);
+    expect(after.score).toBe(computeScore([{ v: 0.9, w: 2 }, { v: 0.6 }]));
+    expect(after.bySource).toEqual([
+      { key: "cache", signalCount: 1, weightShare: 0.3333, weightedMean: 0.6, pull: -0.0667 },
+      { key: "edge", signalCount: 1, weightShare: 0.6667, weightedMean: 0.9, pull: 0.0667 },
+    ]);
+    expect(after.byType.map((c) => c.key)).toEqual(["errors", "latency"]);
+    const rows = await runInDurableObject(stub, (_obj: TenantObject, state) =>
+      state.storage.sql
+        .exec<{ kind: string; key: string }>("SELECT kind, key FROM group_sums ORDER BY kind, key")
+        .toArray(),
+    );
+    expect(rows).toEqual([
+      { kind: "source", key: "cache" },
+      { kind: "source", key: "edge" },
+      { kind: "type", key: "errors" },
+      { kind: "type", key: "latency" },
+    ]);
+  });
+
+  it("is a read: counted and limited like the score", async () => {
+    const tenant = "breakdown-limit";
+    const stub = stubFor(tenant);
+    const now = Date.now();
+    await setClock(stub, now);
+    await stub.ingest(command(tenant, [signal(tenant, now - 1000, 0.5)], now));
+    expect(await stub.breakdown(tenant, 1)).toMatchObject({ kind: "rate_limited" });
+  });
+});

@@ -326,6 +326,13 @@ export const OPERATIONS: readonly PersistedOperation[] = [
     field: "tenantCoherence",
   },
   {
+    id: "pq_tenant_coherence_breakdown_v1",
+    kind: "query",
+    scope: "coherence:read",
+    variables: (tenantId) => ({ tenantId }),
+    field: "tenantCoherenceBreakdown",
+  },
+  {
     id: "pq_publish_signal_v1",
     kind: "mutation",
     scope: "coherence:write",

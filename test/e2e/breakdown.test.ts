@@ -1,0 +1,78 @@
+// Why the score is what it is (docs/api.md §5.2) over real HTTP against `npm start`: `pq_tenant_coherence_breakdown_v1`
+// after signals from several sources and types, compared with a breakdown computed here from the published signals.
+import { describe, expect, it } from "vitest";
+import { computeScore } from "../../src/domain/score";
+import { mintToken } from "../support/harness";
+import { serviceForFile } from "../support/vitest-hooks";
+import { expectGraphqlError, graphql, ingest, isoAt, readScore, tenantWithToken } from "./helpers";
+
+const svc = serviceForFile();
+
+type Sent = { source: string; type: string; value: number; weight: number };
+
+/** The breakdown by `key`, computed from the signals as sent: share, weighted mean and pull, worst first. */
+function expected(sent: Sent[], key: "source" | "type") {
+  const totalW = sent.reduce((a, s) => a + s.weight, 0);
+  const score = sent.reduce((a, s) => a + s.value * s.weight, 0) / totalW;
+  const names = [...new Set(sent.map((s) => s[key]))];
+  return names
+    .map((name) => {
+      const own = sent.filter((s) => s[key] === name);
+      const w = own.reduce((a, s) => a + s.weight, 0);
+      const mean = own.reduce((a, s) => a + s.value * s.weight, 0) / w;
+      const pull = (w / totalW) * (mean - score);
+      return {
+        exact: pull,
+        row: {
+          key: name,
+          signalCount: own.length,
+          weightShare: Number((w / totalW).toFixed(4)),
+          weightedMean: computeScore(own.map((s) => ({ v: s.value, w: s.weight }))),
+          pull: Number(pull.toFixed(4)) || 0,
+        },
+      };
+    })
+    .sort((a, b) => a.exact - b.exact)
+    .map((x) => x.row);
+}
+
+describe("pq_tenant_coherence_breakdown_v1", () => {
+  it("explains the score by source and by type, as computed from the published signals", async () => {
+    const { tenantId, token } = await tenantWithToken();
+    const sources = ["db-primary", "edge-eu", "edge-us", "batch"];
+    const types = ["latency", "errors", "saturation"];
+    const sent: Sent[] = Array.from({ length: 60 }, (_, i) => ({
+      source: sources[i % sources.length] as string,
+      type: types[(i * 7) % types.length] as string,
+      value: (((i * 37) % 100) / 100) * (i % sources.length === 0 ? 0.4 : 1),
+      weight: 1 + (i % 4) * 0.5,
+    }));
+    const res = await ingest(
+      svc.baseUrl,
+      { signals: sent.map((s, i) => ({ tenantId, signalId: `b-${i}`, ts: isoAt(-60_000 - i), ...s })) },
+      token,
+    );
+    expect(res.status, res.text).toBe(202);
+
+    const answer = await graphql(
+      svc.baseUrl,
+      { id: "pq_tenant_coherence_breakdown_v1", variables: { tenantId } },
+      token,
+    );
+    expect(answer.status, answer.text).toBe(200);
+    const view = (answer.body as { data: { tenantCoherenceBreakdown: Record<string, unknown> } }).data
+      .tenantCoherenceBreakdown;
+    const score = await readScore(svc.baseUrl, tenantId, token);
+    expect(view).toMatchObject({ tenantId, score: score.score, status: score.status, signalCount: 60 });
+    expect(view.bySource).toEqual(expected(sent, "source"));
+    expect(view.byType).toEqual(expected(sent, "type"));
+    expect((view.bySource as Array<{ key: string }>)[0]?.key).toBe("db-primary");
+  });
+
+  it("is the tenant's own: another tenant's token is refused", async () => {
+    const { tenantId } = await tenantWithToken();
+    const other = await mintToken(`${tenantId}-other`, "coherence:read");
+    const res = await graphql(svc.baseUrl, { id: "pq_tenant_coherence_breakdown_v1", variables: { tenantId } }, other);
+    expectGraphqlError(res, 403, "FORBIDDEN");
+  });
+});
