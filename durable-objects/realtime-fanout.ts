@@ -18,7 +18,15 @@ import { Close } from "../src/realtime/protocol";
 import { realtimeSchema } from "../src/realtime/schema";
 import { renderEvent } from "../src/realtime/subscriptions";
 import { logEvent } from "../src/telemetry/log";
-import { EVENTS, SCORE, type SocketRecord, type SocketTable, type SubRecord, safeSend } from "./socket-table";
+import {
+  BREAKDOWN,
+  EVENTS,
+  SCORE,
+  type SocketRecord,
+  type SocketTable,
+  type SubRecord,
+  safeSend,
+} from "./socket-table";
 import type { TenantContext } from "./tenant-part";
 import type { EventRow, TenantStore } from "./tenant-store";
 
@@ -103,11 +111,18 @@ export class Fanout {
     let sentEvents = 0;
     let changed = false;
     for (const [id, sub] of Object.entries(rec.s)) {
-      if (sub.k === SCORE) {
+      if (sub.k === SCORE || sub.k === BREAKDOWN) {
+        // Both follow the score's version: a breakdown changes exactly when the sums do.
         if (sub.q === this.store.scoreVersion) continue;
-        round.score ??= this.store.score(this.t.now());
-        const view = round.score;
-        this.sendNext(ws, id, sub, round, "score", () => view);
+        let view: unknown;
+        if (sub.k === SCORE) {
+          round.score ??= this.store.score(this.t.now());
+          view = round.score;
+        } else {
+          round.breakdown ??= this.store.breakdown(this.t.now());
+          view = round.breakdown;
+        }
+        this.sendNext(ws, id, sub, round, sub.k === SCORE ? "score" : "breakdown", () => view);
         sub.q = this.store.scoreVersion;
         changed = true;
         continue;
@@ -169,7 +184,7 @@ export class Fanout {
     const cacheKey = `${sub.o}#${eventKey}`;
     let payload = round.payloads.get(cacheKey);
     if (payload === undefined) {
-      const kind = sub.k === EVENTS ? "coherenceEvents" : "tenantCoherenceUpdates";
+      const kind = SUBSCRIPTION_FIELD[sub.k];
       // Registered subscriptions select the same fields whatever their variables; the tenant is the object's.
       const variables = { tenantId: this.t.tenantId };
       payload = JSON.stringify(renderEvent(realtimeSchema(), { kind, text, variables }, value()));
@@ -179,17 +194,25 @@ export class Fanout {
   }
 }
 
+/** The subscription field of each kind of {@link SubRecord}. */
+const SUBSCRIPTION_FIELD = {
+  [EVENTS]: "coherenceEvents",
+  [SCORE]: "tenantCoherenceUpdates",
+  [BREAKDOWN]: "tenantCoherenceBreakdownUpdates",
+} as const;
+
 /** Caches shared by all sockets within one flush. */
 interface FlushRound {
   pages: Map<number, EventRow[]>;
   payloads: Map<string, string>;
   score: ReturnType<TenantStore["score"]> | null;
+  breakdown: ReturnType<TenantStore["breakdown"]> | null;
   /** Live fan-out latencies of this round: ms → frames. */
   latencies: Map<number, number>;
 }
 
 function newRound(): FlushRound {
-  return { pages: new Map(), payloads: new Map(), score: null, latencies: new Map() };
+  return { pages: new Map(), payloads: new Map(), score: null, breakdown: null, latencies: new Map() };
 }
 
 function eventView(row: EventRow) {

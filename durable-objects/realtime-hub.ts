@@ -21,6 +21,7 @@ import { resolveSubscription } from "../src/realtime/subscriptions";
 import { logEvent } from "../src/telemetry/log";
 import { Fanout } from "./realtime-fanout";
 import {
+  BREAKDOWN,
   connectionState,
   deadlineOf,
   EVENTS,
@@ -206,8 +207,8 @@ export class RealtimeHub implements TenantPart {
       return;
     }
     const name = this.registry.nameByText.get(sub.text) ?? sub.text;
-    if (sub.kind === "tenantCoherenceUpdates") {
-      setSubscription(rec, id, { k: SCORE, o: name, q: -1 });
+    if (sub.kind === "tenantCoherenceUpdates" || sub.kind === "tenantCoherenceBreakdownUpdates") {
+      setSubscription(rec, id, { k: sub.kind === "tenantCoherenceUpdates" ? SCORE : BREAKDOWN, o: name, q: -1 });
     } else {
       let from = this.store.newestSeq;
       if (sub.after !== null) {

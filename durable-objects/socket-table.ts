@@ -7,10 +7,11 @@ export const INIT_TIMEOUT_MS = 10_000;
 /** Subscription kinds in a {@link SubRecord}. */
 export const EVENTS = 0;
 export const SCORE = 1;
+export const BREAKDOWN = 2;
 
 /** One subscription in a socket's attachment: kind, operation name, last seq (events) or score version sent. */
 export interface SubRecord {
-  k: typeof EVENTS | typeof SCORE;
+  k: typeof EVENTS | typeof SCORE | typeof BREAKDOWN;
   o: string;
   q: number;
 }

@@ -83,6 +83,10 @@ async function readFromNeo4j(ctx: GraphQLServerContext, tenantId: string) {
   };
 }
 
+function useWebSocket(): never {
+  throw gqlError(400, "USE_WEBSOCKET", "subscriptions are served over WebSocket at /v1/tenants/{tenantId}/graphql");
+}
+
 export const resolvers = {
   DateTime: {
     serialize: (value: unknown) => (value instanceof Date ? value.toISOString() : String(value)),
@@ -133,24 +137,10 @@ export const resolvers = {
       return true;
     },
   },
+  // Subscriptions run in the tenant's object over WebSocket (durable-objects/realtime-hub.ts), never over HTTP.
   Subscription: {
-    coherenceEvents: {
-      subscribe: () => {
-        throw gqlError(
-          400,
-          "USE_WEBSOCKET",
-          "subscriptions are served over WebSocket at /v1/tenants/{tenantId}/graphql",
-        );
-      },
-    },
-    tenantCoherenceUpdates: {
-      subscribe: () => {
-        throw gqlError(
-          400,
-          "USE_WEBSOCKET",
-          "subscriptions are served over WebSocket at /v1/tenants/{tenantId}/graphql",
-        );
-      },
-    },
+    coherenceEvents: { subscribe: useWebSocket },
+    tenantCoherenceUpdates: { subscribe: useWebSocket },
+    tenantCoherenceBreakdownUpdates: { subscribe: useWebSocket },
   },
 };

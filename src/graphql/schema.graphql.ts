@@ -95,5 +95,7 @@ export const typeDefs = /* GraphQL */ `
   type Subscription {
     coherenceEvents(tenantId: ID!, after: String): Signal!
     tenantCoherenceUpdates(tenantId: ID!): CoherenceScore!
+    "The breakdown at subscribe time, then after every change of the score (coalesced like the others)."
+    tenantCoherenceBreakdownUpdates(tenantId: ID!): CoherenceBreakdown!
   }
 `;

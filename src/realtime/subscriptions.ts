@@ -13,8 +13,8 @@ import {
 import { operationKey, type PersistedRegistry } from "../graphql/persisted";
 import type { SubscribePayload } from "./protocol";
 
-/** The two subscription fields of the schema. */
-export type SubscriptionKind = "coherenceEvents" | "tenantCoherenceUpdates";
+/** The subscription fields of the schema. */
+export type SubscriptionKind = "coherenceEvents" | "tenantCoherenceUpdates" | "tenantCoherenceBreakdownUpdates";
 
 /** A subscribe request resolved against the registry and the schema. */
 export interface ResolvedSubscription {

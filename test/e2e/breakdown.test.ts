@@ -1,12 +1,18 @@
 // Why the score is what it is (docs/api.md §5.2) over real HTTP against `npm start`: `pq_tenant_coherence_breakdown_v1`
 // after signals from several sources and types, compared with a breakdown computed here from the published signals.
-import { describe, expect, it } from "vitest";
+import type { Client } from "graphql-ws";
+import { afterAll, describe, expect, it } from "vitest";
 import { computeScore } from "../../src/domain/score";
 import { mintToken } from "../support/harness";
 import { serviceForFile } from "../support/vitest-hooks";
 import { expectGraphqlError, graphql, ingest, isoAt, readScore, tenantWithToken } from "./helpers";
+import { collect, stockClient } from "./ws-client";
 
 const svc = serviceForFile();
+const clients = new Set<Client>();
+afterAll(async () => {
+  for (const c of clients) await c.dispose();
+});
 
 type Sent = { source: string; type: string; value: number; weight: number };
 
@@ -74,5 +80,50 @@ describe("pq_tenant_coherence_breakdown_v1", () => {
     const other = await mintToken(`${tenantId}-other`, "coherence:read");
     const res = await graphql(svc.baseUrl, { id: "pq_tenant_coherence_breakdown_v1", variables: { tenantId } }, other);
     expectGraphqlError(res, 403, "FORBIDDEN");
+  });
+});
+
+describe("tenantCoherenceBreakdownUpdates (pq_tenant_coherence_breakdown_updates_v1)", () => {
+  it("sends the breakdown on subscribe and after each change, equal to the query and to the recomputation", async () => {
+    const { tenantId, token } = await tenantWithToken();
+    const client = stockClient(svc.baseUrl, tenantId, token);
+    clients.add(client);
+    const updates = collect<Record<string, unknown>>(
+      client,
+      { query: "", id: "pq_tenant_coherence_breakdown_updates_v1", variables: { tenantId } },
+      "tenantCoherenceBreakdownUpdates",
+    );
+    await updates.values.until((u) => u.length >= 1, 10_000, "the breakdown on subscribe");
+    expect(updates.values.items[0]).toMatchObject({ tenantId, signalCount: 0, bySource: [], byType: [] });
+
+    const sent: Sent[] = [];
+    const steps: Sent[][] = [
+      [{ source: "edge", type: "latency", value: 0.9, weight: 2 }],
+      [
+        { source: "db", type: "errors", value: 0.1, weight: 3 },
+        { source: "edge", type: "errors", value: 0.6, weight: 1 },
+      ],
+    ];
+    for (const [i, step] of steps.entries()) {
+      const res = await ingest(
+        svc.baseUrl,
+        { signals: step.map((s, j) => ({ tenantId, signalId: `u-${i}-${j}`, ts: isoAt(-30_000), ...s })) },
+        token,
+      );
+      expect(res.status, res.text).toBe(202);
+      sent.push(...step);
+      await updates.values.until((u) => u.length >= i + 2, 10_000, `the breakdown after change ${i + 1}`);
+      const update = updates.values.items[i + 1] as Record<string, unknown>;
+      expect(update.bySource).toEqual(expected(sent, "source"));
+      expect(update.byType).toEqual(expected(sent, "type"));
+      const query = await graphql(
+        svc.baseUrl,
+        { id: "pq_tenant_coherence_breakdown_v1", variables: { tenantId } },
+        token,
+      );
+      expect((query.body as { data: { tenantCoherenceBreakdown: unknown } }).data.tenantCoherenceBreakdown).toEqual(
+        update,
+      );
+    }
   });
 });

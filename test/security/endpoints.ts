@@ -333,6 +333,13 @@ export const OPERATIONS: readonly PersistedOperation[] = [
     field: "tenantCoherenceBreakdown",
   },
   {
+    id: "pq_tenant_coherence_breakdown_updates_v1",
+    kind: "subscription",
+    scope: "coherence:read",
+    variables: (tenantId) => ({ tenantId }),
+    field: "tenantCoherenceBreakdownUpdates",
+  },
+  {
     id: "pq_publish_signal_v1",
     kind: "mutation",
     scope: "coherence:write",
