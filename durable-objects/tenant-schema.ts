@@ -111,6 +111,13 @@ export const MIGRATIONS: Record<number, string[]> = {
        SELECT 'source', source, SUM(value * weight), SUM(weight), COUNT(*) FROM signals WHERE phase = 1 GROUP BY source`,
     `INSERT OR REPLACE INTO group_sums (kind, key, sum_vw, sum_w, count)
        SELECT 'type', type, SUM(value * weight), SUM(weight), COUNT(*) FROM signals WHERE phase = 1 GROUP BY type`,
+    // The score's last 24 h, one point per minute that saw a change: the score as that minute ended.
+    `CREATE TABLE IF NOT EXISTS score_history (
+       minute INTEGER PRIMARY KEY,
+       score REAL NOT NULL,
+       status TEXT NOT NULL,
+       count INTEGER NOT NULL
+     )`,
   ],
 };
 

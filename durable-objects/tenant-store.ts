@@ -8,11 +8,12 @@ import type {
   IngestCommand,
   IngestOutcome,
   IngestResponse,
+  ScorePoint,
   ScoreView,
   SignalOutcome,
 } from "../src/domain/tenant-protocol";
 import { toIso } from "../src/domain/time";
-import { earliest, leavesAt, PHASE_CODE, phaseAt, WINDOW_MS } from "../src/domain/window";
+import { earliest, HISTORY_MINUTES, leavesAt, PHASE_CODE, phaseAt, WINDOW_MS } from "../src/domain/window";
 import type { TenantContext, TenantPart } from "./tenant-part";
 
 /**
@@ -28,6 +29,8 @@ const PROVENANCE_TTL_MS = WINDOW_MS + MAX_FUTURE_MS + 60_000;
  * Above it, sums are adjusted incrementally (O(changes)), which can drift in the last ulp.
  */
 export const EXACT_RECOMPUTE_MAX = 20_000;
+
+const MINUTE_MS = 60_000;
 
 /** What the per-group sums need of a signal. */
 type GroupedRow = { source: string; type: string; value: number; weight: number };
@@ -440,6 +443,31 @@ export class TenantStore implements TenantPart {
   }
 
   /**
+   * The score over the last `minutes` (≤ 24 h), oldest first: one point per minute in which it changed, the score
+   * as that minute ended; the last point is the current score. Gaps are minutes without a change (the score held).
+   */
+  history(nowMs: number, minutes = HISTORY_MINUTES): ScorePoint[] {
+    const view = this.score(nowMs);
+    const span = Math.min(Math.max(1, Math.floor(minutes)), HISTORY_MINUTES);
+    const from = Math.floor(nowMs / MINUTE_MS) - span;
+    const points = this.sql
+      .exec<{ minute: number; score: number; status: ScoreView["status"]; count: number }>(
+        `SELECT minute, score, status, count FROM score_history WHERE minute > ? ORDER BY minute`,
+        from,
+      )
+      .toArray()
+      .map((r) => ({ at: toIso(r.minute * MINUTE_MS), score: r.score, status: r.status, signalCount: r.count }));
+    if (this.state.updatedMs !== null) {
+      const at = toIso(Math.floor(this.state.updatedMs / MINUTE_MS) * MINUTE_MS);
+      const last = points.at(-1);
+      const current = { at, score: view.score, status: view.status, signalCount: view.signalCount };
+      if (last?.at === at) points[points.length - 1] = current;
+      else points.push(current);
+    }
+    return points;
+  }
+
+  /**
    * Why the score is what it is (docs/api.md §5.2): the window's contributions by source and by type, the ones
    * pulling the score down most first. O(number of groups) from the running sums, after advancing the window.
    */
@@ -530,6 +558,7 @@ export class TenantStore implements TenantPart {
   }
 
   private saveState(next: WindowState): void {
+    this.recordHistory(this.state, next.updatedMs);
     this.state = next;
     this.sql.exec(
       `UPDATE window_state SET sum_vw = ?, sum_w = ?, count = ?, updated_ms = ?, version = ? WHERE id = 1`,
@@ -539,6 +568,26 @@ export class TenantStore implements TenantPart {
       next.updatedMs,
       next.version,
     );
+  }
+
+  /**
+   * Closes the previous change's minute in the score history when `nowMs` is in a later minute: the score then was
+   * that minute's last. At most one write a minute whatever the traffic; the current minute's point is the state
+   * itself (see {@link history}). Points older than the history's span go at the same time.
+   */
+  private recordHistory(previous: WindowState, nowMs: number | null): void {
+    if (previous.updatedMs === null || nowMs === null) return;
+    const minute = Math.floor(previous.updatedMs / MINUTE_MS);
+    if (minute >= Math.floor(nowMs / MINUTE_MS)) return;
+    const score = previous.count === 0 ? 0 : scoreFromSums(previous.sumVW, previous.sumW);
+    this.sql.exec(
+      `INSERT OR REPLACE INTO score_history (minute, score, status, count) VALUES (?, ?, ?, ?)`,
+      minute,
+      score,
+      statusFor(score, previous.count, previous.sumW),
+      previous.count,
+    );
+    this.sql.exec(`DELETE FROM score_history WHERE minute < ?`, minute - HISTORY_MINUTES);
   }
 
   private noteDue(dueMs: number): void {

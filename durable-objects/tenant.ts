@@ -6,6 +6,7 @@ import type { LedgerEntry, LedgerLink } from "../src/domain/ledger";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type {
   BreakdownOutcome,
+  HistoryOutcome,
   IngestCommand,
   IngestOutcome,
   RateLimited,
@@ -172,6 +173,14 @@ export class TenantObject extends DurableObject<Env> {
   /** Why the score is what it is (RPC): contributions by source and type; a read like `score` (counted, limited). */
   breakdown(_tenantId: string, rpsMax: number, trace?: TraceContext): Promise<BreakdownOutcome> {
     return this.limitedRead("breakdown", rpsMax, trace, (now) => this.store.breakdown(now));
+  }
+
+  /** The score's last `minutes` (RPC), one point per minute that changed it; a read like `score`. */
+  history(_tenantId: string, rpsMax: number, minutes: number, trace?: TraceContext): Promise<HistoryOutcome> {
+    return this.limitedRead("history", rpsMax, trace, (now) => ({
+      tenantId: this.t.tenantId,
+      points: this.store.history(now, minutes),
+    }));
   }
 
   /** A read within the tenant's request limit, counted as a `graphql_query` (refused or not). */

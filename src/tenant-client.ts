@@ -1,7 +1,14 @@
 import type { Config } from "./config";
 import type { LedgerEntry, LedgerLink } from "./domain/ledger";
 import type { NormalizedSignal } from "./domain/signal";
-import type { BreakdownView, IngestOutcome, IngestResponse, RateLimited, ScoreView } from "./domain/tenant-protocol";
+import type {
+  BreakdownView,
+  IngestOutcome,
+  IngestResponse,
+  RateLimited,
+  ScorePoint,
+  ScoreView,
+} from "./domain/tenant-protocol";
 import { AppError, rateLimited } from "./errors";
 import type { UsageOp } from "./finops/usage";
 import { METRICS, type Observation } from "./metrics/model";
@@ -104,6 +111,13 @@ export class TenantClient {
   breakdown(): Promise<BreakdownView> {
     return this.limitedRead<BreakdownView>("breakdown", (trace) =>
       this.stub.breakdown(this.tenantId, this.call.config.rpsMax, trace),
+    );
+  }
+
+  /** The tenant's score over the last `minutes` (the object counts the read). Throws RATE_LIMITED. */
+  history(minutes: number): Promise<{ tenantId: string; points: ScorePoint[] }> {
+    return this.limitedRead<{ tenantId: string; points: ScorePoint[] }>("history", (trace) =>
+      this.stub.history(this.tenantId, this.call.config.rpsMax, minutes, trace),
     );
   }
 

@@ -57,6 +57,17 @@ export type ScoreOutcome = { kind: "ok"; view: ScoreView } | RateLimited;
 /** A tenant's score with the contributions behind it (docs/api.md §5.2). */
 export type BreakdownView = ScoreView & { bySource: Contribution[]; byType: Contribution[] };
 
+/** One point of a tenant's score history: the score as minute `at` ended (the last point: now). */
+export interface ScorePoint {
+  at: string;
+  score: number;
+  status: ScoreStatus;
+  signalCount: number;
+}
+
+/** Result of a history RPC. */
+export type HistoryOutcome = { kind: "ok"; view: { tenantId: string; points: ScorePoint[] } } | RateLimited;
+
 /** Result of a breakdown RPC. */
 export type BreakdownOutcome = { kind: "ok"; view: BreakdownView } | RateLimited;
 

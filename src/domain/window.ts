@@ -36,3 +36,6 @@ export function earliest(...times: Array<number | null | undefined>): number | n
   }
   return best;
 }
+
+/** The span of a tenant's score history (one point per minute): the window's 24 h, in minutes. */
+export const HISTORY_MINUTES = WINDOW_MS / 60_000;

@@ -3,6 +3,7 @@ import { type AuthzAction, authorize, denialMessage, recordDecision } from "../a
 import { sha256Hex } from "../domain/dedupe-key";
 import { scoreFromSums, statusFor } from "../domain/score";
 import { validateSignals } from "../domain/signal";
+import { HISTORY_MINUTES } from "../domain/window";
 import { AppError } from "../errors";
 import { usageQuery, usageReport } from "../finops/report";
 import { TenantClient } from "../tenant-client";
@@ -106,6 +107,21 @@ export const resolvers = {
       ctx.log.op = "graphql_query";
       await enforce(ctx, "graphql_query", args.tenantId);
       return new TenantClient(ctx, args.tenantId).breakdown();
+    },
+    async tenantCoherenceHistory(
+      _: unknown,
+      args: { tenantId: string; minutes?: number | null },
+      ctx: GraphQLServerContext,
+    ) {
+      ctx.log.op = "graphql_query";
+      await enforce(ctx, "graphql_query", args.tenantId);
+      const minutes = args.minutes ?? HISTORY_MINUTES;
+      if (!Number.isInteger(minutes) || minutes < 1 || minutes > HISTORY_MINUTES) {
+        throw new AppError(400, "VALIDATION_FAILED", "minutes must be an integer 1..1440", [
+          { path: "minutes", message: `1..${HISTORY_MINUTES}` },
+        ]);
+      }
+      return new TenantClient(ctx, args.tenantId).history(minutes);
     },
     async tenantUsage(_: unknown, args: { tenantId: string; from: string; to: string }, ctx: GraphQLServerContext) {
       ctx.log.op = "finops_usage";

@@ -57,6 +57,20 @@ export const typeDefs = /* GraphQL */ `
     byType: [CoherenceContribution!]!
   }
 
+  "The score as one minute ended (the last point: now)."
+  type ScorePoint {
+    at: DateTime!
+    score: Float!
+    status: String!
+    signalCount: Int!
+  }
+
+  "A tenant's score over time: one point per minute in which it changed, oldest first."
+  type CoherenceHistory {
+    tenantId: ID!
+    points: [ScorePoint!]!
+  }
+
   "Requests answered for a tenant on one UTC day, per operation (docs/api.md §4.6)."
   type UsageRequests {
     ingest: Int!
@@ -84,6 +98,8 @@ export const typeDefs = /* GraphQL */ `
     tenantCoherence(tenantId: ID!): CoherenceScore!
     "Why the score is what it is, from the tenant's object (whatever the read mode)."
     tenantCoherenceBreakdown(tenantId: ID!): CoherenceBreakdown!
+    "The score's last minutes (1..1440, default 1440 = the window's 24 h), from the tenant's object."
+    tenantCoherenceHistory(tenantId: ID!, minutes: Int): CoherenceHistory!
     "FinOps counters (scope finops:read; operator tokens may read any tenant). from/to are YYYY-MM-DD, inclusive."
     tenantUsage(tenantId: ID!, from: String!, to: String!): TenantUsage!
   }

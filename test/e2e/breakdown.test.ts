@@ -127,3 +127,33 @@ describe("tenantCoherenceBreakdownUpdates (pq_tenant_coherence_breakdown_updates
     }
   });
 });
+
+describe("pq_tenant_coherence_history_v1", () => {
+  it("ends with the current score at its minute, and refuses a span outside 1..1440", async () => {
+    const { tenantId, token } = await tenantWithToken();
+    const sent = [0.2, 0.9, 0.4];
+    for (const [i, value] of sent.entries()) {
+      const res = await ingest(svc.baseUrl, { tenantId, signalId: `h-${i}`, source: "s", type: "t", value }, token);
+      expect(res.status, res.text).toBe(202);
+    }
+    const score = await readScore(svc.baseUrl, tenantId, token);
+    const res = await graphql(svc.baseUrl, { id: "pq_tenant_coherence_history_v1", variables: { tenantId } }, token);
+    expect(res.status, res.text).toBe(200);
+    const { points } = (res.body as { data: { tenantCoherenceHistory: { points: Array<Record<string, unknown>> } } })
+      .data.tenantCoherenceHistory;
+    expect(points.at(-1)).toEqual({
+      at: new Date(Math.floor(Date.parse(score.updatedAt) / 60_000) * 60_000).toISOString(),
+      score: computeScore(sent.map((v) => ({ v }))),
+      status: score.status,
+      signalCount: 3,
+    });
+    for (const minutes of [0, 1441]) {
+      const bad = await graphql(
+        svc.baseUrl,
+        { id: "pq_tenant_coherence_history_v1", variables: { tenantId, minutes } },
+        token,
+      );
+      expectGraphqlError(bad, 400, "VALIDATION_FAILED");
+    }
+  });
+});

@@ -260,3 +260,61 @@ describe("the score's breakdown (by source and type)", () => {
     expect(await stub.breakdown(tenant, 1)).toMatchObject({ kind: "rate_limited" });
   });
 });
+
+describe("the score's history (one point per minute that changed it)", () => {
+  async function readHistory(stub: DurableObjectStub<TenantObject>, tenantId: string, minutes = 1440) {
+    const outcome = await stub.history(tenantId, 1000, minutes);
+    if (outcome.kind !== "ok") throw new Error(`history refused: ${outcome.kind}`);
+    return outcome.view.points;
+  }
+  const minuteOf = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000).toISOString();
+
+  it("keeps each minute's last score, the current one last, and forgets points past 24 h", async () => {
+    const tenant = "history-minutes";
+    const stub = stubFor(tenant);
+    const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 3 * 3_600_000; // a minute's start, 3 h ago
+    const at = async (ms: number, value: number, id: string) => {
+      await setClock(stub, ms);
+      await stub.ingest(command(tenant, [signal(tenant, ms - 1000, value, { signalId: id })], ms));
+    };
+    await at(t0 + 5_000, 0.9, "a");
+    await at(t0 + 20_000, 0.3, "b"); // same minute: this is the minute's last score
+    await at(t0 + 65_000, 0.6, "c"); // next minute: closes the first
+    await at(t0 + 190_000, 0.0, "d"); // two minutes on: closes the second
+    const points = await readHistory(stub, tenant);
+    expect(points).toEqual([
+      { at: minuteOf(t0), score: computeScore([{ v: 0.9 }, { v: 0.3 }]), status: "WARN", signalCount: 2 },
+      {
+        at: minuteOf(t0 + 65_000),
+        score: computeScore([{ v: 0.9 }, { v: 0.3 }, { v: 0.6 }]),
+        status: "WARN",
+        signalCount: 3,
+      },
+      {
+        at: minuteOf(t0 + 190_000),
+        score: computeScore([{ v: 0.9 }, { v: 0.3 }, { v: 0.6 }, { v: 0 }]),
+        status: "CRITICAL",
+        signalCount: 4,
+      },
+    ]);
+    // At most one stored row a minute, whatever the traffic.
+    const rows = await runInDurableObject(stub, (_obj: TenantObject, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM score_history").one(),
+    );
+    expect(rows.n).toBe(2);
+    // The last 2 minutes only.
+    expect((await readHistory(stub, tenant, 2)).map((p) => p.at)).toEqual([minuteOf(t0 + 190_000)]);
+
+    // A day later the window has emptied (a change, so a point) and the old minutes are gone.
+    await setClock(stub, t0 + WINDOW_MS + 600_000);
+    const later = await readHistory(stub, tenant);
+    expect(later.at(-1)).toMatchObject({ status: "UNKNOWN", signalCount: 0, score: 0 });
+    expect(later.some((p) => p.at === minuteOf(t0))).toBe(false);
+    // The next change stores that minute and removes rows older than 24 h before it from storage too.
+    await at(t0 + WINDOW_MS + 720_000, 0.5, "e");
+    const kept = await runInDurableObject(stub, (_obj: TenantObject, state) =>
+      state.storage.sql.exec<{ minute: number }>("SELECT minute FROM score_history ORDER BY minute").toArray(),
+    );
+    expect(kept.map((r) => r.minute * 60_000)).toEqual([Math.floor((t0 + WINDOW_MS + 600_000) / 60_000) * 60_000]);
+  });
+});

@@ -340,6 +340,13 @@ export const OPERATIONS: readonly PersistedOperation[] = [
     field: "tenantCoherenceBreakdownUpdates",
   },
   {
+    id: "pq_tenant_coherence_history_v1",
+    kind: "query",
+    scope: "coherence:read",
+    variables: (tenantId) => ({ tenantId, minutes: 60 }),
+    field: "tenantCoherenceHistory",
+  },
+  {
     id: "pq_publish_signal_v1",
     kind: "mutation",
     scope: "coherence:write",
