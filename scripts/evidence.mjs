@@ -11,6 +11,7 @@
 //                   opa_report.json               `opa test` results, coverage, authz.wasm up to date (the record
 //                                                 of `npm test`'s policy step when it judged the same files)
 //   observability/  dashboards.json, alert_rules.yaml   from observability/, checked with promtool
+//   ui/             workbench-1280.png, workbench-360.png   the workbench as the browser tests left it
 //   provenance/     run_manifest.json             sha256 of every input and output, tool versions, each step
 //
 // Options: --slo-duration S (default 10, per workload), --run-tests. Exits 1 when a gate fails (SLO, policy,
@@ -430,6 +431,21 @@ async function vulnerabilities() {
   };
 }
 
+// ------------------------------------------------------------------------------------------------ ui
+
+/** The workbench at 1280 px and 360 px, as the browser tests of the last `npm test` left it (.tmp/). */
+async function screenshots() {
+  const files = [];
+  for (const name of ["workbench-1280.png", "workbench-360.png"]) {
+    const src = join(root, ".tmp", name);
+    if (!existsSync(src)) continue;
+    copyFileSync(src, out("ui", name));
+    files.push(`ui/${name}`);
+  }
+  if (files.length === 0) throw new Error("no workbench screenshots in .tmp/ (the browser tests write them: npm test)");
+  return { files };
+}
+
 // ------------------------------------------------------------------------------------------------ observability
 
 async function observability() {
@@ -678,8 +694,10 @@ function verify() {
 
 async function main() {
   const started = Date.now();
-  for (const d of ["slo", "tests", "observability", "provenance"]) rmSync(out(d), { recursive: true, force: true });
-  for (const d of ["slo", "tests", "security", "observability", "provenance"]) mkdirSync(out(d), { recursive: true });
+  for (const d of ["slo", "tests", "observability", "provenance", "ui"])
+    rmSync(out(d), { recursive: true, force: true });
+  for (const d of ["slo", "tests", "security", "observability", "provenance", "ui"])
+    mkdirSync(out(d), { recursive: true });
   /** @type {OpaResult[] | null} */
   let opaResults = null;
   await step("security: opa test", true, async () => {
@@ -697,6 +715,7 @@ async function main() {
     return { total_upload: bundle.total_upload };
   });
   await step("slo: the SLO gate", true, slo);
+  await step("ui: workbench screenshots", false, screenshots);
   mkdirSync(out("provenance"), { recursive: true });
   const m = manifest(started, bundle);
   writeJson(out("provenance", "run_manifest.json"), m);

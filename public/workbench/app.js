@@ -1,13 +1,24 @@
-// The workbench: one tenant's live score, recent score history and latest signals over the realtime endpoint
-// (docs/api.md §4.5). A tiny graphql-ws client (subprotocol graphql-transport-ws) with persisted subscriptions, pong
-// replies for the server's flow control, and resume after a drop with `after` = the last cursor seen.
-// No build step and no dependencies: served as-is from Workers static assets.
+// The workbench: one tenant's live score, why it is what it is (contributions by source and by type), its last
+// 24 h on a time axis with the status bands, and the latest signals, over the realtime endpoint (docs/api.md §4.5).
+// A tiny graphql-ws client (subprotocol graphql-transport-ws) with persisted subscriptions, pong replies for the
+// server's flow control, and resume after a drop with `after` = the last cursor seen; the history comes from
+// `pq_tenant_coherence_history_v1` over HTTP. No build step and no dependencies: bundled into the Worker as-is.
 
 const PROTOCOL = "graphql-transport-ws";
 const EVENTS_OP = "pq_coherence_events_v1";
-const SCORE_OP = "pq_tenant_coherence_updates_v1";
+/** The score with its breakdown, on subscribe and after every change. */
+const SCORE_OP = "pq_tenant_coherence_breakdown_updates_v1";
+const HISTORY_OP = "pq_tenant_coherence_history_v1";
 const MAX_ROWS = 500;
-const MAX_POINTS = 100;
+const DAY_MS = 24 * 3_600_000;
+/** The chart's spans, in minutes. */
+const RANGES = { "1h": 60, "6h": 360, "24h": 1440 };
+/** Status bands: colour of the band and of a status-change marker. */
+const BANDS = [
+  { status: "CRITICAL", from: 0, to: 0.5, fill: "rgba(198, 40, 40, 0.08)", line: "#c62828" },
+  { status: "WARN", from: 0.5, to: 0.75, fill: "rgba(178, 107, 0, 0.08)", line: "#b26b00" },
+  { status: "HEALTHY", from: 0.75, to: 1, fill: "rgba(26, 127, 55, 0.08)", line: "#1a7f37" },
+];
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 const TENANT_KEY = "workbench.tenant";
 /** Close codes that retrying cannot fix: bad or missing token, wrong tenant or scope, a malformed message. */
@@ -28,6 +39,11 @@ const el = {
   status: $("status"),
   meta: $("score-meta"),
   chart: $("chart"),
+  range: $("range"),
+  changes: $("status-changes"),
+  bySource: $("by-source"),
+  byType: $("by-type"),
+  filter: $("filter"),
   rows: $("signals"),
 };
 
@@ -49,7 +65,19 @@ el.form.addEventListener("submit", (e) => {
 function start(tenant, token) {
   el.rows.replaceChildren();
   showScore(null);
-  session = { tenant, token, cursor: null, points: [], attempt: 0, ws: null, timer: null, acks: 0 };
+  session = {
+    tenant,
+    token,
+    cursor: null,
+    points: [],
+    attempt: 0,
+    ws: null,
+    timer: null,
+    acks: 0,
+    filter: null,
+    clock: setInterval(() => session && drawChart(session), 30_000),
+  };
+  setFilter(session, null);
   el.button.textContent = "Disconnect";
   void open(session);
 }
@@ -57,6 +85,7 @@ function start(tenant, token) {
 function stop(message, state = "idle") {
   if (session) {
     clearTimeout(session.timer);
+    clearInterval(session.clock);
     session.ws?.close(1000, "bye");
     session = null;
   }
@@ -127,6 +156,7 @@ async function open(s) {
           payload: { query: "", id: SCORE_OP, variables: { tenantId: s.tenant } },
         });
         setConn("live", liveText(s));
+        void loadHistory(s);
         break;
       case "ping":
         // Flow control: the server stops sending (and closes with 1013 after 1000 events) until we answer.
@@ -134,7 +164,7 @@ async function open(s) {
         break;
       case "next":
         if (msg.id === "events") addSignal(s, msg.payload?.data?.coherenceEvents);
-        else if (msg.id === "score") addScore(s, msg.payload?.data?.tenantCoherenceUpdates);
+        else if (msg.id === "score") addScore(s, msg.payload?.data?.tenantCoherenceBreakdownUpdates);
         break;
       case "error":
         onSubscriptionError(s, msg.id, msg.payload, send);
@@ -195,21 +225,76 @@ function addSignal(s, sig) {
   s.cursor = sig.cursor;
   const tr = document.createElement("tr");
   tr.dataset.cursor = sig.cursor;
-  for (const v of [sig.id, sig.type, fmt(sig.value), fmt(sig.weight ?? 1), sig.source, sig.ts]) {
-    const td = document.createElement("td");
-    td.textContent = String(v);
-    tr.append(td);
-  }
+  tr.dataset.source = sig.source;
+  if (s.filter !== null && sig.source !== s.filter) tr.hidden = true;
+  tr.append(
+    cell(shortId(sig.id), sig.id),
+    cell(sig.type),
+    cell(fmt(sig.value)),
+    cell(fmt(sig.weight ?? 1)),
+    cell(sig.source),
+    cell(localTime(sig.ts), sig.ts),
+  );
   el.rows.prepend(tr);
   while (el.rows.childElementCount > MAX_ROWS) el.rows.lastElementChild.remove();
+}
+
+function cell(text, title) {
+  const td = document.createElement("td");
+  td.textContent = String(text);
+  if (title !== undefined && title !== text) td.title = title;
+  return td;
+}
+
+/** Long (derived) ids shortened to their ends; the full id is the cell's title. */
+function shortId(id) {
+  const text = String(id);
+  return text.length > 20 ? `${text.slice(0, 8)}…${text.slice(-6)}` : text;
+}
+
+function localTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
 }
 
 function addScore(s, view) {
   if (!view) return;
   showScore(view);
-  s.points.push(view.status === "UNKNOWN" ? null : view.score);
-  if (s.points.length > MAX_POINTS) s.points.shift();
-  drawChart(s.points);
+  showBreakdown(s, view);
+  const t = Date.parse(view.updatedAt);
+  const last = s.points.at(-1);
+  if (!last || t >= last.t) {
+    s.points.push({ t: Math.max(t, last?.t ?? t), score: view.score, status: view.status, live: true });
+    trimPoints(s);
+    drawChart(s);
+  }
+}
+
+/** The last 24 h from the tenant's object (one point a minute that changed it), merged before the live points. */
+async function loadHistory(s) {
+  try {
+    const res = await fetch("/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${s.token}` },
+      body: JSON.stringify({ id: HISTORY_OP, variables: { tenantId: s.tenant, minutes: 1440 } }),
+    });
+    const body = await res.json();
+    const points = body?.data?.tenantCoherenceHistory?.points;
+    if (session !== s || !Array.isArray(points)) return;
+    const live = s.points.filter((p) => p.live);
+    const firstLive = live[0]?.t ?? Number.POSITIVE_INFINITY;
+    const stored = points.map((p) => ({ t: Date.parse(p.at), score: p.score, status: p.status }));
+    s.points = [...stored.filter((p) => p.t < firstLive), ...live];
+    trimPoints(s);
+    drawChart(s);
+  } catch {
+    // The live points still draw; the history is a nicety.
+  }
+}
+
+function trimPoints(s) {
+  const from = Date.now() - DAY_MS;
+  while (s.points.length > 1 && (s.points[1]?.t ?? 0) <= from) s.points.shift();
 }
 
 function showScore(view) {
@@ -217,58 +302,157 @@ function showScore(view) {
   el.score.textContent = view ? view.score.toFixed(4) : "–";
   el.status.textContent = status;
   el.score.className = el.status.className = `status-${status}`;
-  el.meta.textContent = view ? `${view.signalCount} signals in the window · updated ${view.updatedAt}` : "";
-  if (!view) drawChart([]);
+  el.meta.textContent = view ? `${view.signalCount} signals in the window · updated ${localTime(view.updatedAt)}` : "";
+  if (!view) {
+    el.bySource.replaceChildren();
+    el.byType.replaceChildren();
+    el.changes.replaceChildren();
+    el.chart.getContext("2d").clearRect(0, 0, el.chart.width, el.chart.height);
+  }
 }
+
+/** The contributions, as served: the ones pulling the score down most first. Sources filter the signal table. */
+function showBreakdown(s, view) {
+  el.bySource.replaceChildren(...(view.bySource ?? []).map((c) => contributionRow(s, c, true)));
+  el.byType.replaceChildren(...(view.byType ?? []).map((c) => contributionRow(s, c, false)));
+}
+
+function contributionRow(s, c, filterable) {
+  const tr = document.createElement("tr");
+  tr.dataset.key = c.key;
+  const name = document.createElement("td");
+  if (filterable) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link";
+    button.textContent = shortId(c.key);
+    button.title = `Show only signals from ${c.key}`;
+    button.setAttribute("aria-pressed", String(s.filter === c.key));
+    button.addEventListener("click", () => setFilter(s, s.filter === c.key ? null : c.key));
+    name.append(button);
+  } else {
+    name.textContent = shortId(c.key);
+    name.title = c.key;
+  }
+  const share = cell(`${(c.weightShare * 100).toFixed(1)} %`);
+  share.className = "share";
+  share.style.setProperty("--share", String(c.weightShare));
+  const pull = cell(`${c.pull > 0 ? "+" : ""}${fmt(c.pull)}`);
+  pull.className = c.pull < 0 ? "pull-down" : c.pull > 0 ? "pull-up" : "";
+  tr.append(name, cell(c.signalCount), share, cell(fmt(c.weightedMean)), pull);
+  return tr;
+}
+
+function setFilter(s, source) {
+  s.filter = source;
+  for (const tr of el.rows.children) tr.hidden = source !== null && tr.dataset.source !== source;
+  for (const b of el.bySource.querySelectorAll("button")) {
+    b.setAttribute("aria-pressed", String(b.closest("tr")?.dataset.key === source));
+  }
+  el.filter.hidden = source === null;
+  el.filter.querySelector("span").textContent = source ?? "";
+}
+
+el.filter.querySelector("button").addEventListener("click", () => session && setFilter(session, null));
+el.range.addEventListener("change", () => session && drawChart(session));
+window.addEventListener("resize", () => session && drawChart(session));
 
 function fmt(n) {
   return typeof n === "number" ? String(Number(n.toFixed(4))) : String(n);
 }
 
 /**
- * Line chart of the last scores on a 0..1 axis, newest at the right edge, with the WARN (0.5) and HEALTHY (0.75)
- * thresholds dashed. UNKNOWN scores are gaps.
+ * The score over the chosen span on a time axis (local time), as a step line (a score holds until the next
+ * change), over the status bands; each status change is marked and listed under the chart (its text alternative).
  */
-function drawChart(points) {
+function drawChart(s) {
+  // Drawn at the canvas's CSS size times the pixel ratio, so labels stay readable from 360 px to wide screens.
+  const dpr = window.devicePixelRatio || 1;
+  const w = el.chart.clientWidth || 900;
+  const h = el.chart.clientHeight || 180;
+  if (el.chart.width !== Math.round(w * dpr) || el.chart.height !== Math.round(h * dpr)) {
+    el.chart.width = Math.round(w * dpr);
+    el.chart.height = Math.round(h * dpr);
+  }
   const ctx = el.chart.getContext("2d");
-  const { width: w, height: h } = el.chart;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   const left = 34;
-  const pad = 8;
-  const y = (v) => h - pad - v * (h - 2 * pad);
-  const step = (w - left - pad) / (MAX_POINTS - 1);
-  const x = (i) => w - pad - (points.length - 1 - i) * step;
+  const right = 8;
+  const top = 8;
+  const bottom = 22;
+  const now = Date.now();
+  const spanMs = (RANGES[el.range.value] ?? 60) * 60_000;
+  const from = now - spanMs;
+  const x = (t) => left + ((Math.max(t, from) - from) / spanMs) * (w - left - right);
+  const y = (v) => h - bottom - v * (h - top - bottom);
   ctx.clearRect(0, 0, w, h);
+  for (const band of BANDS) {
+    ctx.fillStyle = band.fill;
+    ctx.fillRect(left, y(band.to), w - left - right, y(band.from) - y(band.to));
+  }
   ctx.font = "11px system-ui, sans-serif";
   ctx.textBaseline = "middle";
-  for (const t of [0, 0.5, 0.75, 1]) {
-    ctx.fillStyle = "#6e7781";
-    ctx.fillText(String(t), 4, y(t));
-    ctx.strokeStyle = "#d0d7de";
-    ctx.setLineDash(t === 0.5 || t === 0.75 ? [4, 4] : []);
+  ctx.fillStyle = "#6e7781";
+  for (const t of [0, 0.5, 0.75, 1]) ctx.fillText(String(t), 4, y(t));
+  // Time ticks: every 10 min (1 h), 1 h (6 h) or 3 h (24 h), labelled in local time.
+  const tickMs = spanMs <= 3_600_000 ? 600_000 : spanMs <= 6 * 3_600_000 ? 3_600_000 : 3 * 3_600_000;
+  ctx.textBaseline = "top";
+  ctx.strokeStyle = "#eaeef2";
+  let labelEnd = Number.NEGATIVE_INFINITY;
+  for (let t = Math.ceil(from / tickMs) * tickMs; t <= now; t += tickMs) {
     ctx.beginPath();
-    ctx.moveTo(left, y(t));
-    ctx.lineTo(w, y(t));
+    ctx.moveTo(x(t), top);
+    ctx.lineTo(x(t), h - bottom);
     ctx.stroke();
+    // Labels that would overlap the previous one (narrow screens) are left out; the grid line stays.
+    const label = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const width = ctx.measureText(label).width;
+    const at = Math.min(x(t) - width / 2, w - right - width);
+    if (at < labelEnd + 8) continue;
+    ctx.fillText(label, at, h - bottom + 6);
+    labelEnd = at + width;
   }
-  ctx.setLineDash([]);
-  ctx.strokeStyle = ctx.fillStyle = "#0969da";
+  // The step line, with gaps where the score was UNKNOWN.
+  ctx.strokeStyle = "#0969da";
   ctx.lineWidth = 2;
   ctx.beginPath();
   let pen = false;
-  points.forEach((v, i) => {
-    if (v === null) {
+  s.points.forEach((p, i) => {
+    const next = s.points[i + 1]?.t ?? now;
+    if (p.status === "UNKNOWN" || next < from) {
       pen = false;
       return;
     }
-    if (pen) ctx.lineTo(x(i), y(v));
-    else ctx.moveTo(x(i), y(v));
+    if (pen) ctx.lineTo(x(p.t), y(p.score));
+    else ctx.moveTo(x(p.t), y(p.score));
+    ctx.lineTo(x(next), y(p.score));
     pen = true;
   });
   ctx.stroke();
-  points.forEach((v, i) => {
-    if (v === null) return;
+  ctx.lineWidth = 1;
+  // Status changes: a dashed line in the new status's colour, and a list item with the time.
+  const changes = [];
+  for (let i = 1; i < s.points.length; i++) {
+    const prev = s.points[i - 1];
+    const p = s.points[i];
+    if (p.status === prev.status) continue;
+    changes.push({ ...p, from: prev.status });
+    if (p.t < from) continue;
+    ctx.strokeStyle = BANDS.find((b) => b.status === p.status)?.line ?? "#6e7781";
+    ctx.setLineDash([3, 3]);
     ctx.beginPath();
-    ctx.arc(x(i), y(v), 2.5, 0, 2 * Math.PI);
-    ctx.fill();
-  });
+    ctx.moveTo(x(p.t), top);
+    ctx.lineTo(x(p.t), h - bottom);
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+  el.chart.dataset.points = String(s.points.length);
+  el.changes.replaceChildren(
+    ...changes.slice(-10).map((c) => {
+      const li = document.createElement("li");
+      li.dataset.status = c.status;
+      li.textContent = `${new Date(c.t).toLocaleTimeString()}: ${c.from} → ${c.status}`;
+      return li;
+    }),
+  );
 }

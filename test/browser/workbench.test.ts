@@ -191,3 +191,116 @@ describe("workbench page", () => {
     }
   });
 });
+
+describe("workbench: why the score moves", () => {
+  type Sig = { source: string; type: string; value: number; weight: number };
+  /** The breakdown by `key` computed here from the signals as sent: the table's text, worst pull first. */
+  function expectedRows(sent: Sig[], key: "source" | "type"): string[][] {
+    const totalW = sent.reduce((a, s) => a + s.weight, 0);
+    const mean = sent.reduce((a, s) => a + s.value * s.weight, 0) / totalW;
+    const fmt = (n: number) => String(Number(n.toFixed(4)));
+    return [...new Set(sent.map((s) => s[key]))]
+      .map((name) => {
+        const own = sent.filter((s) => s[key] === name);
+        const w = own.reduce((a, s) => a + s.weight, 0);
+        const pull = (w / totalW) * (own.reduce((a, s) => a + s.value * s.weight, 0) / w - mean);
+        const shown = Number(pull.toFixed(4)) || 0;
+        return {
+          pull,
+          row: [
+            name,
+            String(own.length),
+            `${((w / totalW) * 100).toFixed(1)} %`,
+            fmt(computeScore(own.map((s) => ({ v: s.value, w: s.weight })))),
+            `${shown > 0 ? "+" : ""}${fmt(shown)}`,
+          ],
+        };
+      })
+      .sort((a, b) => a.pull - b.pull)
+      .map((x) => x.row);
+  }
+
+  it("explains the score by source and type, filters signals by source, and marks a status change", async () => {
+    const tenant = `wb-why-${Date.now().toString(36)}`;
+    const tenantToken = await mintToken(tenant, "coherence:read coherence:write");
+    const why = await context.newPage();
+    const consoleErrors: string[] = [];
+    why.on("console", (m) => {
+      if (m.type() === "error") consoleErrors.push(m.text());
+    });
+    why.on("pageerror", (e) => consoleErrors.push(String(e)));
+    try {
+      await why.setViewportSize({ width: 1280, height: 1100 });
+      await why.goto(`${service.baseUrl}/workbench/`);
+      await why.fill("#tenant", tenant);
+      await why.fill("#token", tenantToken);
+      await why.click("#connect");
+      await expect.poll(() => why.getAttribute("#conn", "data-state"), { timeout: 15_000 }).toBe("live");
+
+      const sent: Sig[] = [];
+      const send = async (batch: Sig[]) => {
+        const base = sent.length;
+        const res = await fetch(`${service.baseUrl}/v1/coherence/signals`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${tenantToken}` },
+          body: JSON.stringify({
+            signals: batch.map((s, i) => ({
+              tenantId: tenant,
+              signalId: `why-${base + i}`,
+              ts: new Date(Date.now() - 30_000).toISOString(),
+              ...s,
+            })),
+          }),
+        });
+        expect(res.status, await res.text()).toBe(202);
+        sent.push(...batch);
+      };
+      // Healthy first …
+      await send([
+        { source: "edge-eu", type: "latency", value: 0.95, weight: 2 },
+        { source: "edge-us", type: "latency", value: 0.9, weight: 1 },
+        { source: "db-primary", type: "errors", value: 0.8, weight: 1 },
+      ]);
+      await expect.poll(() => why.textContent("#status"), { timeout: 15_000 }).toBe("HEALTHY");
+      // … then the database goes bad and drags the score to CRITICAL.
+      await send([
+        { source: "db-primary", type: "errors", value: 0.05, weight: 6 },
+        { source: "db-primary", type: "saturation", value: 0.1, weight: 3 },
+      ]);
+      await expect.poll(() => why.textContent("#status"), { timeout: 15_000 }).toBe("CRITICAL");
+
+      const rows = (id: string) =>
+        why
+          .locator(`#${id} tr`)
+          .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? "")));
+      await expect.poll(() => rows("by-source"), { timeout: 15_000 }).toEqual(expectedRows(sent, "source"));
+      expect(await rows("by-type")).toEqual(expectedRows(sent, "type"));
+      expect((await rows("by-source"))[0]?.[0]).toBe("db-primary");
+
+      // The status change is marked (and listed, the chart's text alternative).
+      await expect
+        .poll(() => why.locator("#status-changes li").allTextContents(), { timeout: 15_000 })
+        .toContainEqual(expect.stringContaining("HEALTHY → CRITICAL"));
+
+      // Clicking a source (keyboard works too) shows only its signals; again shows all.
+      await why.locator("#by-source button", { hasText: "db-primary" }).focus();
+      await why.keyboard.press("Enter");
+      const visible = () => why.locator("#signals tr:not([hidden]) td:nth-child(5)").allTextContents();
+      await expect.poll(visible).toEqual(["db-primary", "db-primary", "db-primary"]);
+      expect(await why.isVisible("#filter")).toBe(true);
+      await why.click("#filter button");
+      await expect.poll(async () => (await visible()).length).toBe(sent.length);
+
+      mkdirSync(join(root, ".tmp"), { recursive: true });
+      await why.screenshot({ path: join(root, ".tmp", "workbench-1280.png"), fullPage: true });
+      await why.setViewportSize({ width: 360, height: 900 });
+      // Usable at 360 px: nothing wider than the viewport but the tables' own scrolling boxes.
+      const overflow = await why.evaluate(() => document.documentElement.scrollWidth);
+      expect(overflow).toBeLessThanOrEqual(360);
+      await why.screenshot({ path: join(root, ".tmp", "workbench-360.png"), fullPage: true });
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      await why.close();
+    }
+  });
+});
