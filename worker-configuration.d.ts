@@ -11,11 +11,12 @@ interface __BaseEnv_Env {
 	DEAD_LETTERS: DurableObjectNamespace<import("./src/index").DeadLetterStore>;
 	METRICS: DurableObjectNamespace<import("./src/index").MetricsAggregator>;
 	OPS_SWITCHES: DurableObjectNamespace<import("./src/index").OpsSwitches>;
+	TENANT_DIRECTORY: DurableObjectNamespace<import("./src/index").TenantDirectory>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./src/index");
-		durableNamespaces: "TenantObject" | "DeadLetterStore" | "MetricsAggregator" | "OpsSwitches";
+		durableNamespaces: "TenantObject" | "DeadLetterStore" | "MetricsAggregator" | "OpsSwitches" | "TenantDirectory";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

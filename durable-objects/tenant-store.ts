@@ -130,6 +130,15 @@ export class TenantStore implements TenantPart {
     return this.prunedThroughSeqValue;
   }
 
+  /** When the newest signal was accepted (epoch ms); `null` before the first or once it is pruned. */
+  newestAcceptedMs(): number | null {
+    return (
+      this.sql
+        .exec<{ accepted_ms: number }>(`SELECT accepted_ms FROM signals WHERE seq = ?`, this.newestSeqValue)
+        .toArray()[0]?.accepted_ms ?? null
+    );
+  }
+
   /** Change counter of the score; equal versions mean an equal score view. */
   get scoreVersion(): number {
     return this.state.version;

@@ -3,6 +3,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { parseTicketHeader, TICKET_HEADER } from "../src/auth/ticket";
 import { loadConfig } from "../src/config";
 import type { LedgerEntry, LedgerLink } from "../src/domain/ledger";
+import type { TenantSummary } from "../src/domain/overview";
 import { FixedWindowLimiter } from "../src/domain/rate-limit";
 import type {
   BreakdownOutcome,
@@ -18,6 +19,7 @@ import { type UsageOp, upstashClient } from "../src/finops/usage";
 import type { PersistedRegistry } from "../src/graphql/persisted";
 import { persistedRegistry } from "../src/graphql/registry";
 import { MetricsBuffer } from "../src/metrics/collect";
+import { tenantDirectory } from "../src/residency";
 import { logEvent } from "../src/telemetry/log";
 import { servedRpc } from "../src/telemetry/rpc";
 import type { TraceContext } from "../src/telemetry/trace-context";
@@ -29,6 +31,9 @@ import type { TenantContext, TenantPart } from "./tenant-part";
 import { migrate } from "./tenant-schema";
 import { recordedTenantId, TenantStore } from "./tenant-store";
 import { UsageLedger } from "./usage-ledger";
+
+/** A tenant's object reports its summary to the operators' overview at most this often while its score changes. */
+export const DIRECTORY_REPORT_MS = 2000;
 
 /** The outside services the object's parts talk to (tests inject failing or recording ones). */
 export interface TenantPorts {
@@ -319,6 +324,38 @@ export class TenantObject extends DurableObject<Env> {
     if (this.store.newestSeq === newestSeq && this.store.scoreVersion === scoreVersion) return;
     this.hub.requestFlush();
     this.outbox.requestDrain(scope ? toTraceContext(scope.span) : undefined);
+    if (this.store.scoreVersion !== scoreVersion) {
+      // The operators' overview: one report per DIRECTORY_REPORT_MS at most, however fast the score moves.
+      this.t.timers.at("directory", this.clock() + DIRECTORY_REPORT_MS, () => this.reportToDirectory());
+    }
+  }
+
+  /** Sends this tenant's summary to the directory (the operators' overview); a failure is logged, retried later. */
+  private reportToDirectory(): void {
+    if (!this.env.TENANT_DIRECTORY) return;
+    const now = this.clock();
+    const view = this.store.score(now);
+    const summary: TenantSummary = {
+      tenantId: this.t.tenantId,
+      score: view.score,
+      status: view.status,
+      signalCount: view.signalCount,
+      lastSignalMs: this.store.newestAcceptedMs(),
+      updatedMs: Date.parse(view.updatedAt),
+    };
+    const sent = tenantDirectory(this.env, this.t.config)
+      .report(summary)
+      .catch((err: unknown) => {
+        logEvent({
+          level: "warn",
+          op: "directory_report",
+          tenant_id: this.t.tenantId,
+          error_code: "DIRECTORY_UNAVAILABLE",
+          message: err instanceof Error ? err.message : String(err),
+        });
+        this.t.timers.at("directory", this.clock() + 10 * DIRECTORY_REPORT_MS, () => this.reportToDirectory());
+      });
+    this.ctx.waitUntil(sent);
   }
 
   private logFailure(op: string, err: unknown, method?: string): void {

@@ -27,6 +27,7 @@ grants := {
 	"dlq_replay": {"ops:write"},
 	"switches_read": {"metrics:read"},
 	"switches_write": {"ops:write"},
+	"overview_read": {"coherence:read"},
 }
 
 # Actions on one tenant's coherence data: never for operator tokens, only on the token's own tenant.
@@ -36,7 +37,8 @@ tenant_actions := {"ingest", "graphql_query", "graphql_mutation", "subscribe", "
 # It decides on scopes alone; the operation's own action then decides on the tenant.
 
 # Actions across every tenant's data (dead letters hold signals of many tenants): operator tokens only.
-operator_actions := {"dlq_read", "dlq_replay", "switches_read", "switches_write"}
+# The overview of every tenant's score (status, score, counts; no signals) is one of them.
+operator_actions := {"dlq_read", "dlq_replay", "switches_read", "switches_write", "overview_read"}
 
 default allow := false
 
@@ -57,11 +59,12 @@ operator_misuse if {
 	input.action in tenant_actions
 }
 
-# Over GraphQL an operator can only read FinOps usage.
+# Over GraphQL an operator can only read FinOps usage and the tenants' overview.
 operator_misuse if {
 	operator
 	input.action == "graphql"
 	not "finops:read" in input.principal.scopes
+	not "coherence:read" in input.principal.scopes
 }
 
 # Cross-tenant operations are for operators only.

@@ -50,7 +50,7 @@ test_graphql_precheck_decides_on_scope_alone if {
 	d.scope_ok
 	scope_only("graphql", tenant_token(["finops:read"])).allow
 	scope_only("graphql", operator_token(["finops:read"])).allow
-	scope_only("graphql", operator_token(["coherence:read", "coherence:write"])).reason == "operator_not_allowed"
+	scope_only("graphql", operator_token(["coherence:write"])).reason == "operator_not_allowed"
 	scope_only("graphql", operator_token(["metrics:read"])).reason == "operator_not_allowed"
 }
 
@@ -117,6 +117,15 @@ test_dlq_for_operators_only if {
 	d.reason == "operator_only"
 	decide("dlq_replay", tenant_token(["ops:write"]), []).reason == "operator_only"
 	decide("dlq_replay", operator_token(["metrics:read"]), []).reason == "missing_scope"
+}
+
+test_overview_for_operators_only if {
+	decide("overview_read", operator_token(["coherence:read"]), []).allow
+	decide("overview_read", operator_token(["metrics:read"]), []).reason == "missing_scope"
+	decide("overview_read", tenant_token(["coherence:read"]), []).reason == "operator_only"
+	# An operator past the GraphQL check with coherence:read still never reads one tenant's coherence data.
+	scope_only("graphql", operator_token(["coherence:read"])).allow
+	decide("graphql_query", operator_token(["coherence:read"]), ["acme"]).reason == "operator_not_allowed"
 }
 
 test_switches_for_operators_only if {

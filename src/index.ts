@@ -12,6 +12,7 @@ export { DeadLetterStore } from "../durable-objects/dead-letters";
 export { MetricsAggregator } from "../durable-objects/metrics";
 export { OpsSwitches } from "../durable-objects/ops-switches";
 export { TenantObject } from "../durable-objects/tenant";
+export { TenantDirectory } from "../durable-objects/tenant-directory";
 
 // The compiled OPA policy (npm run policy:build) decides every request and subscribe of this isolate.
 installPolicy(policyWasm);

@@ -41,6 +41,11 @@ export function deadLetterStore(env: Pick<Env, "DEAD_LETTERS">, pinning: Pinning
   return pinnedStub(env.DEAD_LETTERS, pinning, "dlq");
 }
 
+/** Every tenant's latest summary for the operators' overview (one object, "directory"). */
+export function tenantDirectory(env: Pick<Env, "TENANT_DIRECTORY">, pinning: Pinning) {
+  return pinnedStub(env.TENANT_DIRECTORY, pinning, "directory");
+}
+
 /** The runtime switches (one object, "switches"; src/switches.ts). */
 export function opsSwitches(env: Pick<Env, "OPS_SWITCHES">, pinning: Pinning) {
   return pinnedStub(env.OPS_SWITCHES, pinning, "switches");

@@ -21,7 +21,8 @@ export type AuthzAction =
   | "dlq_read"
   | "dlq_replay"
   | "switches_read"
-  | "switches_write";
+  | "switches_write"
+  | "overview_read";
 
 export type DenyReason =
   | "unknown_action"

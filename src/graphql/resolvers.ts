@@ -1,11 +1,13 @@
 import { openSinks } from "../adapters/sinks";
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../auth/authz";
 import { sha256Hex } from "../domain/dedupe-key";
+import { parseOverviewCursor } from "../domain/overview";
 import { scoreFromSums, statusFor } from "../domain/score";
 import { validateSignals } from "../domain/signal";
 import { HISTORY_MINUTES } from "../domain/window";
 import { AppError } from "../errors";
 import { usageQuery, usageReport } from "../finops/report";
+import { tenantDirectory } from "../residency";
 import { TenantClient } from "../tenant-client";
 import type { GraphQLServerContext } from "./context";
 import { gqlError } from "./errors";
@@ -122,6 +124,38 @@ export const resolvers = {
         ]);
       }
       return new TenantClient(ctx, args.tenantId).history(minutes);
+    },
+    async tenantsOverview(
+      _: unknown,
+      args: { first?: number | null; after?: string | null },
+      ctx: GraphQLServerContext,
+    ) {
+      ctx.log.op = "overview";
+      await enforce(ctx, "overview_read", null);
+      const first = args.first ?? 100;
+      if (!Number.isInteger(first) || first < 1 || first > 1000) {
+        throw new AppError(400, "VALIDATION_FAILED", "first must be an integer 1..1000", [
+          { path: "first", message: "1..1000" },
+        ]);
+      }
+      const after = args.after ?? null;
+      if (after !== null && parseOverviewCursor(after) === null) {
+        throw new AppError(400, "VALIDATION_FAILED", "after is not a cursor of this overview", [
+          { path: "after", message: "a next value from a previous page" },
+        ]);
+      }
+      const page = await tenantDirectory(ctx.env, ctx.config).overview(first, after);
+      return {
+        ...page,
+        tenants: page.tenants.map((t) => ({
+          tenantId: t.tenantId,
+          score: t.score,
+          status: t.status,
+          signalCount: t.signalCount,
+          lastSignalAt: t.lastSignalMs === null ? null : new Date(t.lastSignalMs).toISOString(),
+          updatedAt: new Date(t.updatedMs).toISOString(),
+        })),
+      };
     },
     async tenantUsage(_: unknown, args: { tenantId: string; from: string; to: string }, ctx: GraphQLServerContext) {
       ctx.log.op = "finops_usage";

@@ -71,6 +71,35 @@ export const typeDefs = /* GraphQL */ `
     points: [ScorePoint!]!
   }
 
+  "One tenant in the operators' overview (docs/api.md §4.12)."
+  type TenantOverviewRow {
+    tenantId: ID!
+    score: Float!
+    status: String!
+    "Signals in the window."
+    signalCount: Int!
+    "When its newest signal was accepted; null when none is kept."
+    lastSignalAt: DateTime
+    "When its score last changed."
+    updatedAt: DateTime!
+  }
+
+  type StatusCounts {
+    CRITICAL: Int!
+    WARN: Int!
+    HEALTHY: Int!
+    UNKNOWN: Int!
+  }
+
+  "Every tenant with a score, worst first (CRITICAL, WARN, HEALTHY, UNKNOWN; lower score first), a page at a time."
+  type TenantsOverview {
+    total: Int!
+    byStatus: StatusCounts!
+    tenants: [TenantOverviewRow!]!
+    "The after of the next page; null on the last."
+    next: String
+  }
+
   "Requests answered for a tenant on one UTC day, per operation (docs/api.md §4.6)."
   type UsageRequests {
     ingest: Int!
@@ -100,6 +129,8 @@ export const typeDefs = /* GraphQL */ `
     tenantCoherenceBreakdown(tenantId: ID!): CoherenceBreakdown!
     "The score's last minutes (1..1440, default 1440 = the window's 24 h), from the tenant's object."
     tenantCoherenceHistory(tenantId: ID!, minutes: Int): CoherenceHistory!
+    "Operators only (tenant *, scope coherence:read): every tenant's status, worst first. first: 1..1000 (default 100)."
+    tenantsOverview(first: Int, after: String): TenantsOverview!
     "FinOps counters (scope finops:read; operator tokens may read any tenant). from/to are YYYY-MM-DD, inclusive."
     tenantUsage(tenantId: ID!, from: String!, to: String!): TenantUsage!
   }

@@ -308,6 +308,8 @@ export interface PersistedOperation {
   variables: (tenantId: string) => Record<string, unknown>;
   /** The root field that carries the tenant's data in a successful answer. */
   field: string;
+  /** Who may run it: one tenant's tokens on its own data (default), or operator tokens (tenant `*`) only. */
+  audience?: "tenant" | "operator";
 }
 
 export const OPERATIONS: readonly PersistedOperation[] = [
@@ -369,6 +371,14 @@ export const OPERATIONS: readonly PersistedOperation[] = [
     scope: "coherence:read",
     variables: (tenantId) => ({ tenantId }),
     field: "tenantCoherenceUpdates",
+  },
+  {
+    id: "pq_tenants_overview_v1",
+    kind: "query",
+    scope: "coherence:read",
+    audience: "operator",
+    variables: () => ({ first: 10 }),
+    field: "tenantsOverview",
   },
   {
     id: "pq_tenant_usage_v1",
@@ -447,7 +457,7 @@ export function matrixTargets(): Target[] {
         targets.push({
           kind: "http",
           name: `${entry.method} ${entry.path} ${op.id}`,
-          access: { audience: "tenant", scope: op.scope },
+          access: { audience: op.audience ?? "tenant", scope: op.scope },
           denial: "graphql",
           request: (tenantId) => graphqlRequest(entry, op, tenantId),
           okStatus: 200,

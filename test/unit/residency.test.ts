@@ -18,7 +18,7 @@ function sourceFiles(dir: string): string[] {
  * The object bindings the Worker has, all pinned: every one but OPS_SWITCHES (switch values and their audit, no
  * tenant data) holds tenant data, and that one is pinned too, so no binding is addressed another way.
  */
-const PINNED_BINDINGS = ["TENANT", "DEAD_LETTERS", "METRICS", "OPS_SWITCHES"];
+const PINNED_BINDINGS = ["TENANT", "DEAD_LETTERS", "METRICS", "OPS_SWITCHES", "TENANT_DIRECTORY"];
 
 describe("residency", () => {
   it("addresses Durable Objects only through src/residency.ts", () => {
