@@ -57,6 +57,9 @@ const configSchema = z.object({
   DATABASE_URL: optionalText,
   NEON_WSPROXY: optionalText,
   READ_MODE: z.enum(["durable-object", "postgres", "neo4j"]).default("durable-object"),
+  SINK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(9).default(9),
+  SINK_RETRY_DELAY_CAP_S: z.coerce.number().int().min(1).max(300).default(300),
+  SINK_REDRIVE_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   UPSTASH_REDIS_REST_URL: optionalText,
   UPSTASH_REDIS_REST_TOKEN: optionalText,
   FINOPS_FLUSH_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
@@ -113,6 +116,12 @@ export interface Config {
   postgres: { url: string; wsProxy: string | null } | null;
   /** docs/adr.md ADR-001's fallback: `postgres` serves `tenantCoherence` from the materialized table. */
   readMode: "durable-object" | "postgres" | "neo4j";
+  /**
+   * The sink pipeline's recovery (docs/api.md §7): a message is tried `maxAttempts` times (the queue's own limit is
+   * 9) with delays 2, 4, 8 … s capped at `retryDelayCapS`, then kept in the dead-letter store, which sends it back by
+   * itself once the stores answer again, probing from `redriveBaseMs` after the failure, doubling up to 20×.
+   */
+  sinkRecovery: { maxAttempts: number; retryDelayCapS: number; redriveBaseMs: number };
   /** FinOps counters (docs/api.md §4.6) in Upstash; `null` when its settings are absent (counting continues, reads 503). */
   upstash: { url: string; token: string } | null;
   finops: {
@@ -246,6 +255,11 @@ export function loadConfig(env: object): Config {
       : null,
     postgres: e.DATABASE_URL ? { url: e.DATABASE_URL, wsProxy: e.NEON_WSPROXY } : null,
     readMode: e.READ_MODE,
+    sinkRecovery: {
+      maxAttempts: e.SINK_MAX_ATTEMPTS,
+      retryDelayCapS: e.SINK_RETRY_DELAY_CAP_S,
+      redriveBaseMs: e.SINK_REDRIVE_BASE_MS,
+    },
     upstash:
       e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
         ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }

@@ -10,9 +10,9 @@ import type { TraceContext } from "../telemetry/trace-context";
 import { createTracer, type TraceScope } from "../telemetry/tracer";
 import { expandLedger, expandSignals, type SinkScore, type SinkSignal, sinkMessageSchema } from "./messages";
 
-/** Delay before the n-th retry of a message: 2 s, 4 s, 8 s … capped at 5 min. */
-export function retryDelaySeconds(attempts: number): number {
-  return Math.min(300, 2 ** Math.max(1, attempts));
+/** Delay before the n-th retry of a message: 2 s, 4 s, 8 s … capped at `capS` (5 min by default). */
+export function retryDelaySeconds(attempts: number, capS = 300): number {
+  return Math.min(capS, 2 ** Math.max(1, attempts));
 }
 
 /**
@@ -129,7 +129,7 @@ export async function consumeSinkBatch(
         for (const msg of work.messages) msg.ack();
       } catch (err) {
         span.recordError(err);
-        await settleFailure(env, work, err);
+        await settleFailure(env, config, work, err);
       } finally {
         span.end();
       }
@@ -153,7 +153,8 @@ async function inLanes<T>(items: T[], lanes: number, fn: (item: T) => Promise<vo
   await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
 }
 
-async function settleFailure(env: Env, work: TenantWork, err: unknown): Promise<void> {
+async function settleFailure(env: Env, config: Config, work: TenantWork, err: unknown): Promise<void> {
+  const { maxAttempts, retryDelayCapS } = config.sinkRecovery;
   const sinkErr = err instanceof SinkError ? err : null;
   logEvent({
     level: "warn",
@@ -167,8 +168,12 @@ async function settleFailure(env: Env, work: TenantWork, err: unknown): Promise<
     if (sinkErr && !sinkErr.retryable) {
       await deadLetter(env, msg, `${sinkErr.sink.toUpperCase()}_REJECTED`, sinkErr.message);
       msg.ack();
+    } else if (msg.attempts >= maxAttempts) {
+      // The retry budget is spent: the dead-letter store keeps it and redrives it once the store is back.
+      await deadLetter(env, msg, "RETRIES_EXHAUSTED", `after ${msg.attempts} attempts: ${String(err).slice(0, 200)}`);
+      msg.ack();
     } else {
-      msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+      msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts, retryDelayCapS) });
     }
   }
 }

@@ -25,6 +25,7 @@ const replays: string[] = [];
 const deadLetters = fakeNamespace((name) => ({
   count: async () => 2,
   parkedCount: async () => ({ count: 3, oldestMs: 7 }),
+  redriveStatus: async () => ({ pending: 1, nextAtMs: 9, failedProbes: 0 }),
   list: async (limit: number) => [{ id: 1, code: "SINK_FAILED", reason: `limit ${limit}`, failedAt: 5 }],
   replay: async () => {
     replays.push(name);
@@ -112,6 +113,7 @@ describe("dead-letter operations", () => {
       count: 2,
       messages: [{ id: 1, code: "SINK_FAILED", reason: "limit 100", failedAt: 5 }],
       parked: { count: 3, oldestMs: 7 },
+      redrive: { pending: 1, nextAtMs: 9, failedProbes: 0 },
     });
     expect(deadLetters.names.at(-1)).toBe("dlq");
   });

@@ -86,8 +86,13 @@ export const opsRoutes = new Hono<AppEnv>()
     c.get("log").op = "dlq_list";
     await enforceOperator(c.get("principal"), c.get("log"), "dlq_read");
     const store = deadLetterStore(c.env, c.get("config"));
-    const [count, messages, parked] = await Promise.all([store.count(), store.list(100), store.parkedCount()]);
-    return c.json({ count, messages, parked });
+    const [count, messages, parked, redrive] = await Promise.all([
+      store.count(),
+      store.list(100),
+      store.parkedCount(),
+      store.redriveStatus(),
+    ]);
+    return c.json({ count, messages, parked, redrive });
   })
   .post("/v1/ops/dlq/replay", requireAuth, async (c) => {
     c.get("log").op = "dlq_replay";
