@@ -1,3 +1,4 @@
+import { METRICS } from "../src/metrics/model";
 import {
   type LedgerWire,
   MAX_MESSAGE_BYTES,
@@ -45,6 +46,8 @@ export class SinkOutbox implements TenantPart {
     private readonly store: TenantStore,
     /** The sink queue, or `null` when no sink is configured (then nothing is kept for it). */
     private readonly queue: Queue | null,
+    /** Called after each hand-off, sent or failed (the object reports its backlog to the directory). */
+    private readonly onSettled: () => void = () => {},
   ) {
     this.sinkSeq = this.readMeta("sink_seq") ?? 0;
     this.scoreVersion = this.readMeta("sink_score_version") ?? -1;
@@ -58,6 +61,18 @@ export class SinkOutbox implements TenantPart {
     return (
       this.queue !== null && (this.store.newestSeq > this.sinkSeq || this.store.scoreVersion !== this.scoreVersion)
     );
+  }
+
+  /** Signals not handed to the queue yet, and when the oldest of them was accepted (epoch ms). */
+  stats(): { backlog: number; oldestUnsentMs: number | null } {
+    if (this.queue === null) return { backlog: 0, oldestUnsentMs: null };
+    const row = this.t.sql
+      .exec<{ n: number; oldest: number | null }>(
+        `SELECT COUNT(*) AS n, MIN(accepted_ms) AS oldest FROM signals WHERE seq > ?`,
+        this.sinkSeq,
+      )
+      .one();
+    return { backlog: row.n, oldestUnsentMs: row.oldest };
   }
 
   /** A retry after a failed hand-off, for the object's alarm. */
@@ -146,6 +161,10 @@ export class SinkOutbox implements TenantPart {
     } finally {
       this.busy = false;
       span.setAttribute("messaging.batch.message_count", sent).end();
+      if (sent > 0) {
+        this.t.metrics.record([{ name: METRICS.sinkSent.name, value: sent }], (send) => this.t.state.waitUntil(send));
+      }
+      this.onSettled();
       // The object stays alive while the export is pending; nothing waits for it.
       void tracer.flush();
     }

@@ -21,17 +21,20 @@ export class TenantDirectory extends DurableObject<Env> {
     super(ctx, env);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS tenants (
       tenant_id TEXT PRIMARY KEY, rank INTEGER NOT NULL, score REAL NOT NULL, status TEXT NOT NULL,
-      signal_count INTEGER NOT NULL, last_signal_ms INTEGER, updated_ms INTEGER NOT NULL)`);
+      signal_count INTEGER NOT NULL, last_signal_ms INTEGER, updated_ms INTEGER NOT NULL,
+      outbox_backlog INTEGER NOT NULL DEFAULT 0, outbox_oldest_ms INTEGER)`);
     ctx.storage.sql.exec(`CREATE INDEX IF NOT EXISTS tenants_worst_first ON tenants (rank, score, tenant_id)`);
   }
 
   /** Records a tenant's summary; an older one than what is kept (a late report) changes nothing. */
   async report(s: TenantSummary): Promise<void> {
     this.ctx.storage.sql.exec(
-      `INSERT INTO tenants (tenant_id, rank, score, status, signal_count, last_signal_ms, updated_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO tenants (tenant_id, rank, score, status, signal_count, last_signal_ms, updated_ms, outbox_backlog,
+         outbox_oldest_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (tenant_id) DO UPDATE SET rank = excluded.rank, score = excluded.score, status = excluded.status,
-         signal_count = excluded.signal_count, last_signal_ms = excluded.last_signal_ms, updated_ms = excluded.updated_ms
+         signal_count = excluded.signal_count, last_signal_ms = excluded.last_signal_ms, updated_ms = excluded.updated_ms,
+         outbox_backlog = excluded.outbox_backlog, outbox_oldest_ms = excluded.outbox_oldest_ms
        WHERE excluded.updated_ms >= tenants.updated_ms`,
       s.tenantId,
       STATUS_RANK[s.status],
@@ -40,7 +43,19 @@ export class TenantDirectory extends DurableObject<Env> {
       s.signalCount,
       s.lastSignalMs,
       s.updatedMs,
+      s.outboxBacklog ?? 0,
+      s.outboxOldestUnsentMs ?? null,
     );
+  }
+
+  /** The sink pipeline's backlog over every tenant: signals not handed off yet, and the oldest one's acceptance. */
+  async sinkBacklog(): Promise<{ backlog: number; oldestUnsentMs: number | null }> {
+    const row = this.ctx.storage.sql
+      .exec<{ n: number | null; oldest: number | null }>(
+        `SELECT SUM(outbox_backlog) AS n, MIN(outbox_oldest_ms) AS oldest FROM tenants WHERE outbox_backlog > 0`,
+      )
+      .one();
+    return { backlog: row.n ?? 0, oldestUnsentMs: row.oldest };
   }
 
   /** Up to `limit` tenants after cursor `after`, worst first (a keyset page: stable while reports arrive). */

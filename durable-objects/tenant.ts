@@ -106,7 +106,7 @@ export class TenantObject extends DurableObject<Env> {
   compose(ports: TenantPorts): void {
     const { t } = this;
     this.store = new TenantStore(t);
-    this.outbox = new SinkOutbox(t, this.store, ports.queue);
+    this.outbox = new SinkOutbox(t, this.store, ports.queue, () => this.scheduleDirectoryReport());
     this.usage = new UsageLedger(
       t,
       ports.redis,
@@ -324,10 +324,15 @@ export class TenantObject extends DurableObject<Env> {
     if (this.store.newestSeq === newestSeq && this.store.scoreVersion === scoreVersion) return;
     this.hub.requestFlush();
     this.outbox.requestDrain(scope ? toTraceContext(scope.span) : undefined);
-    if (this.store.scoreVersion !== scoreVersion) {
-      // The operators' overview: one report per DIRECTORY_REPORT_MS at most, however fast the score moves.
-      this.t.timers.at("directory", this.clock() + DIRECTORY_REPORT_MS, () => this.reportToDirectory());
-    }
+    this.scheduleDirectoryReport();
+  }
+
+  /**
+   * The operators' overview and the sink backlog metrics: one report per DIRECTORY_REPORT_MS at most, however fast
+   * the score or the outbox move.
+   */
+  private scheduleDirectoryReport(): void {
+    this.t.timers.at("directory", this.clock() + DIRECTORY_REPORT_MS, () => this.reportToDirectory());
   }
 
   /** Sends this tenant's summary to the directory (the operators' overview); a failure is logged, retried later. */
@@ -342,6 +347,9 @@ export class TenantObject extends DurableObject<Env> {
       signalCount: view.signalCount,
       lastSignalMs: this.store.newestAcceptedMs(),
       updatedMs: Date.parse(view.updatedAt),
+      ...((stats) => ({ outboxBacklog: stats.backlog, outboxOldestUnsentMs: stats.oldestUnsentMs }))(
+        this.outbox.stats(),
+      ),
     };
     const sent = tenantDirectory(this.env, this.t.config)
       .report(summary)

@@ -10,6 +10,9 @@ export interface TenantSummary {
   lastSignalMs: number | null;
   /** When its score last changed (epoch ms). */
   updatedMs: number;
+  /** Signals its outbox has not handed to the sink queue yet, and when the oldest was accepted. */
+  outboxBacklog?: number;
+  outboxOldestUnsentMs?: number | null;
 }
 
 /** Worst first: CRITICAL, WARN, HEALTHY, then UNKNOWN (nothing to judge); within a status the lower score first. */

@@ -51,6 +51,27 @@ export const METRICS = {
     kind: "counter",
     help: "Signals that were duplicates of stored ones (dedupe key).",
   },
+  sinkSent: {
+    name: "sink_queue_messages_sent_total",
+    kind: "counter",
+    help: "Messages the tenants' outboxes handed to the sink queue.",
+  },
+  sinkMessages: {
+    name: "sink_queue_messages_total",
+    kind: "counter",
+    help: "Sink queue messages settled by the consumer, by outcome (acked, retried, dead_lettered, parked).",
+  },
+  sinkWrites: {
+    name: "sink_writes_total",
+    kind: "counter",
+    help: "Writes of one tenant's share of a batch to a store, by store (neo4j, postgres), outcome and error code.",
+  },
+  sinkLag: {
+    name: "sink_lag_seconds",
+    kind: "histogram",
+    help: "From a signal's acceptance to its write in a store (neo4j, postgres), per signal.",
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+  },
   budgetAlerts: {
     name: "finops_budget_alerts_total",
     kind: "counter",
@@ -154,8 +175,18 @@ function num(v: number): string {
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(12)));
 }
 
-/** Prometheus text exposition format 0.0.4, with `ingest_dedupe_rate` derived from the two ingest counters. */
-export function render(state: MetricState): string {
+/** A value read when `/metrics` is scraped (not accumulated from observations). */
+export interface Gauge {
+  name: string;
+  help: string;
+  value: number;
+}
+
+/**
+ * Prometheus text exposition format 0.0.4, with `ingest_dedupe_rate` derived from the two ingest counters and the
+ * `gauges` read at scrape time.
+ */
+export function render(state: MetricState, gauges: readonly Gauge[] = []): string {
   const lines: string[] = [];
   for (const def of Object.values(METRICS) as MetricDef[]) {
     lines.push(`# HELP ${def.name} ${def.help}`, `# TYPE ${def.name} ${def.kind}`);
@@ -190,5 +221,7 @@ export function render(state: MetricState): string {
     "# TYPE ingest_dedupe_rate gauge",
     `ingest_dedupe_rate ${processed === 0 ? 0 : num(duplicates / processed)}`,
   );
+  for (const g of gauges)
+    lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, `${g.name} ${num(g.value)}`);
   return `${lines.join("\n")}\n`;
 }

@@ -1,6 +1,8 @@
 import { openSinks, type Sinks } from "../adapters/sinks";
 import type { Config } from "../config";
 import type { LedgerEntry } from "../domain/ledger";
+import { metricsBuffer } from "../metrics/collect";
+import { METRICS, type Observation } from "../metrics/model";
 import { SinkError } from "../ports";
 import { deadLetterStore } from "../residency";
 import { currentSwitches } from "../switches";
@@ -78,10 +80,19 @@ export async function consumeSinkBatch(
   sinks: Sinks = openSinks(config),
 ): Promise<void> {
   // `materializer` off (docs/api.md §4.11): nothing is written; the batch is parked, whole, until it is on again.
+  const obs: Observation[] = [];
+  const outcome = (what: "acked" | "retried" | "dead_lettered" | "parked", n = 1) =>
+    obs.push({ name: METRICS.sinkMessages.name, labels: { outcome: what }, value: n });
+  const report = () => {
+    if (obs.length === 0 || !env.METRICS) return;
+    metricsBuffer(env.METRICS, config).record(obs, (send) => (ctx ? ctx.waitUntil(send) : void send));
+  };
   if (!(await currentSwitches(env, config)).materializer) {
     await deadLetterStore(env, config).park(batch.messages.map((m) => m.body));
     batch.ackAll();
     logEvent({ level: "warn", op: "materializer_off", count: batch.messages.length });
+    outcome("parked", batch.messages.length);
+    report();
     return;
   }
   // One tracer per batch: one OTLP request for all of its spans, after the batch is settled.
@@ -103,6 +114,7 @@ export async function consumeSinkBatch(
       if (!parsed.success) {
         await deadLetter(env, msg, "INVALID_MESSAGE", parsed.error.issues[0]?.message ?? "invalid");
         msg.ack();
+        outcome("dead_lettered");
         continue;
       }
       const m = parsed.data;
@@ -127,14 +139,29 @@ export async function consumeSinkBatch(
       try {
         await applyTenantWork(work, sinks, { tracer, span });
         for (const msg of work.messages) msg.ack();
+        outcome("acked", work.messages.length);
+        observeWritten(obs, work, sinks, Date.now());
       } catch (err) {
         span.recordError(err);
-        await settleFailure(env, config, work, err);
+        const sinkErr = err instanceof SinkError ? err : null;
+        obs.push({
+          name: METRICS.sinkWrites.name,
+          labels: {
+            store: sinkErr?.sink ?? "unknown",
+            outcome: "error",
+            code: sinkErr ? (sinkErr.retryable ? "transient" : "rejected") : "unexpected",
+          },
+          value: 1,
+        });
+        const settled = await settleFailure(env, config, work, err);
+        outcome("retried", settled.retried);
+        outcome("dead_lettered", settled.deadLettered);
       } finally {
         span.end();
       }
     });
   } finally {
+    report();
     await sinks.scores?.close();
     if (tracer.enabled) {
       const flushed = tracer.flush();
@@ -153,8 +180,30 @@ async function inLanes<T>(items: T[], lanes: number, fn: (item: T) => Promise<vo
   await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
 }
 
-async function settleFailure(env: Env, config: Config, work: TenantWork, err: unknown): Promise<void> {
+/** Successful writes by store, and each written signal's lag from acceptance (samples grouped by 0.1 s). */
+function observeWritten(obs: Observation[], work: TenantWork, sinks: Sinks, nowMs: number): void {
+  const stores = [...(sinks.graph ? ["neo4j"] : []), ...(sinks.scores ? ["postgres"] : [])];
+  const lags = new Map<number, number>();
+  for (const s of work.signals) {
+    const lag = Math.max(0, Math.round((nowMs - s.acceptedMs) / 100) / 10);
+    lags.set(lag, (lags.get(lag) ?? 0) + 1);
+  }
+  for (const store of stores) {
+    obs.push({ name: METRICS.sinkWrites.name, labels: { store, outcome: "ok", code: "" }, value: 1 });
+    // Postgres holds scores and the ledger, not signals: its lag is the signals' whose score it now has.
+    for (const [value, count] of lags) obs.push({ name: METRICS.sinkLag.name, labels: { store }, value, count });
+  }
+}
+
+async function settleFailure(
+  env: Env,
+  config: Config,
+  work: TenantWork,
+  err: unknown,
+): Promise<{ retried: number; deadLettered: number }> {
   const { maxAttempts, retryDelayCapS } = config.sinkRecovery;
+  let retried = 0;
+  let deadLettered = 0;
   const sinkErr = err instanceof SinkError ? err : null;
   logEvent({
     level: "warn",
@@ -168,14 +217,18 @@ async function settleFailure(env: Env, config: Config, work: TenantWork, err: un
     if (sinkErr && !sinkErr.retryable) {
       await deadLetter(env, msg, `${sinkErr.sink.toUpperCase()}_REJECTED`, sinkErr.message);
       msg.ack();
+      deadLettered++;
     } else if (msg.attempts >= maxAttempts) {
       // The retry budget is spent: the dead-letter store keeps it and redrives it once the store is back.
       await deadLetter(env, msg, "RETRIES_EXHAUSTED", `after ${msg.attempts} attempts: ${String(err).slice(0, 200)}`);
       msg.ack();
+      deadLettered++;
     } else {
       msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts, retryDelayCapS) });
+      retried++;
     }
   }
+  return { retried, deadLettered };
 }
 
 async function deadLetter(env: Env, msg: Message<unknown>, code: string, reason: string): Promise<void> {

@@ -85,6 +85,10 @@ describe("automatic recovery", () => {
     // The budget ran out during the outage: messages are in the dead-letter store, and its probes are failing.
     await eventually("dead letters from the outage", async () => (await dlq()).redrive.pending > 0, 30_000);
     expect((await dlq()).redrive.failedProbes).toBeGreaterThan(0);
+    const during = await (
+      await fetch(`${svc.baseUrl}/metrics`, { headers: bearer(await mintToken("*", "metrics:read")) })
+    ).text();
+    expect(Number(/^sink_dead_letters (\d+)$/m.exec(during)?.[1])).toBeGreaterThan(0);
 
     await stack.restart();
     await eventually(
@@ -107,5 +111,30 @@ describe("automatic recovery", () => {
     }
     await eventually("an empty dead-letter store", async () => (await dlq()).count === 0, 60_000);
     expect(svc.output()).toContain('"op":"dlq_redrive"');
+
+    // What an operator's Prometheus saw of it (docs/api.md §4.7): failed writes, dead letters, the lag, then calm.
+    const scrape = await mintToken("*", "metrics:read");
+    const value = async (series: string) => {
+      const text = await (await fetch(`${svc.baseUrl}/metrics`, { headers: bearer(scrape) })).text();
+      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+      return line === undefined ? null : Number(line.slice(series.length + 1));
+    };
+    // Both stores were down: a tenant's share fails on whichever store answers first, so count errors of any store.
+    const errors = async () => {
+      const text = await (await fetch(`${svc.baseUrl}/metrics`, { headers: bearer(scrape) })).text();
+      return text
+        .split("\n")
+        .filter((l) => l.startsWith("sink_writes_total{") && l.includes('outcome="error"'))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+    };
+    await eventually("the outage in sink_writes_total", async () => (await errors()) > 0, 15_000);
+    expect(await value('sink_queue_messages_total{outcome="dead_lettered"}')).toBeGreaterThan(0);
+    expect(await value('sink_queue_messages_total{outcome="retried"}')).toBeGreaterThan(0);
+    expect(await value("sink_queue_messages_sent_total")).toBeGreaterThan(0);
+    expect(await value('sink_lag_seconds_count{store="neo4j"}')).toBeGreaterThanOrEqual(sent * 2);
+    expect(await value("sink_dead_letters")).toBe(0);
+    expect(await value("sink_dead_letters_redrive_pending")).toBe(0);
+    await eventually("an empty outbox", async () => (await value("sink_outbox_backlog_signals")) === 0, 15_000);
+    expect(await value("sink_outbox_oldest_unsent_age_seconds")).toBe(0);
   }, 600_000);
 });

@@ -7,8 +7,8 @@ import { describeSwitches, parseSwitchChange } from "../../domain/switches";
 import { AppError } from "../../errors";
 import { PERSISTED_OPERATIONS } from "../../graphql/persisted";
 import { gatherMetrics } from "../../metrics/collect";
-import { render } from "../../metrics/model";
-import { deadLetterStore, opsSwitches } from "../../residency";
+import { type Gauge, render } from "../../metrics/model";
+import { deadLetterStore, opsSwitches, tenantDirectory } from "../../residency";
 import { switchCache } from "../../switches";
 import { logEvent } from "../../telemetry/log";
 import type { AppEnv, RequestLog } from "../context";
@@ -49,6 +49,64 @@ async function probeSinks(config: Config): Promise<{ neo4j: SinkState; postgres:
   }
 }
 
+/**
+ * The sink pipeline's state at scrape time (no tenant label): the outboxes' backlog over every tenant (as their
+ * objects last reported it to the directory, at most ~2 s old) and the dead-letter store's depth. A store that
+ * cannot be read leaves its gauges out rather than fail the scrape.
+ */
+async function sinkGauges(env: Env, config: Config): Promise<Gauge[]> {
+  const now = Date.now();
+  const [backlog, dead] = await Promise.all([
+    env.TENANT_DIRECTORY
+      ? tenantDirectory(env, config)
+          .sinkBacklog()
+          .catch(() => null)
+      : null,
+    env.DEAD_LETTERS
+      ? (async () => {
+          const store = deadLetterStore(env, config);
+          const [count, redrive, parked] = await Promise.all([
+            store.count(),
+            store.redriveStatus(),
+            store.parkedCount(),
+          ]);
+          return { count, pending: redrive.pending, parked: parked.count };
+        })().catch(() => null)
+      : null,
+  ]);
+  const gauges: Gauge[] = [];
+  if (backlog) {
+    gauges.push(
+      {
+        name: "sink_outbox_backlog_signals",
+        help: "Signals accepted but not yet handed to the sink queue, over every tenant.",
+        value: backlog.backlog,
+      },
+      {
+        name: "sink_outbox_oldest_unsent_age_seconds",
+        help: "Age of the oldest signal not yet handed to the sink queue, over every tenant (0 when none).",
+        value: backlog.oldestUnsentMs === null ? 0 : Math.max(0, (now - backlog.oldestUnsentMs) / 1000),
+      },
+    );
+  }
+  if (dead) {
+    gauges.push(
+      { name: "sink_dead_letters", help: "Sink messages in the dead-letter store.", value: dead.count },
+      {
+        name: "sink_dead_letters_redrive_pending",
+        help: "Dead letters the store will redrive by itself once the stores answer.",
+        value: dead.pending,
+      },
+      {
+        name: "sink_parked_messages",
+        help: "Sink messages parked while the materializer switch is off.",
+        value: dead.parked,
+      },
+    );
+  }
+  return gauges;
+}
+
 /** The persisted operations' names: each has a switch `op:<name>`. */
 const OPERATIONS = Object.keys(PERSISTED_OPERATIONS);
 
@@ -79,7 +137,9 @@ export const opsRoutes = new Hono<AppEnv>()
     const decision = await authorize("metrics_read", c.get("principal"), []);
     recordDecision(c.get("log"), "metrics_read", decision);
     if (!decision.allow) throw new AppError(403, "FORBIDDEN", denialMessage("metrics_read", decision));
-    const text = render(await gatherMetrics(c.env.METRICS, c.get("config")));
+    const config = c.get("config");
+    const [state, gauges] = await Promise.all([gatherMetrics(c.env.METRICS, config), sinkGauges(c.env, config)]);
+    const text = render(state, gauges);
     return c.body(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   })
   .get("/v1/ops/dlq", requireAuth, async (c) => {
