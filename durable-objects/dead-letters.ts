@@ -133,6 +133,15 @@ export class DeadLetterStore extends DurableObject<Env> {
     }
   }
 
+  /** Retention (POLICY_RETENTION): removes dead letters that failed, and parked messages parked, before `cutoffMs`. */
+  async purgeBefore(cutoffMs: number): Promise<{ deadLetters: number; parked: number }> {
+    const sql = this.ctx.storage.sql;
+    const deadLetters = sql.exec(`DELETE FROM dead_letters WHERE failed_at < ?`, cutoffMs).rowsWritten;
+    const parked = sql.exec(`DELETE FROM parked WHERE parked_at < ?`, cutoffMs).rowsWritten;
+    sql.exec(`DELETE FROM redriven WHERE last_ms < ?`, cutoffMs);
+    return { deadLetters, parked };
+  }
+
   /** The automatic redrive: messages waiting for it, when the next probe is due, and how many probes failed. */
   async redriveStatus(): Promise<{ pending: number; nextAtMs: number | null; failedProbes: number }> {
     const state = this.state();

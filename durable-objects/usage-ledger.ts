@@ -150,13 +150,13 @@ export class UsageLedger implements TenantPart {
     let commands = 0;
     for (const [day, fields] of byDay) {
       pipe.hset(usageKey(tenantId, day), fields);
-      pipe.expireat(usageKey(tenantId, day), expiresAtS(day));
+      pipe.expireat(usageKey(tenantId, day), expiresAtS(day, this.t.config.retentionDays));
       commands += 2;
     }
     for (const a of alerts) {
       const key = alertKey(tenantId, a.period);
       pipe.hset(key, { [a.level]: JSON.stringify({ costUsd: a.cost_usd, budgetUsd: a.budget_usd, atMs: a.at_ms }) });
-      pipe.expireat(key, expiresAtS(a.period.length === 7 ? `${a.period}-28` : a.period));
+      pipe.expireat(key, expiresAtS(a.period.length === 7 ? `${a.period}-28` : a.period, this.t.config.retentionDays));
       commands += 2;
     }
     try {

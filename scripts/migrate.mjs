@@ -27,6 +27,27 @@ export function migratePostgres(url) {
 }
 
 /**
+ * Records the retention policy's days in Postgres (migrations/postgres/0005), as the owner: the floor below which
+ * the Worker's purge refuses to remove anything.
+ * @param {string} url
+ * @param {string} policy e.g. standard-365d
+ */
+export function setRetentionPolicy(url, policy) {
+  const m = /-(\d{1,4})d$/.exec(policy.trim());
+  const days = m ? Number(m[1]) : Number.NaN;
+  if (!(days >= 1 && days <= 3650)) throw new Error(`POLICY_RETENTION ${policy}: not <name>-<days>d, 1..3650 days`);
+  const r = spawnSync(
+    "psql",
+    [url, "-v", "ON_ERROR_STOP=1", "-q", "-c", `UPDATE retention_policy SET days = ${days}`],
+    {
+      encoding: "utf8",
+    },
+  );
+  if (r.status !== 0) throw new Error(`setting the retention policy failed: ${r.stderr}`);
+  process.stderr.write(`[migrate] postgres retention_policy: ${days} days (${policy})\n`);
+}
+
+/**
  * Applies the Neo4j migrations over the Query API.
  * @param {{ url: string; user: string; password: string; database: string }} target
  * @returns {Promise<void>}
@@ -55,8 +76,10 @@ export async function migrateNeo4j({ url, user, password, database }) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (settings.DATABASE_URL) migratePostgres(settings.DATABASE_URL);
-  else process.stderr.write("[migrate] DATABASE_URL not set: Postgres skipped\n");
+  if (settings.DATABASE_URL) {
+    migratePostgres(settings.DATABASE_URL);
+    setRetentionPolicy(settings.DATABASE_URL, settings.POLICY_RETENTION ?? "standard-365d");
+  } else process.stderr.write("[migrate] DATABASE_URL not set: Postgres skipped\n");
   if (settings.NEO4J_URL) {
     await migrateNeo4j({
       url: settings.NEO4J_URL,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { PolicyTags } from "./domain/provenance";
+import { parseRetention } from "./domain/retention";
 import { type LogLevel, logEvent, setLogLevel } from "./telemetry/log";
 import { type TelemetrySettings, telemetryEnvSchema, toTelemetrySettings } from "./telemetry/settings";
 
@@ -69,7 +70,12 @@ const configSchema = z.object({
     .transform((v) => (v === undefined || v.trim() === "" ? null : Number(v)))
     .refine((v) => v === null || (Number.isFinite(v) && v > 0), "must be a positive number"),
   POLICY_PURPOSE: z.string().default("benchmarking"),
-  POLICY_RETENTION: z.string().default("standard-365d"),
+  POLICY_RETENTION: z
+    .string()
+    .default("standard-365d")
+    .refine((v) => parseRetention(v).ok, {
+      message: "a retention policy <name>-<days>d (1..3650 days), e.g. standard-365d or short-30d",
+    }),
   POLICY_LICENSE: z.string().default("Restricted-TOS"),
   POLICY_RESIDENCY: z.string().default("US"),
   // Tracing (OpenTelemetry's own variable names): off without OTEL_EXPORTER_OTLP_ENDPOINT.
@@ -131,6 +137,8 @@ export interface Config {
     tenantDailyBudgetUsd: number | null;
   };
   policyTags: PolicyTags;
+  /** Days data rests in every store, from `POLICY_RETENTION` (src/domain/retention.ts). */
+  retentionDays: number;
   /** OTLP/HTTP trace export; `null` (tracing off, no cost) without `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   telemetry: TelemetrySettings | null;
 }
@@ -272,6 +280,7 @@ export function loadConfig(env: object): Config {
       residency: e.POLICY_RESIDENCY,
     },
     telemetry: toTelemetrySettings(e),
+    retentionDays: (parseRetention(e.POLICY_RETENTION) as { days: number }).days,
   };
   setLogLevel(config.logLevel);
   cache.set(env, config);

@@ -2,10 +2,11 @@ import policyWasm from "../policy/authz.wasm";
 import { openSinks } from "./adapters/sinks";
 import { installPolicy } from "./auth/authz";
 import { loadConfig } from "./config";
-import { RETENTION_MS } from "./domain/window";
+import { retentionCutoffMs } from "./domain/retention";
 import { app } from "./http/app";
 import { consumeSinkBatch } from "./queues/consumer";
 import { consumeDeadLetters } from "./queues/dead-letters";
+import { deadLetterStore } from "./residency";
 import { logEvent } from "./telemetry/log";
 
 export { DeadLetterStore } from "../durable-objects/dead-letters";
@@ -28,14 +29,27 @@ export default {
     return consumeSinkBatch(batch, env, config, ctx);
   },
   async scheduled(controller, env) {
-    // Tenant objects keep 24 h; the graph is the only store with older signals.
-    const sinks = openSinks(loadConfig(env));
+    // Retention by policy (POLICY_RETENTION) wherever data rests: tenant objects keep at most a day; the graph's
+    // signals, Postgres's ledger and idle scores (migrations/postgres/0005) and the dead letters go here; the
+    // FinOps counters expire by themselves in Upstash (src/finops/usage.ts).
+    const config = loadConfig(env);
+    const sinks = openSinks(config);
     try {
-      const cutoffMs = controller.scheduledTime - RETENTION_MS;
-      const removed = (await sinks.graph?.deleteSignalsBefore(cutoffMs)) ?? 0;
-      // The provenance ledger's entries, 365 days after their request (migrations/postgres/0004).
-      const ledgerRemoved = (await sinks.scores?.purgeLedgerBefore(cutoffMs)) ?? 0;
-      logEvent({ op: "retention", removed, ledger_removed: ledgerRemoved, cutoff: new Date(cutoffMs).toISOString() });
+      const cutoffMs = retentionCutoffMs(controller.scheduledTime, config.retentionDays);
+      const [removed, ledgerRemoved, deadLetters] = await Promise.all([
+        sinks.graph?.deleteSignalsBefore(cutoffMs) ?? 0,
+        sinks.scores?.purgeLedgerBefore(cutoffMs) ?? 0,
+        env.DEAD_LETTERS ? deadLetterStore(env, config).purgeBefore(cutoffMs) : { deadLetters: 0, parked: 0 },
+      ]);
+      logEvent({
+        op: "retention",
+        policy: config.policyTags.retention,
+        removed,
+        ledger_removed: ledgerRemoved,
+        dead_letters_removed: deadLetters.deadLetters,
+        parked_removed: deadLetters.parked,
+        cutoff: new Date(cutoffMs).toISOString(),
+      });
     } finally {
       await sinks.scores?.close();
     }

@@ -1,9 +1,6 @@
 /** Length of the scoring window: a signal counts while its `ts` is in `(now − 24 h, now]`. */
 export const WINDOW_MS = 24 * 60 * 60 * 1000;
 
-/** Signals older than this leave every store (docs/api.md §7: retention standard-365d). */
-export const RETENTION_MS = 365 * WINDOW_MS;
-
 /** Where a signal stands relative to the window at `now`. */
 export type WindowPhase = "pending" | "in" | "expired";
 

@@ -6,8 +6,8 @@ import { type DayUsage, estimatedCostUsd } from "./cost-model";
 export const USAGE_OPS = ["ingest", "graphql_query", "graphql_mutation", "subscribe"] as const;
 export type UsageOp = (typeof USAGE_OPS)[number];
 
-/** Counters expire this long after their day ends: the retention (standard-365d) plus a day of slack. */
-export const USAGE_RETENTION_DAYS = 366;
+/** Counters expire a day after the retention policy's period (POLICY_RETENTION; standard-365d by default) ends. */
+export const DEFAULT_RETENTION_DAYS = 365;
 /** Longest range one usage read may span. */
 export const MAX_USAGE_DAYS = 366;
 
@@ -41,8 +41,8 @@ export function alertKey(tenantId: string, period: string): string {
 }
 
 /** Epoch seconds at which a day's keys expire. */
-export function expiresAtS(day: string): number {
-  return Math.floor(Date.parse(`${day}T00:00:00Z`) / 1000) + (USAGE_RETENTION_DAYS + 1) * 86_400;
+export function expiresAtS(day: string, retentionDays = DEFAULT_RETENTION_DAYS): number {
+  return Math.floor(Date.parse(`${day}T00:00:00Z`) / 1000) + (retentionDays + 2) * 86_400;
 }
 
 /** The counters of one (day, op) row as hash fields: `<op>`, `<op>:rejected`, `<op>:signals`. */

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { type RunningPostgres, type RunningWsproxy, startPostgres, startWsproxy } from "../../scripts/lib/postgres.mjs";
-import { migratePostgres } from "../../scripts/migrate.mjs";
+import { migratePostgres, setRetentionPolicy } from "../../scripts/migrate.mjs";
 import { type LedgerEntry, nextLedgerEntry } from "../../src/domain/ledger";
 import { freePort, mintToken, type RunningService, startService } from "../support/harness";
 import { beforeAllOrFail } from "../support/vitest-hooks";
@@ -286,5 +286,67 @@ describe("provenance ledger (issue 14)", () => {
     const cut = await verify(old, ["--no-object"]);
     expect(cut.code, cut.out).toBe(1);
     expect(cut.out).toMatch(/BROKEN at entry 5 \(postgres, gap\)/);
+  });
+
+  it("honours POLICY_RETENTION (short-30d): the cron removes what is older, the writer cannot remove younger", async () => {
+    setRetentionPolicy(pg.url, "short-30d"); // as `npm run migrate` does with POLICY_RETENTION=short-30d
+    const svc30 = await startService({
+      env: { DATABASE_URL: workerUrl(), NEON_WSPROXY: proxy.url, POLICY_RETENTION: "short-30d" },
+    });
+    try {
+      const day = 86_400_000;
+      const now = Date.now();
+      const t30 = newTenant("prov-30d");
+      const tags = { purpose: "benchmarking", retention: "short-30d", license: "Restricted-TOS", residency: "US" };
+      const chain: LedgerEntry[] = [];
+      for (const ageDays of [40, 39, 20, 1]) {
+        chain.push(
+          nextLedgerEntry(chain.at(-1) ?? null, {
+            tenantId: t30,
+            provenanceId: crypto.randomUUID(),
+            requestSha256: "b".repeat(64),
+            signalCount: 1,
+            policyTags: tags,
+            receivedAtMs: now - ageDays * day,
+          }),
+        );
+      }
+      const rows = chain.map((e) => ({
+        tenant_id: e.tenantId,
+        seq: e.seq,
+        provenance_id: e.provenanceId,
+        request_sha256: e.requestSha256,
+        signal_count: e.signalCount,
+        policy_tags: e.policyTags,
+        received_at_ms: e.receivedAtMs,
+        prev_hash: e.prevHash,
+        hash: e.hash,
+      }));
+      await psql(
+        `INSERT INTO provenance_ledger SELECT * FROM jsonb_to_recordset('${JSON.stringify(rows)}'::jsonb) AS e(
+           tenant_id text, seq bigint, provenance_id text, request_sha256 text, signal_count integer, policy_tags jsonb,
+           received_at_ms bigint, prev_hash text, hash text)`,
+      );
+      await psql(
+        `INSERT INTO coherence_scores (tenant_id, score, status, updated_at, signal_count, version) VALUES
+           ('${t30}-idle', 0.5, 'WARN', now() - interval '40 days', 1, 1),
+           ('${t30}-recent', 0.5, 'WARN', now() - interval '20 days', 1, 1)`,
+      );
+      // The writer's role cannot purge inside the 30 days the policy keeps.
+      await expect(psql(`SELECT purge_provenance_ledger(${now - 20 * day})`, workerUrl())).rejects.toThrow(
+        /kept 30 days/,
+      );
+      const cron = await fetch(`${svc30.baseUrl}/__scheduled?cron=${encodeURIComponent("17 3 * * *")}`);
+      expect(cron.status).toBe(200);
+      await eventually("the 30-day purge", async () => (await pgCount(t30)) === 2, 30_000);
+      expect(await psql(`SELECT seq FROM provenance_ledger WHERE tenant_id = '${t30}' ORDER BY seq`)).toBe("3\n4");
+      expect(await psql(`SELECT tenant_id FROM coherence_scores WHERE tenant_id LIKE '${t30}-%' ORDER BY 1`)).toBe(
+        `${t30}-recent`,
+      );
+      expect(svc30.output()).toMatch(/"op":"retention","policy":"short-30d"/);
+    } finally {
+      await svc30.stop();
+      setRetentionPolicy(pg.url, "standard-365d");
+    }
   });
 });

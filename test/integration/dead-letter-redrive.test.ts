@@ -68,3 +68,26 @@ describe("dead-letter redrive", () => {
     ]);
   });
 });
+
+describe("retention of dead letters (POLICY_RETENTION)", () => {
+  it("removes, on the daily job, dead letters and parked messages older than the policy, and keeps the rest", async () => {
+    const worker = (await import("../../src/index")).default;
+    const dlq = env.DEAD_LETTERS.get(env.DEAD_LETTERS.idFromName("dlq"));
+    const day = 86_400_000;
+    const now = Date.now();
+    await dlq.add([
+      { ...letter(40, "POSTGRES_REJECTED"), failedAt: now - 40 * day },
+      { ...letter(20, "POSTGRES_REJECTED"), failedAt: now - 20 * day },
+    ]);
+    const before = await dlq.count();
+    // The daily cron, as of now, with a 30-day policy: the 40-day-old letter goes, the 20-day-old one stays.
+    const controller = { scheduledTime: now, cron: "17 3 * * *", noRetry() {} } as ScheduledController;
+    await worker.scheduled?.(controller, { ...env, POLICY_RETENTION: "short-30d" } as Env);
+    expect(await dlq.count()).toBe(before - 1);
+    expect((await dlq.list(1000)).some((l) => l.failedAt === now - 20 * day)).toBe(true);
+    expect((await dlq.list(1000)).some((l) => l.failedAt === now - 40 * day)).toBe(false);
+    // With the default standard-365d nothing of this is old enough.
+    await worker.scheduled?.(controller, env as Env);
+    expect(await dlq.count()).toBe(before - 1);
+  });
+});
