@@ -10,7 +10,8 @@
 //                   vulns.npm-audit.json          `npm audit`, or why it could not run, plus offline lockfile checks
 //                   opa_report.json               `opa test` results, coverage, authz.wasm up to date (the record
 //                                                 of `npm test`'s policy step when it judged the same files)
-//   observability/  dashboards.json, alert_rules.yaml   from observability/, checked with promtool
+//   observability/  dashboards.json, alert_rules.yaml,  from observability/, checked with promtool and amtool
+//                   alertmanager.yml
 //   ui/             workbench-1280.png, workbench-360.png   the workbench as the browser tests left it
 //   provenance/     run_manifest.json             sha256 of every input and output, tool versions, each step
 //
@@ -27,7 +28,7 @@ import { parseArgs } from "node:util";
 import { coverageMarkdown, thresholdChecks } from "./lib/coverage.mjs";
 import { root, toolEnv } from "./lib/env.mjs";
 import { OPA_VERSION } from "./lib/opa.mjs";
-import { ensurePrometheusInstalled } from "./lib/prometheus.mjs";
+import { ensureAlertmanagerInstalled, ensurePrometheusInstalled } from "./lib/prometheus.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -450,10 +451,12 @@ async function screenshots() {
 
 async function observability() {
   const { promtool } = await ensurePrometheusInstalled();
+  const { amtool } = await ensureAlertmanagerInstalled();
   const dir = out("observability");
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(root, "observability", "grafana-dashboard.json"), join(dir, "dashboards.json"));
   copyFileSync(join(root, "observability", "alert-rules.yaml"), join(dir, "alert_rules.yaml"));
+  copyFileSync(join(root, "observability", "alertmanager.yml"), join(dir, "alertmanager.yml"));
   // Every dashboard query must parse as PromQL: check them as recording rules (Grafana's $__rate_interval → 5m).
   /** @type {{ panels: Array<{ title: string; targets?: Array<{ expr: string }> }> }} */
   const dashboard = JSON.parse(readFileSync(join(root, "observability", "grafana-dashboard.json"), "utf8"));
@@ -471,6 +474,7 @@ async function observability() {
     ["check rules", [promtool, ["check", "rules", join(dir, "alert_rules.yaml")]]],
     ["test rules", [promtool, ["test", "rules", "alert-rules.test.yaml"], join(root, "observability")]],
     [`dashboard queries (${exprs.length})`, [promtool, ["check", "rules", rulesFile]]],
+    ["alertmanager config", [amtool, ["check-config", join(dir, "alertmanager.yml")]]],
   ];
   /** @type {string[]} */
   const lines = [];
@@ -479,7 +483,7 @@ async function observability() {
     const r = spawnSync(cmd, args, { cwd: cwd ?? root, encoding: "utf8" });
     ok = ok && r.status === 0;
     lines.push(
-      `$ promtool ${args.join(" ").replaceAll(`${root}/`, "")}   # ${label}: exit ${r.status}`,
+      `$ ${cmd === amtool ? "amtool" : "promtool"} ${args.join(" ").replaceAll(`${root}/`, "")}   # ${label}: exit ${r.status}`,
       `${r.stdout}${r.stderr}`.trim(),
       "",
     );

@@ -35,25 +35,45 @@ function mustRun(cmd, args, env) {
   });
 }
 
-const installed = () => existsSync(PROMETHEUS_PATH) && existsSync(PROMTOOL_PATH);
+export const ALERTMANAGER_PATH = "/usr/bin/prometheus-alertmanager";
+export const AMTOOL_PATH = "/usr/bin/amtool";
 
 /**
  * Makes sure Debian's `prometheus` package is installed (needs root, as on the project's machines and CI) and
- * returns the paths of its two binaries. The package's service is kept from starting (policy-rc.d answers 101,
- * the usual container setup); the package's recommends (node exporter, …) are not installed.
+ * returns the paths of its two binaries.
  * @returns {Promise<{ prometheus: string; promtool: string }>}
  */
 export async function ensurePrometheusInstalled() {
-  const paths = { prometheus: PROMETHEUS_PATH, promtool: PROMTOOL_PATH };
-  if (installed()) return paths;
+  await ensureDebianPackage("prometheus", [PROMETHEUS_PATH, PROMTOOL_PATH]);
+  return { prometheus: PROMETHEUS_PATH, promtool: PROMTOOL_PATH };
+}
+
+/**
+ * Makes sure Debian's `prometheus-alertmanager` package is installed; returns the paths of Alertmanager and amtool.
+ * @returns {Promise<{ alertmanager: string; amtool: string }>}
+ */
+export async function ensureAlertmanagerInstalled() {
+  await ensureDebianPackage("prometheus-alertmanager", [ALERTMANAGER_PATH, AMTOOL_PATH]);
+  return { alertmanager: ALERTMANAGER_PATH, amtool: AMTOOL_PATH };
+}
+
+/**
+ * Installs a Debian package with apt-get when one of `binaries` is missing. The package's service is kept from
+ * starting (policy-rc.d answers 101, the usual container setup); its recommends are not installed.
+ * @param {string} pkg
+ * @param {string[]} binaries
+ */
+async function ensureDebianPackage(pkg, binaries) {
+  const installed = () => binaries.every((b) => existsSync(b));
+  if (installed()) return;
   if (!isRoot()) {
     throw new Error(
-      "[prometheus] prometheus/promtool are not installed and we are not root; install them with " +
-        "apt-get update && apt-get install -y --no-install-recommends prometheus",
+      `[prometheus] ${binaries.join(", ")} not installed and we are not root; install them with ` +
+        `apt-get update && apt-get install -y --no-install-recommends ${pkg}`,
     );
   }
   const started = Date.now();
-  log(`${PROMTOOL_PATH} not found; installing Debian's prometheus (a minute)…`);
+  log(`${binaries[0]} not found; installing Debian's ${pkg} (a minute)…`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const policy = "/usr/sbin/policy-rc.d";
   const ownPolicy = !existsSync(policy);
@@ -62,11 +82,10 @@ export async function ensurePrometheusInstalled() {
     // Another apt-get (a parallel install by another script) holds dpkg's lock: wait for it.
     const wait = ["-o", "DPkg::Lock::Timeout=600"];
     await mustRun("apt-get", [...wait, "-q", "update"], env);
-    await mustRun("apt-get", [...wait, "-q", "install", "-y", "--no-install-recommends", "prometheus"], env);
+    await mustRun("apt-get", [...wait, "-q", "install", "-y", "--no-install-recommends", pkg], env);
   } finally {
     if (ownPolicy) rmSync(policy, { force: true });
   }
-  if (!installed()) throw new Error("[prometheus] apt-get installed prometheus but its binaries are missing");
-  log(`installed in ${Math.round((Date.now() - started) / 1000)} s`);
-  return paths;
+  if (!installed()) throw new Error(`[prometheus] apt-get installed ${pkg} but its binaries are missing`);
+  log(`${pkg} installed in ${Math.round((Date.now() - started) / 1000)} s`);
 }

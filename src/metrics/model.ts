@@ -100,6 +100,17 @@ export const emptyState = (): MetricState => ({ counters: {}, histograms: {} });
 
 const UNLABELLED: ReadonlySet<string> = new Set([METRICS.ingestProcessed.name, METRICS.ingestDuplicates.name]);
 
+/**
+ * Labelled counters exposed at 0 before their first increment, so that a rule on `increase()` sees the first one
+ * (a series that appears at 1 has no increase to Prometheus). The budget alerts fire rarely and must not be missed.
+ */
+const ZERO_SERIES: ReadonlyMap<string, ReadonlyArray<Record<string, string>>> = new Map([
+  [
+    METRICS.budgetAlerts.name,
+    ["day", "month"].flatMap((period) => ["warning", "critical"].map((threshold) => ({ period, threshold }))),
+  ],
+]);
+
 const DEFS: ReadonlyMap<string, MetricDef> = new Map(Object.values(METRICS).map((d) => [d.name, d]));
 
 function escapeLabel(v: string): string {
@@ -192,6 +203,10 @@ export function render(state: MetricState, gauges: readonly Gauge[] = []): strin
     lines.push(`# HELP ${def.name} ${def.help}`, `# TYPE ${def.name} ${def.kind}`);
     if (def.kind === "counter") {
       const keys = Object.keys(state.counters).filter((k) => nameOf(k) === def.name);
+      for (const labels of ZERO_SERIES.get(def.name) ?? []) {
+        const key = seriesKey(def.name, labels);
+        if (!keys.includes(key)) keys.push(key);
+      }
       // Unlabelled counters always have their one series; labelled ones appear with their first observation.
       if (keys.length === 0 && UNLABELLED.has(def.name)) lines.push(`${def.name} 0`);
       for (const k of keys.sort()) lines.push(`${k} ${num(state.counters[k] ?? 0)}`);
