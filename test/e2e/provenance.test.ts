@@ -59,6 +59,26 @@ async function verify(tenant: string, extra: string[] = [], token?: string): Pro
   }
 }
 
+/** Writes ledger entries into Postgres as the ledger's owner would have (old entries a test needs). */
+async function insertLedger(chain: LedgerEntry[]): Promise<void> {
+  const rows = chain.map((e) => ({
+    tenant_id: e.tenantId,
+    seq: e.seq,
+    provenance_id: e.provenanceId,
+    request_sha256: e.requestSha256,
+    signal_count: e.signalCount,
+    policy_tags: e.policyTags,
+    received_at_ms: e.receivedAtMs,
+    prev_hash: e.prevHash,
+    hash: e.hash,
+  }));
+  await psql(
+    `INSERT INTO provenance_ledger SELECT * FROM jsonb_to_recordset('${JSON.stringify(rows)}'::jsonb) AS e(
+       tenant_id text, seq bigint, provenance_id text, request_sha256 text, signal_count integer, policy_tags jsonb,
+       received_at_ms bigint, prev_hash text, hash text)`,
+  );
+}
+
 async function pgCount(tenant: string): Promise<number> {
   return Number(await psql(`SELECT count(*) FROM provenance_ledger WHERE tenant_id = '${tenant}'`));
 }
@@ -238,22 +258,7 @@ describe("provenance ledger (issue 14)", () => {
         }),
       );
     }
-    await psql(
-      `INSERT INTO provenance_ledger SELECT * FROM jsonb_to_recordset('${JSON.stringify(
-        chain.map((e) => ({
-          tenant_id: e.tenantId,
-          seq: e.seq,
-          provenance_id: e.provenanceId,
-          request_sha256: e.requestSha256,
-          signal_count: e.signalCount,
-          policy_tags: e.policyTags,
-          received_at_ms: e.receivedAtMs,
-          prev_hash: e.prevHash,
-          hash: e.hash,
-        })),
-      )}'::jsonb) AS e(tenant_id text, seq bigint, provenance_id text, request_sha256 text, signal_count integer,
-         policy_tags jsonb, received_at_ms bigint, prev_hash text, hash text)`,
-    );
+    await insertLedger(chain);
     const before = await verify(old, ["--no-object"]);
     expect(before.code, before.out).toBe(0);
 
@@ -311,22 +316,7 @@ describe("provenance ledger (issue 14)", () => {
           }),
         );
       }
-      const rows = chain.map((e) => ({
-        tenant_id: e.tenantId,
-        seq: e.seq,
-        provenance_id: e.provenanceId,
-        request_sha256: e.requestSha256,
-        signal_count: e.signalCount,
-        policy_tags: e.policyTags,
-        received_at_ms: e.receivedAtMs,
-        prev_hash: e.prevHash,
-        hash: e.hash,
-      }));
-      await psql(
-        `INSERT INTO provenance_ledger SELECT * FROM jsonb_to_recordset('${JSON.stringify(rows)}'::jsonb) AS e(
-           tenant_id text, seq bigint, provenance_id text, request_sha256 text, signal_count integer, policy_tags jsonb,
-           received_at_ms bigint, prev_hash text, hash text)`,
-      );
+      await insertLedger(chain);
       await psql(
         `INSERT INTO coherence_scores (tenant_id, score, status, updated_at, signal_count, version) VALUES
            ('${t30}-idle', 0.5, 'WARN', now() - interval '40 days', 1, 1),

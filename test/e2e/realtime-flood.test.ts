@@ -58,22 +58,27 @@ describe("anonymous upgrade flood (docs/api.md §4.5)", () => {
     await watcher.init(token);
     watcher.subscribe("events", { query: "", id: "pq_coherence_events_v1", variables: { tenantId: tenant } });
 
-    // The flood: ~300 anonymous upgrades a second for 4 s, 40 in flight.
+    // The flood: FLOOD anonymous upgrades, 40 in flight (about 300 a second here), however long the machine takes
+    // (a fixed count, not a fixed time: a busy machine must not turn the flood into a trickle the test accepts).
+    const FLOOD = 1000;
     const held: Array<{ destroy(): void }> = [];
     const statuses: number[] = [];
-    const until = Date.now() + 4_000;
+    let flooding = true;
+    const giveUp = Date.now() + 30_000;
     const flood = Promise.all(
       Array.from({ length: 40 }, async () => {
-        while (Date.now() < until) {
+        while (statuses.length < FLOOD && Date.now() < giveUp) {
           statuses.push(await anonymousUpgrade(svc.baseUrl, path, held));
           await new Promise((r) => setTimeout(r, 100));
         }
       }),
-    );
+    ).finally(() => {
+      flooding = false;
+    });
     // The producer: 10 requests a second, well under RPS_MAX, throughout.
     const produced: number[] = [];
     const producer = (async () => {
-      while (Date.now() < until) {
+      while (flooding) {
         produced.push((await ingest(svc.baseUrl, signal(tenant), token)).status);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -81,7 +86,7 @@ describe("anonymous upgrade flood (docs/api.md §4.5)", () => {
     await Promise.all([flood, producer]);
     for (const s of held) s.destroy();
 
-    expect(statuses.length).toBeGreaterThan(800);
+    expect(statuses.length).toBeGreaterThanOrEqual(FLOOD);
     expect(new Set(statuses)).toEqual(new Set([401]));
     expect(produced.filter((s) => s !== 202)).toEqual([]);
     // The subscriber saw every published signal.

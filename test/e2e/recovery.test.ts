@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { mintToken, type RunningService, startService } from "../support/harness";
 import { beforeAllOrFail } from "../support/vitest-hooks";
 import { bearer, ingest, readScore, send } from "./helpers";
-import { eventually, SinkStack } from "./sink-stack";
+import { eventually, SinkStack, signalBatch } from "./sink-stack";
 
 let stack: SinkStack;
 let svc: RunningService;
@@ -34,15 +34,7 @@ afterAll(async () => {
 
 const BASE_MS = Date.now() - 3_600_000;
 function batch(tenantId: string, from: number, count: number) {
-  return Array.from({ length: count }, (_, i) => ({
-    tenantId,
-    signalId: `r-${from + i}`,
-    type: "latency",
-    source: "recovery-e2e",
-    value: ((from + i) % 89) / 88,
-    weight: 1 + ((from + i) % 2),
-    ts: new Date(BASE_MS + from + i).toISOString(),
-  }));
+  return signalBatch(tenantId, from, count, BASE_MS, "recovery-e2e");
 }
 
 async function graphCount(prefix: string): Promise<{ n: number; distinct: number }> {

@@ -137,3 +137,19 @@ export async function eventually(what: string, check: () => Promise<boolean>, ti
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/**
+ * `count` signals of `tenantId` numbered from `from`, with values and weights that vary by number and `ts` derived
+ * from `baseMs` (one base per file: a re-sent signal carries the same ts, a true duplicate).
+ */
+export function signalBatch(tenantId: string, from: number, count: number, baseMs: number, source: string) {
+  return Array.from({ length: count }, (_, i) => ({
+    tenantId,
+    signalId: `s-${from + i}`,
+    type: "latency",
+    source,
+    value: ((from + i) % 97) / 96,
+    weight: 1 + ((from + i) % 3),
+    ts: new Date(baseMs + from + i).toISOString(),
+  }));
+}

@@ -12,7 +12,7 @@ import { type LedgerEntry, verifyChain } from "../../src/domain/ledger";
 import { mintToken, type RunningService, startService } from "../support/harness";
 import { beforeAllOrFail } from "../support/vitest-hooks";
 import { ingest, readScore } from "./helpers";
-import { eventually, SinkStack } from "./sink-stack";
+import { eventually, SinkStack, signalBatch } from "./sink-stack";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const run = promisify(execFile);
@@ -50,15 +50,7 @@ const PER_TENANT = 500;
 const BASE_MS = Date.now() - 3_600_000;
 
 function batch(tenantId: string, from: number, count: number) {
-  return Array.from({ length: count }, (_, i) => ({
-    tenantId,
-    signalId: `s-${from + i}`,
-    type: "latency",
-    source: "sink-e2e",
-    value: ((from + i) % 97) / 96,
-    weight: 1 + ((from + i) % 3),
-    ts: new Date(BASE_MS + from + i).toISOString(),
-  }));
+  return signalBatch(tenantId, from, count, BASE_MS, "sink-e2e");
 }
 
 async function signalsInGraph(tenantPrefix: string): Promise<number> {
