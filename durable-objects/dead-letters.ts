@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { openSinks } from "../src/adapters/sinks";
+import { probeSinks } from "../src/adapters/sinks";
 import { type Config, loadConfig } from "../src/config";
 import { sha256Hex } from "../src/domain/dedupe-key";
 import { effectiveSwitches } from "../src/domain/switches";
@@ -193,7 +193,10 @@ export class DeadLetterStore extends DurableObject<Env> {
   async redrive(config: Config, now: number): Promise<void> {
     const { failures, nextMs } = this.state();
     if (nextMs === null || now < nextMs || this.transientCount() === 0) return;
-    const down = await probeStores(config);
+    const states = await probeSinks(config);
+    const down = Object.entries(states)
+      .filter(([, state]) => state === "down")
+      .map(([store]) => store);
     if (down.length > 0) {
       const next = now + redriveDelayMs(config.sinkRecovery.redriveBaseMs, failures + 1);
       this.ctx.storage.sql.exec(`UPDATE redrive_state SET failures = ?, next_ms = ? WHERE id = 1`, failures + 1, next);
@@ -261,19 +264,4 @@ export class DeadLetterStore extends DurableObject<Env> {
       }
     }
   }
-}
-
-/** The configured stores that do not answer a probe (as `/readyz` probes them). */
-async function probeStores(config: Config): Promise<string[]> {
-  const sinks = openSinks(config);
-  const down: string[] = [];
-  try {
-    await Promise.all([
-      sinks.graph?.ping().catch(() => down.push("neo4j")),
-      sinks.scores?.ping().catch(() => down.push("postgres")),
-    ]);
-  } finally {
-    await sinks.scores?.close().catch(() => {});
-  }
-  return down;
 }

@@ -340,6 +340,7 @@ export class TenantObject extends DurableObject<Env> {
     if (!this.env.TENANT_DIRECTORY) return;
     const now = this.clock();
     const view = this.store.score(now);
+    const outbox = this.outbox.stats();
     const summary: TenantSummary = {
       tenantId: this.t.tenantId,
       score: view.score,
@@ -347,9 +348,8 @@ export class TenantObject extends DurableObject<Env> {
       signalCount: view.signalCount,
       lastSignalMs: this.store.newestAcceptedMs(),
       updatedMs: Date.parse(view.updatedAt),
-      ...((stats) => ({ outboxBacklog: stats.backlog, outboxOldestUnsentMs: stats.oldestUnsentMs }))(
-        this.outbox.stats(),
-      ),
+      outboxBacklog: outbox.backlog,
+      outboxOldestUnsentMs: outbox.oldestUnsentMs,
     };
     const sent = tenantDirectory(this.env, this.t.config)
       .report(summary)

@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseRetention } from "../src/domain/retention.ts";
 import { root } from "./lib/env.mjs";
 import { localSettings } from "./lib/settings.mjs";
 
@@ -33,9 +34,9 @@ export function migratePostgres(url) {
  * @param {string} policy e.g. standard-365d
  */
 export function setRetentionPolicy(url, policy) {
-  const m = /-(\d{1,4})d$/.exec(policy.trim());
-  const days = m ? Number(m[1]) : Number.NaN;
-  if (!(days >= 1 && days <= 3650)) throw new Error(`POLICY_RETENTION ${policy}: not <name>-<days>d, 1..3650 days`);
+  const parsed = parseRetention(policy);
+  if (!parsed.ok) throw new Error(`POLICY_RETENTION: ${parsed.message}`);
+  const { days } = parsed;
   const r = spawnSync(
     "psql",
     [url, "-v", "ON_ERROR_STOP=1", "-q", "-c", `UPDATE retention_policy SET days = ${days}`],

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { PolicyTags } from "./domain/provenance";
 import { parseRetention } from "./domain/retention";
+import { READ_MODES, type ReadMode } from "./domain/switches";
 import { type LogLevel, logEvent, setLogLevel } from "./telemetry/log";
 import { type TelemetrySettings, telemetryEnvSchema, toTelemetrySettings } from "./telemetry/settings";
 
@@ -57,7 +58,7 @@ const configSchema = z.object({
   NEO4J_DATABASE: z.string().default("neo4j"),
   DATABASE_URL: optionalText,
   NEON_WSPROXY: optionalText,
-  READ_MODE: z.enum(["durable-object", "postgres", "neo4j"]).default("durable-object"),
+  READ_MODE: z.enum(READ_MODES).default("durable-object"),
   SINK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(9).default(9),
   SINK_RETRY_DELAY_CAP_S: z.coerce.number().int().min(1).max(300).default(300),
   SINK_REDRIVE_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
@@ -121,7 +122,7 @@ export interface Config {
   neo4j: { url: string; user: string; password: string; database: string } | null;
   postgres: { url: string; wsProxy: string | null } | null;
   /** docs/adr.md ADR-001's fallback: `postgres` serves `tenantCoherence` from the materialized table. */
-  readMode: "durable-object" | "postgres" | "neo4j";
+  readMode: ReadMode;
   /**
    * The sink pipeline's recovery (docs/api.md §7): a message is tried `maxAttempts` times (the queue's own limit is
    * 9) with delays 2, 4, 8 … s capped at `retryDelayCapS`, then kept in the dead-letter store, which sends it back by

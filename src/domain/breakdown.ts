@@ -25,6 +25,7 @@ export interface Contribution {
 }
 
 const round4 = (x: number): number => Number(x.toFixed(4)) || 0;
+const byKeyOrder = (a: Contribution, b: Contribution) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /**
  * The groups' contributions to a score over a window of total weight `totalW`, the ones that pull it down most
@@ -35,30 +36,25 @@ export function contributions(groups: readonly GroupSums[], totalVW: number, tot
     return groups
       .filter((g) => g.count > 0)
       .map((g) => ({ key: g.key, signalCount: g.count, weightShare: 0, weightedMean: 0, pull: 0 }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      .sort(byKeyOrder);
   }
   const mean = totalVW / totalW;
   return groups
     .filter((g) => g.count > 0)
     .map((g) => {
       const share = g.sumW / totalW;
-      const groupMean = g.sumW > 0 ? g.sumVW / g.sumW : 0;
+      const pull = g.sumW > 0 ? share * (g.sumVW / g.sumW - mean) : 0;
       return {
-        exactPull: g.sumW > 0 ? share * (groupMean - mean) : 0,
+        pull,
         c: {
           key: g.key,
           signalCount: g.count,
           weightShare: round4(share),
           weightedMean: scoreFromSums(g.sumVW, g.sumW),
-          pull: round4(g.sumW > 0 ? share * (groupMean - mean) : 0),
+          pull: round4(pull),
         },
       };
     })
-    .sort(
-      (a, b) =>
-        a.exactPull - b.exactPull ||
-        b.c.weightShare - a.c.weightShare ||
-        (a.c.key < b.c.key ? -1 : a.c.key > b.c.key ? 1 : 0),
-    )
+    .sort((a, b) => a.pull - b.pull || b.c.weightShare - a.c.weightShare || byKeyOrder(a.c, b.c))
     .map((x) => x.c);
 }

@@ -95,9 +95,7 @@ describe("automatic recovery", () => {
       const view = await readScore(svc.baseUrl, tenant, tokens[i] as string);
       await eventually(
         `${tenant}'s latest score in Postgres`,
-        async () =>
-          (await stack.psql(`SELECT score::text, signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`)) ===
-          `${view.score.toFixed(4)}|${view.signalCount}`,
+        async () => (await stack.scoreRow(tenant)) === `${view.score.toFixed(4)}|${view.signalCount}`,
         120_000,
       );
     }

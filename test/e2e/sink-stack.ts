@@ -109,6 +109,11 @@ export class SinkStack {
     return stdout.trim();
   }
 
+  /** A tenant's materialized score as `score|signal_count` (4 decimals), `""` when it has no row. */
+  scoreRow(tenant: string): Promise<string> {
+    return this.psql(`SELECT score::text, signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`);
+  }
+
   /** Runs Cypher over Bolt; rows as objects. */
   async cypher<T>(statement: string, params: Record<string, unknown> = {}): Promise<T[]> {
     const session = this.driver.session({ database: "neo4j" });

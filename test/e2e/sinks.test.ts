@@ -161,9 +161,7 @@ describe("sinks (§9)", () => {
       const view = await readScore(svc.baseUrl, tenant, tokens[i] as string);
       await eventually(
         `${tenant}'s latest score in Postgres`,
-        async () =>
-          (await psql(`SELECT score::text, signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`)) ===
-          `${view.score.toFixed(4)}|${view.signalCount}`,
+        async () => (await stack.scoreRow(tenant)) === `${view.score.toFixed(4)}|${view.signalCount}`,
         120_000,
       );
     }
@@ -270,9 +268,7 @@ describe("sinks (§9)", () => {
     const view = await readScore(svc.baseUrl, tenant, token);
     await eventually(
       "the replayed score in Postgres",
-      async () =>
-        (await psql(`SELECT score::text, signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`)) ===
-        `${view.score.toFixed(4)}|${view.signalCount}`,
+      async () => (await stack.scoreRow(tenant)) === `${view.score.toFixed(4)}|${view.signalCount}`,
       60_000,
     );
   }, 200_000);

@@ -100,8 +100,7 @@ async function signalsInGraph(tenant: string): Promise<number> {
   return row ? row.n.toNumber() : 0;
 }
 
-const scoreRow = (tenant: string) =>
-  stack.psql(`SELECT score::text, signal_count FROM coherence_scores WHERE tenant_id = '${tenant}'`);
+const scoreRow = (tenant: string) => stack.scoreRow(tenant);
 
 describe("runtime switches (npm run ops)", () => {
   it("refuses a change without ops:write, an unknown switch and a bad value", async () => {

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { openSinks } from "../../adapters/sinks";
+import { probeSinks, type SinkState } from "../../adapters/sinks";
 import { type AuthzAction, authorize, denialMessage, recordDecision } from "../../auth/authz";
 import type { Principal } from "../../auth/principal";
 import type { Config } from "../../config";
@@ -14,19 +14,6 @@ import { logEvent } from "../../telemetry/log";
 import type { AppEnv, RequestLog } from "../context";
 import { requireAuth } from "../middleware/auth";
 
-type SinkState = "ok" | "down" | "off";
-
-async function probe(check: (() => Promise<void>) | null): Promise<SinkState> {
-  if (!check) return "off";
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), 2000));
-  try {
-    await Promise.race([check(), timeout]);
-    return "ok";
-  } catch {
-    return "down";
-  }
-}
-
 /**
  * `/readyz` needs no token, so anyone may call it often: it answers from the last probe of the sinks while that
  * is younger than this, and probing costs the databases at most one query each per 5 s per isolate.
@@ -35,19 +22,6 @@ export const READY_CACHE_MS = 5000;
 
 /** The last probe per settings object: settled plain data only (never an in-flight promise shared by requests). */
 const readiness = new WeakMap<Config, { atMs: number; neo4j: SinkState; postgres: SinkState }>();
-
-async function probeSinks(config: Config): Promise<{ neo4j: SinkState; postgres: SinkState }> {
-  const sinks = openSinks(config);
-  try {
-    const [neo4j, postgres] = await Promise.all([
-      probe(sinks.graph ? () => (sinks.graph as NonNullable<typeof sinks.graph>).ping() : null),
-      probe(sinks.scores ? () => (sinks.scores as NonNullable<typeof sinks.scores>).ping() : null),
-    ]);
-    return { neo4j, postgres };
-  } finally {
-    await sinks.scores?.close();
-  }
-}
 
 /**
  * The sink pipeline's state at scrape time (no tenant label): the outboxes' backlog over every tenant (as their
