@@ -1,0 +1,309 @@
+// publish(): signals are queued per tenant and sent as batches (docs/api.md §4.3) when a batch is full or the oldest
+// queued signal has waited `maxDelayMs`. Each batch is one request with one Idempotency-Key; a retry resends the
+// same bytes under the same key, so an answer lost on the way back is replayed by the service, never applied twice.
+// The queue is bounded: at `maxQueued` signals not yet settled, publish() waits for room (or refuses).
+import { parseRetryAfter, retryDelay } from "./backoff.ts";
+import { CoherenceError, errorFromAnswer } from "./errors.ts";
+import type { RetryContext } from "./graphql.ts";
+import { exchange, newIdempotencyKey, sleep } from "./http.ts";
+import { readAccepted } from "./ingest-answer.ts";
+
+export const INGEST_PATH = "/v1/coherence/signals";
+/** The service refuses bodies over 1 MiB (docs/api.md §4.3); the rest of the envelope fits in the margin. */
+const MAX_BODY_BYTES = 1_048_576 - 64;
+
+/** A signal as the ingest route takes it (docs/api.md §4.3). */
+export interface Signal {
+  tenantId: string;
+  type: string;
+  source: string;
+  /** 0..1 */
+  value: number;
+  /** 0..1e6, default 1 */
+  weight?: number;
+  /** RFC 3339; stamped by the client when absent (so a retry is the same signal, §5.1) unless `stampTs: false`. */
+  ts?: string;
+  signalId?: string;
+}
+
+/** What the service said about one published signal. */
+export interface PublishResult {
+  signalId: string;
+  status: "accepted" | "duplicate";
+  /** The request's provenance id (one per applied batch). */
+  provenanceId: string;
+  /** The answer was the service's replay of an earlier attempt of the same batch (its answer had been lost). */
+  replayed: boolean;
+}
+
+export interface PublisherOptions {
+  /** Signals per request, 1..1000 (default 500). */
+  maxBatchSize: number;
+  /** How long a queued signal may wait for its batch to fill, in ms (default 25). */
+  maxDelayMs: number;
+  /** Signals published but not yet settled, at most (default 10 000). */
+  maxQueued: number;
+  /** Requests in flight at once (default 4). */
+  concurrency: number;
+  /** At `maxQueued`: "wait" (publish() resolves its room first; default) or "reject" (QUEUE_FULL). */
+  overflow: "wait" | "reject";
+  /** Stamp `ts` on signals without one at publish() time (default true). */
+  stampTs: boolean;
+}
+
+export const DEFAULT_PUBLISHER: PublisherOptions = {
+  maxBatchSize: 500,
+  maxDelayMs: 25,
+  maxQueued: 10_000,
+  concurrency: 4,
+  overflow: "wait",
+  stampTs: true,
+};
+
+interface Pending {
+  json: string;
+  bytes: number;
+  resolve: (r: PublishResult) => void;
+  reject: (e: CoherenceError) => void;
+}
+
+const encoder = new TextEncoder();
+
+export class Publisher {
+  private readonly queues = new Map<string, Pending[]>();
+  /** Signals accepted into the client and not yet settled (queued or in flight). */
+  private unsettled = 0;
+  private inflight = 0;
+  private due = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** publish() calls waiting for room, first come first served; `true` hands them a settled signal's slot. */
+  private readonly roomWaiters: Array<(granted: boolean) => void> = [];
+  private readonly idleWaiters: Array<() => void> = [];
+  private closed = false;
+  private readonly counters = { requests: 0, retries: 0, batches: 0 };
+
+  private readonly ctx: RetryContext;
+  private readonly opts: PublisherOptions;
+
+  constructor(ctx: RetryContext, opts: PublisherOptions) {
+    if (!(opts.maxBatchSize >= 1 && opts.maxBatchSize <= 1000)) throw new RangeError("maxBatchSize must be 1..1000");
+    if (!(opts.maxQueued >= 1)) throw new RangeError("maxQueued must be at least 1");
+    if (!(opts.concurrency >= 1)) throw new RangeError("concurrency must be at least 1");
+    this.ctx = ctx;
+    this.opts = opts;
+  }
+
+  /** Queued or in flight; requests sent, retries, batches delivered. */
+  stats(): { unsettled: number; inflight: number; requests: number; retries: number; batches: number } {
+    return { unsettled: this.unsettled, inflight: this.inflight, ...this.counters };
+  }
+
+  async publishOne(signal: Signal): Promise<PublishResult> {
+    if (this.closed) throw new CoherenceError("CLIENT_CLOSED", "publish() after close()");
+    const stamped = this.opts.stampTs && signal.ts === undefined ? { ...signal, ts: new Date().toISOString() } : signal;
+    const json = JSON.stringify(stamped);
+    const bytes = encoder.encode(json).length;
+    if (bytes > MAX_BODY_BYTES) {
+      throw new CoherenceError("SIGNAL_TOO_LARGE", `a signal of ${bytes} bytes cannot fit in a request (1 MiB)`);
+    }
+    if (this.unsettled >= this.opts.maxQueued || this.roomWaiters.length > 0) {
+      if (this.opts.overflow === "reject") {
+        throw new CoherenceError("QUEUE_FULL", `${this.unsettled} signals are waiting for the service`, {
+          retryable: true,
+        });
+      }
+      // The slot of a signal that settles is handed to the longest waiter, so later callers cannot overtake it.
+      const granted = await new Promise<boolean>((wake) => this.roomWaiters.push(wake));
+      if (!granted) throw new CoherenceError("CLIENT_CLOSED", "the client was closed while publish() waited");
+    } else {
+      this.unsettled++;
+    }
+    return new Promise<PublishResult>((resolve, reject) => {
+      const settled = () => {
+        const next = this.roomWaiters.shift();
+        if (next) return next(true);
+        this.unsettled--;
+        if (this.unsettled === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      };
+      const pending: Pending = {
+        json,
+        bytes,
+        resolve: (r) => {
+          resolve(r);
+          settled();
+        },
+        reject: (e) => {
+          reject(e);
+          settled();
+        },
+      };
+      const queue = this.queues.get(signal.tenantId) ?? [];
+      if (queue.length === 0) this.queues.set(signal.tenantId, queue);
+      queue.push(pending);
+      if (queue.length >= this.opts.maxBatchSize) this.pump();
+      else this.arm();
+    });
+  }
+
+  /** Sends everything queued now and resolves when every signal published so far is settled. */
+  async flush(): Promise<void> {
+    if (this.unsettled === 0) return;
+    const idle = new Promise<void>((wake) => this.idleWaiters.push(wake));
+    this.due = true;
+    this.pump();
+    await idle;
+  }
+
+  /** Refuses further publish() calls, sends what is queued and waits until it is settled. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    for (const wake of this.roomWaiters.splice(0)) wake(false);
+  }
+
+  private arm(): void {
+    if (this.timer !== null || this.due) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.due = true;
+      this.pump();
+    }, this.opts.maxDelayMs);
+  }
+
+  /** Starts batches while there is a free slot and a batch that is full or due. */
+  private pump(): void {
+    while (this.inflight < this.opts.concurrency) {
+      const next = this.nextBatch();
+      if (!next) break;
+      this.inflight++;
+      void this.deliver(next.tenantId, next.items).finally(() => {
+        this.inflight--;
+        this.pump();
+      });
+    }
+    let waiting = false;
+    for (const q of this.queues.values()) if (q.length > 0) waiting = true;
+    if (!waiting) this.due = false;
+    else if (!this.due) this.arm();
+  }
+
+  private nextBatch(): { tenantId: string; items: Pending[] } | null {
+    let pick: [string, Pending[]] | null = null;
+    for (const entry of this.queues) {
+      const q = entry[1];
+      if (q.length >= this.opts.maxBatchSize) {
+        pick = entry;
+        break;
+      }
+      if (this.due && q.length > 0 && pick === null) pick = entry;
+    }
+    if (!pick) return null;
+    const [tenantId, queue] = pick;
+    let bytes = 0;
+    let n = 0;
+    while (n < queue.length && n < this.opts.maxBatchSize) {
+      const item = queue[n]!;
+      if (n > 0 && bytes + item.bytes + 1 > MAX_BODY_BYTES) break;
+      bytes += item.bytes + 1;
+      n++;
+    }
+    const items = queue.splice(0, n);
+    if (queue.length === 0) this.queues.delete(tenantId);
+    return { tenantId, items };
+  }
+
+  /** Sends one batch until it is settled: accepted, refused, or out of attempts. Never rejects. */
+  private async deliver(tenantId: string, items: Pending[]): Promise<void> {
+    const body = `{"signals":[${items.map((i) => i.json).join(",")}]}`;
+    const key = newIdempotencyKey();
+    let refreshed = false;
+    let refreshToken = false;
+    for (let attempt = 1; ; attempt++) {
+      let error: CoherenceError;
+      let retryAfter: number | null = null;
+      try {
+        this.counters.requests++;
+        if (attempt > 1) this.counters.retries++;
+        const answer = await exchange(this.ctx.transport, {
+          path: INGEST_PATH,
+          method: "POST",
+          tenantId,
+          body,
+          headers: { "idempotency-key": key },
+          refreshToken,
+        });
+        refreshToken = false;
+        if (answer.status >= 200 && answer.status < 300) {
+          const read = readAccepted(answer.body, items.length, answer.headers.get("idempotency-replayed") === "true");
+          if (read === null) {
+            const bad = new CoherenceError("BAD_RESPONSE", "the service accepted the batch with an unreadable answer", {
+              status: answer.status,
+              attempts: attempt,
+            });
+            for (const item of items) item.reject(bad);
+            return;
+          }
+          this.counters.batches++;
+          items.forEach((item, i) => {
+            item.resolve(read[i]!);
+          });
+          return;
+        }
+        error = errorFromAnswer(answer.status, answer.body);
+        retryAfter = parseRetryAfter(answer.headers.get("retry-after"), Date.now());
+        if (answer.status === 401 && this.ctx.transport.tokens.refreshable && !refreshed) {
+          refreshed = true;
+          refreshToken = true;
+          continue;
+        }
+        if (answer.status === 400 || answer.status === 413) {
+          const split = this.split(tenantId, items, error);
+          if (split) return await split;
+        }
+      } catch (err) {
+        error =
+          err instanceof CoherenceError
+            ? err
+            : new CoherenceError("NETWORK", String(err), { retryable: true, cause: err });
+      }
+      if (!error.retryable || attempt >= this.ctx.retry.maxAttempts) {
+        const final = error.withAttempts(attempt);
+        for (const item of items) item.reject(final);
+        return;
+      }
+      await sleep(retryDelay(attempt - 1, retryAfter, this.ctx.retry, this.ctx.random));
+    }
+  }
+
+  /**
+   * A refused batch whose fault lies with some of its signals (the service is all-or-nothing, §4.3): the signals the
+   * answer names (`details[].index`) are refused, the others sent again as a new batch. A batch refused as a whole
+   * (413, or a 400 naming no signal) is halved until the culprit is alone. Null: nothing to split.
+   */
+  private split(tenantId: string, items: Pending[], error: CoherenceError): Promise<void> | null {
+    const named = new Map<number, typeof error.details>();
+    for (const d of error.details) {
+      if (typeof d.index === "number" && d.index >= 0 && d.index < items.length) {
+        named.set(d.index, [...(named.get(d.index) ?? []), d]);
+      }
+    }
+    if (named.size > 0) {
+      const rest: Pending[] = [];
+      items.forEach((item, i) => {
+        const own = named.get(i);
+        if (!own) rest.push(item);
+        else
+          item.reject(
+            new CoherenceError(error.code, own.map((d) => `${d.path ?? "(signal)"}: ${d.message ?? ""}`).join("; "), {
+              status: error.status,
+              details: own.map((d) => ({ ...d, index: 0 })),
+            }),
+          );
+      });
+      return rest.length > 0 ? this.deliver(tenantId, rest) : Promise.resolve();
+    }
+    if (items.length < 2) return null;
+    const half = Math.ceil(items.length / 2);
+    return this.deliver(tenantId, items.slice(0, half)).then(() => this.deliver(tenantId, items.slice(half)));
+  }
+}
