@@ -36,9 +36,9 @@ const sdl = `# ${HEADER}\n${printSchema(buildSchema(schemaModule.typeDefs))}\n`;
  * @param {string} text
  */
 function named(name, text) {
-  const m = /^(query|mutation|subscription)\b/.exec(text);
-  if (!m) throw new Error(`persisted operation ${name} does not start with query|mutation|subscription`);
-  return { kind: m[1], document: `${m[1]} ${name}${text.slice(m[1].length)}` };
+  const kind = /^(query|mutation|subscription)\b/.exec(text)?.[1];
+  if (!kind) throw new Error(`persisted operation ${name} does not start with query|mutation|subscription`);
+  return { kind, document: `${kind} ${name}${text.slice(kind.length)}` };
 }
 
 const ops = Object.entries(manifest).map(([name, text]) => ({
@@ -107,7 +107,14 @@ const outputs = await generate(
     },
   },
   false,
-);
+).catch((/** @type {unknown} */ err) => {
+  // A registered operation that no longer validates against the schema: the client (and every other client of that
+  // operation) would break. Say which, without codegen's stack.
+  const errors = err instanceof AggregateError ? err.errors : [err];
+  const text = errors.map((e) => (e instanceof Error ? e.message : String(e))).join("\n");
+  process.stderr.write(`client codegen: the persisted operations do not match the schema:\n${text}\n`);
+  process.exit(1);
+});
 const generated = outputs.find((o) => o.filename === typesFile);
 if (!generated) throw new Error("codegen produced no operations.ts");
 files[typesFile] = `${generated.content.trimEnd()}\n${table}`;
