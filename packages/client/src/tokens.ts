@@ -115,8 +115,11 @@ export function clientCredentials(opts: ClientCredentialsOptions): TokenProvider
       try {
         return await pending;
       } catch (err) {
+        // The server refusing the client (invalid_client, invalid_scope …) will refuse it again; anything else
+        // (unreachable, 5xx) may pass later.
+        const refused = err instanceof oauth.ResponseBodyError && err.status < 500;
         throw new CoherenceError("TOKEN_UNAVAILABLE", `client credentials: ${describe(err)}`, {
-          retryable: true,
+          retryable: !refused,
           cause: err,
         });
       }
