@@ -21,7 +21,7 @@ export interface Signal {
   value: number;
   /** 0..1e6, default 1 */
   weight?: number;
-  /** RFC 3339; stamped by the client when absent (so a retry is the same signal, §5.1) unless `stampTs: false`. */
+  /** RFC 3339; stamped by the client when absent (with a fresh `signalId` too) unless `stamp: false`. */
   ts?: string;
   signalId?: string;
 }
@@ -47,8 +47,13 @@ export interface PublisherOptions {
   concurrency: number;
   /** At `maxQueued`: "wait" (publish() resolves its room first; default) or "reject" (QUEUE_FULL). */
   overflow: "wait" | "reject";
-  /** Stamp `ts` on signals without one at publish() time (default true). */
-  stampTs: boolean;
+  /**
+   * A signal published without `ts` is an event happening now (default true): the client gives it `ts` (now) and,
+   * unless it has one, a unique `signalId`. Without the id, two signals alike in type, value, weight and source
+   * published in the same millisecond would be one signal to the service (its derived id, docs/api.md §5.1). A signal
+   * that carries its `ts` is sent as it is, so re-publishing the same reading stays a duplicate.
+   */
+  stamp: boolean;
 }
 
 export const DEFAULT_PUBLISHER: PublisherOptions = {
@@ -57,7 +62,7 @@ export const DEFAULT_PUBLISHER: PublisherOptions = {
   maxQueued: 10_000,
   concurrency: 4,
   overflow: "wait",
-  stampTs: true,
+  stamp: true,
 };
 
 interface Pending {
@@ -100,7 +105,10 @@ export class Publisher {
 
   async publishOne(signal: Signal): Promise<PublishResult> {
     if (this.closed) throw new CoherenceError("CLIENT_CLOSED", "publish() after close()");
-    const stamped = this.opts.stampTs && signal.ts === undefined ? { ...signal, ts: new Date().toISOString() } : signal;
+    const stamped =
+      this.opts.stamp && signal.ts === undefined
+        ? { signalId: `c-${newIdempotencyKey()}`, ...signal, ts: new Date().toISOString() }
+        : signal;
     const json = JSON.stringify(stamped);
     const bytes = encoder.encode(json).length;
     if (bytes > MAX_BODY_BYTES) {

@@ -63,7 +63,7 @@ describe("batching", () => {
     expect(server.model.stored.size).toBe(1200);
   });
 
-  it("batches each tenant apart (a token covers one tenant) and stamps ts on signals without one", async () => {
+  it("batches each tenant apart (a token covers one tenant) and stamps ts and a unique id on signals without ts", async () => {
     const server = scriptedServer();
     const c = client(server);
     const a = { tenantId: "a", type: "t", source: "s", value: 1 };
@@ -73,7 +73,22 @@ describe("batching", () => {
     await vi.waitFor(() => expect(r.done).toBe(true));
     const tenants = server.requests.map((q) => [...new Set(bodySignals(q).map((s) => s.tenantId))]);
     expect(tenants.sort()).toEqual([["a"], ["b"]]);
-    for (const q of server.requests) for (const s of bodySignals(q)) expect(typeof s.ts).toBe("string");
+    const sent = server.requests.flatMap(bodySignals);
+    for (const s of sent) expect(typeof s.ts).toBe("string");
+    // Two alike signals in one millisecond stay two signals.
+    expect(new Set(sent.map((s) => s.signalId)).size).toBe(3);
+    expect(server.model.stored.size).toBe(3);
+  });
+
+  it("sends a signal that carries its ts as it is (the service derives its id from its content)", async () => {
+    const server = scriptedServer();
+    const c = client(server);
+    const reading = { tenantId: "a", type: "t", source: "s", value: 0.3, ts: "2026-12-04T00:00:00.000Z" };
+    const r = settle(c.publish([reading, reading]));
+    await vi.advanceTimersByTimeAsync(20);
+    await vi.waitFor(() => expect(r.done).toBe(true));
+    expect(server.requests[0]!.body).toBe(`{"signals":[${JSON.stringify(reading)},${JSON.stringify(reading)}]}`);
+    expect((r.value as PublishResult[]).map((x) => x.status)).toEqual(["accepted", "duplicate"]);
   });
 
   it("flush() sends at once; close() settles everything and refuses later publishes", async () => {
