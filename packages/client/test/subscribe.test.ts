@@ -8,7 +8,7 @@ import { classifyEnd } from "../src/subscribe.ts";
 interface ConnectionScript {
   /** Send at most this many events, then act (default: all). */
   events?: number;
-  then?: "drop" | "close-1013" | "close-4403" | "cursor-expired" | "stay" | "mute";
+  after?: "drop" | "close-1013" | "close-4403" | "cursor-expired" | "stay" | "mute";
 }
 
 const EVENTS: CoherenceEvent[] = Array.from({ length: 6 }, (_, i) => ({
@@ -38,7 +38,7 @@ async function realtimeServer(scripts: ConnectionScript[]) {
   const seen = { tickets: [] as string[], afters: [] as Array<string | undefined>, auth: [] as unknown[] };
   let connections = 0;
   wss.on("connection", (socket, req) => {
-    const script = scripts[connections++] ?? { then: "stay" };
+    const script = scripts[connections++] ?? { after: "stay" };
     seen.tickets.push(new URL(req.url ?? "", "http://x").searchParams.get("ticket") ?? "");
     socket.on("message", (data) => {
       const msg = JSON.parse(String(data)) as { type: string; id?: string; payload?: Record<string, unknown> };
@@ -46,11 +46,11 @@ async function realtimeServer(scripts: ConnectionScript[]) {
         seen.auth.push(msg.payload?.authorization);
         socket.send(JSON.stringify({ type: "connection_ack" }));
       } else if (msg.type === "ping") {
-        if (script.then !== "mute") socket.send(JSON.stringify({ type: "pong" }));
+        if (script.after !== "mute") socket.send(JSON.stringify({ type: "pong" }));
       } else if (msg.type === "subscribe") {
         const vars = msg.payload?.variables as { after?: string };
         seen.afters.push(vars.after);
-        if (script.then === "cursor-expired") {
+        if (script.after === "cursor-expired") {
           socket.send(
             JSON.stringify({
               type: "error",
@@ -64,9 +64,9 @@ async function realtimeServer(scripts: ConnectionScript[]) {
         const batch = EVENTS.slice(from, from + (script.events ?? EVENTS.length));
         for (const e of batch)
           socket.send(JSON.stringify({ type: "next", id: msg.id, payload: { data: { coherenceEvents: e } } }));
-        if (script.then === "drop") socket.terminate();
-        if (script.then === "close-1013") socket.close(1013, "too far behind");
-        if (script.then === "close-4403") socket.close(4403, "Forbidden");
+        if (script.after === "drop") socket.terminate();
+        if (script.after === "close-1013") socket.close(1013, "too far behind");
+        if (script.after === "close-4403") socket.close(4403, "Forbidden");
       }
     });
   });
@@ -105,9 +105,9 @@ function until(cond: () => boolean, ms = 5000): Promise<void> {
 describe("subscribe", () => {
   it("resumes after the last delivered cursor when the connection drops, with a fresh ticket each time", async () => {
     const srv = await realtimeServer([
-      { events: 2, then: "drop" },
-      { events: 2, then: "close-1013" },
-      { then: "stay" },
+      { events: 2, after: "drop" },
+      { events: 2, after: "close-1013" },
+      { after: "stay" },
     ]);
     const got: string[] = [];
     const reconnects: string[] = [];
@@ -125,7 +125,7 @@ describe("subscribe", () => {
   });
 
   it("starts after a given cursor", async () => {
-    const srv = await realtimeServer([{ then: "stay" }]);
+    const srv = await realtimeServer([{ after: "stay" }]);
     const got: string[] = [];
     const sub = srv.client().subscribe("acme", { event: (e) => got.push(e.id) }, { after: "c4" });
     await until(() => got.length === 2);
@@ -134,7 +134,7 @@ describe("subscribe", () => {
   });
 
   it("finds a silent peer by its missing pong and reconnects", async () => {
-    const srv = await realtimeServer([{ events: 1, then: "mute" }, { then: "stay" }]);
+    const srv = await realtimeServer([{ events: 1, after: "mute" }, { after: "stay" }]);
     const got: string[] = [];
     const sub = srv.client({ keepAliveMs: 50, pongTimeoutMs: 100 }).subscribe("acme", { event: (e) => got.push(e.id) });
     await until(() => got.length === EVENTS.length);
@@ -144,7 +144,7 @@ describe("subscribe", () => {
   });
 
   it("ends with CURSOR_EXPIRED (events were missed) instead of reconnecting", async () => {
-    const srv = await realtimeServer([{ then: "cursor-expired" }]);
+    const srv = await realtimeServer([{ after: "cursor-expired" }]);
     const errors: CoherenceError[] = [];
     srv.client().subscribe("acme", { event: () => {}, error: (e) => errors.push(e) }, { after: "c1" });
     await until(() => errors.length === 1);
@@ -154,7 +154,7 @@ describe("subscribe", () => {
   });
 
   it("ends with FORBIDDEN on close 4403", async () => {
-    const srv = await realtimeServer([{ events: 0, then: "close-4403" }]);
+    const srv = await realtimeServer([{ events: 0, after: "close-4403" }]);
     const errors: CoherenceError[] = [];
     srv.client().subscribe("acme", { event: () => {}, error: (e) => errors.push(e) });
     await until(() => errors.length === 1);
