@@ -104,6 +104,16 @@ export class CoherenceClient {
     await this.publisher.close();
   }
 
+  /**
+   * Gives up at once: pending publish() calls reject with `ABORTED` (unknown whether the service has them; publishing
+   * them again is safe when they carry `ts`, or their `signalId`), subscriptions end, later calls are refused.
+   */
+  abort(): void {
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.subscriptions.clear();
+    this.publisher.abortAll();
+  }
+
   /** Queued, in flight, requests, retries and batches so far. */
   stats(): ReturnType<Publisher["stats"]> {
     return this.publisher.stats();

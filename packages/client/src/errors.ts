@@ -34,6 +34,8 @@ export type ClientErrorCode =
   | "NETWORK"
   /** publish() after close(). */
   | "CLIENT_CLOSED"
+  /** abort() gave up on the signal before the service accepted it. */
+  | "ABORTED"
   /** The queue is full and the client was built with `overflow: "reject"`. */
   | "QUEUE_FULL"
   /** The token provider failed (OAuth token endpoint refused or unreachable, getToken threw). */

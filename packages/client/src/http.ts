@@ -26,6 +26,8 @@ export interface Exchange {
   body?: string;
   /** Ask the token provider for a fresh token (the last one was refused). */
   refreshToken?: boolean;
+  /** Abandons the attempt (the client is being aborted). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -46,6 +48,8 @@ export async function exchange(t: Transport, x: Exchange): Promise<Answer> {
   // A timer rather than AbortSignal.timeout(): it is the clock tests control, and it is cleared on every path.
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), t.timeoutMs);
+  const onAbort = () => abort.abort();
+  x.signal?.addEventListener("abort", onAbort);
   try {
     const res = await t.fetch(`${t.baseUrl}${x.path}`, {
       method: x.method,
@@ -74,12 +78,22 @@ export async function exchange(t: Transport, x: Exchange): Promise<Answer> {
     throw new CoherenceError("NETWORK", `${x.method} ${x.path}: ${reason}`, { retryable: true, cause: err });
   } finally {
     clearTimeout(timer);
+    x.signal?.removeEventListener("abort", onAbort);
   }
 }
 
-/** Waits `ms` (a timer, so fake clocks drive it). */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms` (a timer, so fake clocks drive it); ends early, without error, when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
 }
 
 /** A fresh Idempotency-Key: a UUID where the platform has one (browsers only in secure contexts), else 128 random bits. */

@@ -15,7 +15,14 @@ export {
   type ServiceErrorCode,
 } from "./errors.ts";
 export { PERSISTED_OPERATIONS, type PersistedOperationTypes } from "./generated/operations.ts";
-export { DEFAULT_PUBLISHER, type PublisherOptions, type PublishResult, type Signal } from "./publisher.ts";
+export {
+  DEFAULT_PUBLISHER,
+  type IngestRequestInfo,
+  type PublisherOptions,
+  type PublishResult,
+  type RequestOutcome,
+  type Signal,
+} from "./publisher.ts";
 export type {
   CoherenceEvent,
   LiveSubscription,

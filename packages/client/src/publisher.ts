@@ -47,6 +47,10 @@ export interface PublisherOptions {
   concurrency: number;
   /** At `maxQueued`: "wait" (publish() resolves its room first; default) or "reject" (QUEUE_FULL). */
   overflow: "wait" | "reject";
+  /** Largest request body in bytes (default and most: 1 MiB less the envelope). */
+  maxBatchBytes: number;
+  /** Called after every ingest request (metrics, logs). */
+  onRequest?: (info: IngestRequestInfo) => void;
   /**
    * A signal published without `ts` is an event happening now (default true): the client gives it `ts` (now) and,
    * unless it has one, a unique `signalId`. Without the id, two signals alike in type, value, weight and source
@@ -56,11 +60,31 @@ export interface PublisherOptions {
   stamp: boolean;
 }
 
+/** What became of one ingest request. */
+export type RequestOutcome = "accepted" | "retry" | "split" | "refused";
+
+export interface IngestRequestInfo {
+  tenantId: string;
+  signals: number;
+  /** 1 for the first try of a batch. */
+  attempt: number;
+  /** HTTP status; 0 when there was no answer. */
+  status: number;
+  latencyMs: number;
+  outcome: RequestOutcome;
+  /** The error code when not accepted. */
+  code: string | null;
+  provenanceId: string | null;
+  /** For `retry`: the wait before the next try. */
+  retryInMs: number | null;
+}
+
 export const DEFAULT_PUBLISHER: PublisherOptions = {
   maxBatchSize: 500,
   maxDelayMs: 25,
   maxQueued: 10_000,
   concurrency: 4,
+  maxBatchBytes: MAX_BODY_BYTES,
   overflow: "wait",
   stamp: true,
 };
@@ -85,6 +109,7 @@ export class Publisher {
   private readonly roomWaiters: Array<(granted: boolean) => void> = [];
   private readonly idleWaiters: Array<() => void> = [];
   private closed = false;
+  private readonly abort = new AbortController();
   private readonly counters = { requests: 0, retries: 0, batches: 0 };
 
   private readonly ctx: RetryContext;
@@ -94,6 +119,9 @@ export class Publisher {
     if (!(opts.maxBatchSize >= 1 && opts.maxBatchSize <= 1000)) throw new RangeError("maxBatchSize must be 1..1000");
     if (!(opts.maxQueued >= 1)) throw new RangeError("maxQueued must be at least 1");
     if (!(opts.concurrency >= 1)) throw new RangeError("concurrency must be at least 1");
+    if (!(opts.maxBatchBytes >= 1024 && opts.maxBatchBytes <= MAX_BODY_BYTES)) {
+      throw new RangeError(`maxBatchBytes must be 1024..${MAX_BODY_BYTES}`);
+    }
     this.ctx = ctx;
     this.opts = opts;
   }
@@ -111,7 +139,7 @@ export class Publisher {
         : signal;
     const json = JSON.stringify(stamped);
     const bytes = encoder.encode(json).length;
-    if (bytes > MAX_BODY_BYTES) {
+    if (bytes > this.opts.maxBatchBytes) {
       throw new CoherenceError("SIGNAL_TOO_LARGE", `a signal of ${bytes} bytes cannot fit in a request (1 MiB)`);
     }
     if (this.unsettled >= this.opts.maxQueued || this.roomWaiters.length > 0) {
@@ -211,7 +239,7 @@ export class Publisher {
     let n = 0;
     while (n < queue.length && n < this.opts.maxBatchSize) {
       const item = queue[n]!;
-      if (n > 0 && bytes + item.bytes + 1 > MAX_BODY_BYTES) break;
+      if (n > 0 && bytes + item.bytes + 1 > this.opts.maxBatchBytes) break;
       bytes += item.bytes + 1;
       n++;
     }
@@ -227,8 +255,24 @@ export class Publisher {
     let refreshed = false;
     let refreshToken = false;
     for (let attempt = 1; ; attempt++) {
+      if (this.aborted) return this.rejectAll(items, this.abortError(attempt - 1));
       let error: CoherenceError;
       let retryAfter: number | null = null;
+      let status = 0;
+      const started = Date.now();
+      const report = (outcome: RequestOutcome, extra: Partial<IngestRequestInfo> = {}) =>
+        this.opts.onRequest?.({
+          tenantId,
+          signals: items.length,
+          attempt,
+          status,
+          latencyMs: Date.now() - started,
+          outcome,
+          code: null,
+          provenanceId: null,
+          retryInMs: null,
+          ...extra,
+        });
       try {
         this.counters.requests++;
         if (attempt > 1) this.counters.retries++;
@@ -239,19 +283,22 @@ export class Publisher {
           body,
           headers: { "idempotency-key": key },
           refreshToken,
+          signal: this.abort.signal,
         });
+        status = answer.status;
         refreshToken = false;
         if (answer.status >= 200 && answer.status < 300) {
           const read = readAccepted(answer.body, items.length, answer.headers.get("idempotency-replayed") === "true");
           if (read === null) {
+            report("refused", { code: "BAD_RESPONSE" });
             const bad = new CoherenceError("BAD_RESPONSE", "the service accepted the batch with an unreadable answer", {
               status: answer.status,
               attempts: attempt,
             });
-            for (const item of items) item.reject(bad);
-            return;
+            return this.rejectAll(items, bad);
           }
           this.counters.batches++;
+          report("accepted", { provenanceId: read[0]?.provenanceId ?? null });
           items.forEach((item, i) => {
             item.resolve(read[i]!);
           });
@@ -260,26 +307,63 @@ export class Publisher {
         error = errorFromAnswer(answer.status, answer.body);
         retryAfter = parseRetryAfter(answer.headers.get("retry-after"), Date.now());
         if (answer.status === 401 && this.ctx.transport.tokens.refreshable && !refreshed) {
+          report("retry", { code: error.code, retryInMs: 0 });
           refreshed = true;
           refreshToken = true;
           continue;
         }
         if (answer.status === 400 || answer.status === 413) {
           const split = this.split(tenantId, items, error);
-          if (split) return await split;
+          if (split) {
+            report("split", { code: error.code });
+            return await split;
+          }
         }
       } catch (err) {
+        if (this.aborted) return this.rejectAll(items, this.abortError(attempt));
         error =
           err instanceof CoherenceError
             ? err
             : new CoherenceError("NETWORK", String(err), { retryable: true, cause: err });
       }
       if (!error.retryable || attempt >= this.ctx.retry.maxAttempts) {
-        const final = error.withAttempts(attempt);
-        for (const item of items) item.reject(final);
-        return;
+        report("refused", { code: error.code });
+        return this.rejectAll(items, error.withAttempts(attempt));
       }
-      await sleep(retryDelay(attempt - 1, retryAfter, this.ctx.retry, this.ctx.random));
+      const delay = retryDelay(attempt - 1, retryAfter, this.ctx.retry, this.ctx.random);
+      report("retry", { code: error.code, retryInMs: delay });
+      await sleep(delay, this.abort.signal);
+    }
+  }
+
+  private rejectAll(items: Pending[], error: CoherenceError): void {
+    for (const item of items) item.reject(error);
+  }
+
+  private get aborted(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private abortError(attempts: number): CoherenceError {
+    return new CoherenceError("ABORTED", "the client was aborted before the service accepted the signal", {
+      attempts,
+    });
+  }
+
+  /**
+   * Gives up on everything not yet accepted: queued signals and batches in flight or waiting to retry reject with
+   * `ABORTED` (what a batch in flight did at the service is unknown; its Idempotency-Key is not reused). Later
+   * publish() calls reject with `CLIENT_CLOSED`.
+   */
+  abortAll(): void {
+    this.closed = true;
+    this.abort.abort();
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    for (const wake of this.roomWaiters.splice(0)) wake(false);
+    for (const [tenantId, queue] of this.queues) {
+      this.queues.delete(tenantId);
+      this.rejectAll(queue, this.abortError(0));
     }
   }
 

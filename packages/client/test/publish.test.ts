@@ -296,3 +296,57 @@ describe("backpressure", () => {
     await expect(c.publish(signals(1, "acme", 9)[0]!)).rejects.toMatchObject({ code: "QUEUE_FULL" });
   });
 });
+
+describe("observing and aborting", () => {
+  it("reports every request to onRequest: outcome, status, attempt, code and the wait before a retry", async () => {
+    const server = scriptedServer((r) =>
+      r.n === 0
+        ? { kind: "answer", status: 429, body: restError("RATE_LIMITED"), headers: { "retry-after": "1" } }
+        : { kind: "apply" },
+    );
+    const seen: unknown[] = [];
+    const c = client(server, { batching: { maxDelayMs: 20, onRequest: (i: unknown) => seen.push(i) } });
+    const r = settle(c.publish(signals(2)));
+    await vi.advanceTimersByTimeAsync(1100);
+    expect(r.done).toBe(true);
+    expect(seen).toMatchObject([
+      {
+        tenantId: "acme",
+        signals: 2,
+        attempt: 1,
+        status: 429,
+        outcome: "retry",
+        code: "RATE_LIMITED",
+        retryInMs: 1000,
+      },
+      {
+        tenantId: "acme",
+        signals: 2,
+        attempt: 2,
+        status: 202,
+        outcome: "accepted",
+        code: null,
+        provenanceId: "prov-1",
+      },
+    ]);
+  });
+
+  it("abort() rejects queued and retrying signals with ABORTED and sends nothing more", async () => {
+    const server = scriptedServer(() => ({ kind: "answer", status: 503, body: restError("SERVICE_UNAVAILABLE") }));
+    const c = client(server, {
+      retry: { maxAttempts: 1000, baseDelayMs: 100, maxDelayMs: 100 },
+      batching: { maxBatchSize: 2, maxDelayMs: 1000 },
+    });
+    const retrying = settle(c.publish(signals(2)));
+    const queued = settle(c.publish(signals(1, "acme", 7)[0]!));
+    await vi.advanceTimersByTimeAsync(500);
+    const sent = server.requests.length;
+    expect(sent).toBeGreaterThan(1);
+    c.abort();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(retrying.error).toMatchObject({ code: "ABORTED" });
+    expect(queued.error).toMatchObject({ code: "ABORTED" });
+    expect(server.requests.length).toBe(sent);
+    await expect(c.publish(signals(1)[0]!)).rejects.toMatchObject({ code: "CLIENT_CLOSED" });
+  });
+});
