@@ -92,6 +92,14 @@ export class CoherenceClient {
     return Promise.all(signals.map((s) => this.publisher.publishOne(s)));
   }
 
+  /**
+   * Resolves when the queue has room (at once when it has). The backpressure of a producer that does not await each
+   * publish(): `await client.room(); client.publish(signal).catch(report);`.
+   */
+  room(): Promise<void> {
+    return this.publisher.room();
+  }
+
   /** Sends what is queued now; resolves when everything published so far is settled. */
   flush(): Promise<void> {
     return this.publisher.flush();

@@ -37,7 +37,7 @@ export interface PublishResult {
 }
 
 export interface PublisherOptions {
-  /** Signals per request, 1..1000 (default 500). */
+  /** Signals per request, 1..1000 (default 1000, the service's limit). */
   maxBatchSize: number;
   /** How long a queued signal may wait for its batch to fill, in ms (default 25). */
   maxDelayMs: number;
@@ -80,7 +80,7 @@ export interface IngestRequestInfo {
 }
 
 export const DEFAULT_PUBLISHER: PublisherOptions = {
-  maxBatchSize: 500,
+  maxBatchSize: 1000,
   maxDelayMs: 25,
   maxQueued: 10_000,
   concurrency: 4,
@@ -97,6 +97,13 @@ interface Pending {
 }
 
 const encoder = new TextEncoder();
+const READY: Promise<void> = Promise.resolve();
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** UTF-8 length of `text`; without encoding it when it is ASCII (nearly every signal), which is the hot path. */
+function utf8Length(text: string): number {
+  return NON_ASCII.test(text) ? encoder.encode(text).length : text.length;
+}
 
 export class Publisher {
   private readonly queues = new Map<string, Pending[]>();
@@ -108,6 +115,8 @@ export class Publisher {
   /** publish() calls waiting for room, first come first served; `true` hands them a settled signal's slot. */
   private readonly roomWaiters: Array<(granted: boolean) => void> = [];
   private readonly idleWaiters: Array<() => void> = [];
+  /** room() calls waiting for the queue to drop below its bound. */
+  private readonly roomWatchers: Array<() => void> = [];
   private closed = false;
   private readonly abort = new AbortController();
   private readonly counters = { requests: 0, retries: 0, batches: 0 };
@@ -131,54 +140,73 @@ export class Publisher {
     return { unsettled: this.unsettled, inflight: this.inflight, ...this.counters };
   }
 
-  async publishOne(signal: Signal): Promise<PublishResult> {
-    if (this.closed) throw new CoherenceError("CLIENT_CLOSED", "publish() after close()");
+  /** Not `async`: the common case (room in the queue) costs one promise per signal, the hot path of a producer. */
+  publishOne(signal: Signal): Promise<PublishResult> {
+    if (this.closed) return Promise.reject(new CoherenceError("CLIENT_CLOSED", "publish() after close()"));
     const stamped =
       this.opts.stamp && signal.ts === undefined
         ? { signalId: `c-${newIdempotencyKey()}`, ...signal, ts: new Date().toISOString() }
         : signal;
     const json = JSON.stringify(stamped);
-    const bytes = encoder.encode(json).length;
+    const bytes = utf8Length(json);
     if (bytes > this.opts.maxBatchBytes) {
-      throw new CoherenceError("SIGNAL_TOO_LARGE", `a signal of ${bytes} bytes cannot fit in a request (1 MiB)`);
+      return Promise.reject(
+        new CoherenceError("SIGNAL_TOO_LARGE", `a signal of ${bytes} bytes cannot fit in a request (1 MiB)`),
+      );
     }
-    if (this.unsettled >= this.opts.maxQueued || this.roomWaiters.length > 0) {
-      if (this.opts.overflow === "reject") {
-        throw new CoherenceError("QUEUE_FULL", `${this.unsettled} signals are waiting for the service`, {
-          retryable: true,
-        });
-      }
-      // The slot of a signal that settles is handed to the longest waiter, so later callers cannot overtake it.
-      const granted = await new Promise<boolean>((wake) => this.roomWaiters.push(wake));
-      if (!granted) throw new CoherenceError("CLIENT_CLOSED", "the client was closed while publish() waited");
-    } else {
+    if (this.unsettled < this.opts.maxQueued && this.roomWaiters.length === 0) {
       this.unsettled++;
+      return this.enqueue(signal.tenantId, json, bytes);
     }
+    if (this.opts.overflow === "reject") {
+      return Promise.reject(
+        new CoherenceError("QUEUE_FULL", `${this.unsettled} signals are waiting for the service`, { retryable: true }),
+      );
+    }
+    // The slot of a signal that settles is handed to the longest waiter, so later callers cannot overtake it.
+    return new Promise<boolean>((wake) => this.roomWaiters.push(wake)).then((granted) => {
+      if (!granted) throw new CoherenceError("CLIENT_CLOSED", "the client was closed while publish() waited");
+      return this.enqueue(signal.tenantId, json, bytes);
+    });
+  }
+
+  /** Queues a signal that already holds a slot of the queue. */
+  private enqueue(tenantId: string, json: string, bytes: number): Promise<PublishResult> {
     return new Promise<PublishResult>((resolve, reject) => {
-      const settled = () => {
-        const next = this.roomWaiters.shift();
-        if (next) return next(true);
-        this.unsettled--;
-        if (this.unsettled === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-      };
-      const pending: Pending = {
-        json,
-        bytes,
-        resolve: (r) => {
-          resolve(r);
-          settled();
-        },
-        reject: (e) => {
-          reject(e);
-          settled();
-        },
-      };
-      const queue = this.queues.get(signal.tenantId) ?? [];
-      if (queue.length === 0) this.queues.set(signal.tenantId, queue);
-      queue.push(pending);
+      const queue = this.queues.get(tenantId) ?? [];
+      if (queue.length === 0) this.queues.set(tenantId, queue);
+      queue.push({ json, bytes, resolve, reject });
       if (queue.length >= this.opts.maxBatchSize) this.pump();
       else this.arm();
     });
+  }
+
+  /** A signal is settled: its slot goes to the longest waiting publish(), else back to the queue. */
+  private settled(): void {
+    const next = this.roomWaiters.shift();
+    if (next) return next(true);
+    this.unsettled--;
+    if (this.roomWatchers.length > 0) for (const wake of this.roomWatchers.splice(0)) wake();
+    if (this.unsettled === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private resolveItem(item: Pending, result: PublishResult): void {
+    item.resolve(result);
+    this.settled();
+  }
+
+  private rejectItem(item: Pending, error: CoherenceError): void {
+    item.reject(error);
+    this.settled();
+  }
+
+  /**
+   * Resolves when the queue has room for another signal (at once when it has). A producer that does not await each
+   * publish() awaits this before publishing, so it is held back while the service is slow instead of piling up calls.
+   */
+  room(): Promise<void> {
+    if (this.closed || (this.unsettled < this.opts.maxQueued && this.roomWaiters.length === 0)) return READY;
+    return new Promise((wake) => this.roomWatchers.push(wake));
   }
 
   /** Sends everything queued now and resolves when every signal published so far is settled. */
@@ -195,6 +223,7 @@ export class Publisher {
     this.closed = true;
     await this.flush();
     for (const wake of this.roomWaiters.splice(0)) wake(false);
+    for (const wake of this.roomWatchers.splice(0)) wake();
   }
 
   private arm(): void {
@@ -300,7 +329,7 @@ export class Publisher {
           this.counters.batches++;
           report("accepted", { provenanceId: read[0]?.provenanceId ?? null });
           items.forEach((item, i) => {
-            item.resolve(read[i]!);
+            this.resolveItem(item, read[i]!);
           });
           return;
         }
@@ -337,7 +366,7 @@ export class Publisher {
   }
 
   private rejectAll(items: Pending[], error: CoherenceError): void {
-    for (const item of items) item.reject(error);
+    for (const item of items) this.rejectItem(item, error);
   }
 
   private get aborted(): boolean {
@@ -361,6 +390,7 @@ export class Publisher {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     for (const wake of this.roomWaiters.splice(0)) wake(false);
+    for (const wake of this.roomWatchers.splice(0)) wake();
     for (const [tenantId, queue] of this.queues) {
       this.queues.delete(tenantId);
       this.rejectAll(queue, this.abortError(0));
@@ -385,7 +415,8 @@ export class Publisher {
         const own = named.get(i);
         if (!own) rest.push(item);
         else
-          item.reject(
+          this.rejectItem(
+            item,
             new CoherenceError(error.code, own.map((d) => `${d.path ?? "(signal)"}: ${d.message ?? ""}`).join("; "), {
               status: error.status,
               details: own.map((d) => ({ ...d, index: 0 })),

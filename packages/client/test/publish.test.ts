@@ -289,6 +289,33 @@ describe("backpressure", () => {
     expect(c.stats().unsettled).toBe(0);
   });
 
+  it("room() holds a producer that does not await its publishes while the queue is full", async () => {
+    let open = false;
+    const server = scriptedServer(() =>
+      open ? { kind: "apply" } : { kind: "answer", status: 503, body: restError("SERVICE_UNAVAILABLE") },
+    );
+    const c = client(server, {
+      batching: { maxQueued: 5, maxDelayMs: 5 },
+      retry: { maxAttempts: 100, baseDelayMs: 10, maxDelayMs: 50 },
+    });
+    let published = 0;
+    const producer = (async () => {
+      for (let i = 0; i < 12; i++) {
+        await c.room();
+        void c.publish(signals(1, "acme", i)[0]!);
+        published++;
+      }
+    })();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(published).toBe(5);
+    open = true;
+    await vi.advanceTimersByTimeAsync(1000);
+    await producer;
+    await c.flush();
+    expect(published).toBe(12);
+    expect(server.model.stored.size).toBe(12);
+  });
+
   it("refuses with QUEUE_FULL instead of waiting when overflow is reject", async () => {
     const server = scriptedServer(() => ({ kind: "hang" }));
     const c = client(server, { batching: { maxQueued: 2, overflow: "reject" } });
