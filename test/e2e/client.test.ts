@@ -2,6 +2,9 @@
 // read back through the client is what was published; a batch whose answer is lost is retried under its
 // Idempotency-Key and counted once; a refused signal is refused alone; usage reads through the persisted operation;
 // a subscription that loses its connection resumes after its last cursor with no gap and no duplicate.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { CoherenceError, createCoherenceClient, type PublishResult, type Signal } from "@coherence/client";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -186,5 +189,37 @@ describe("@coherence/client against npm start", () => {
     expect(sub.cursor).not.toBe(cursorBefore);
     sub.unsubscribe();
     await client.close();
+  });
+
+  it("runs the README's producer example: from a token to signals flowing and the score read back", async () => {
+    const tenantId = newTenant("example");
+    const root = join(import.meta.dirname, "..", "..");
+    const { stdout } = await promisify(execFile)(
+      join(root, "node_modules", ".bin", "node"),
+      [
+        join(root, "packages", "client", "examples", "producer.ts"),
+        "--tenant",
+        tenantId,
+        "--count",
+        "1500",
+        "--url",
+        svc.baseUrl,
+      ],
+      {
+        env: { ...process.env, COHERENCE_TOKEN: await mintToken(tenantId, "coherence:read coherence:write") },
+        timeout: 60_000,
+      },
+    );
+    const line = /^published 1500 signals \(0 duplicates, 0 refused\) in [\d.]+ s: (\d+) requests, 0 retries$/m.exec(
+      stdout,
+    );
+    expect(line, stdout).not.toBeNull();
+    // 1500 publishes, a handful of requests (1000 per full batch; a slow loop may let a partial one leave early).
+    expect(Number(line![1])).toBeLessThanOrEqual(5);
+    const view = await createCoherenceClient({ url: svc.baseUrl, token: await mintToken(tenantId, SCOPES) }).score(
+      tenantId,
+    );
+    expect(view.signalCount).toBe(1500);
+    expect(stdout).toContain(`${tenantId}: score ${view.score} ${view.status} over 1500 signals`);
   });
 });

@@ -42,25 +42,23 @@ const started = performance.now();
 let accepted = 0;
 let duplicates = 0;
 let refused = 0;
-const pending: Array<Promise<void>> = [];
 for (let i = 0; i < count; i++) {
   const source = sources[i % sources.length]!;
-  // Each publish() resolves once the service accepted that signal; awaiting them all at the end lets the client
-  // batch them, and its bounded queue holds this loop back if the service is slower than we are.
-  pending.push(
-    client.publish({ tenantId, type: "latency", source, value: Math.round(Math.random() * 100) / 100 }).then(
-      (result) => {
-        if (result.status === "accepted") accepted++;
-        else duplicates++;
-      },
-      (err: unknown) => {
-        refused++;
-        if (refused <= 3) console.error(err instanceof CoherenceError ? `${err.code}: ${err.message}` : err);
-      },
-    ),
+  // Not awaited one by one, so the client can batch them; room() holds this loop back while the queue is full (a slow
+  // or unreachable service), so memory stays bounded.
+  await client.room();
+  client.publish({ tenantId, type: "latency", source, value: Math.round(Math.random() * 100) / 100 }).then(
+    (result) => {
+      if (result.status === "accepted") accepted++;
+      else duplicates++;
+    },
+    (err: unknown) => {
+      refused++;
+      if (refused <= 3) console.error(err instanceof CoherenceError ? `${err.code}: ${err.message}` : err);
+    },
   );
 }
-await Promise.all(pending);
+await client.flush();
 await client.close();
 const seconds = (performance.now() - started) / 1000;
 const stats = client.stats();
