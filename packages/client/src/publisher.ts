@@ -98,7 +98,7 @@ interface Pending {
 
 const encoder = new TextEncoder();
 const READY: Promise<void> = Promise.resolve();
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** UTF-8 length of `text`; without encoding it when it is ASCII (nearly every signal), which is the hot path. */
 function utf8Length(text: string): number {
@@ -184,7 +184,10 @@ export class Publisher {
   /** A signal is settled: its slot goes to the longest waiting publish(), else back to the queue. */
   private settled(): void {
     const next = this.roomWaiters.shift();
-    if (next) return next(true);
+    if (next) {
+      next(true);
+      return;
+    }
     this.unsettled--;
     if (this.roomWatchers.length > 0) for (const wake of this.roomWatchers.splice(0)) wake();
     if (this.unsettled === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();

@@ -80,6 +80,19 @@ describe("batching", () => {
     expect(server.model.stored.size).toBe(3);
   });
 
+  it("keeps each request under maxBatchBytes counting UTF-8 bytes, not characters", async () => {
+    const server = scriptedServer();
+    const c = client(server, { batching: { maxDelayMs: 20, maxBatchBytes: 1024 } });
+    // ~330 characters but ~530 bytes each: three fit by characters, only one per request by bytes.
+    const wide = signals(3).map((s) => ({ ...s, source: "é".repeat(200) }));
+    const r = settle(c.publish(wide));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(r.done).toBe(true);
+    const sizes = server.requests.map((q) => new TextEncoder().encode(q.body).length);
+    expect(sizes.every((n) => n <= 1024)).toBe(true);
+    expect(server.requests.map((q) => bodySignals(q).length)).toEqual([1, 1, 1]);
+  });
+
   it("sends a signal that carries its ts as it is (the service derives its id from its content)", async () => {
     const server = scriptedServer();
     const c = client(server);
