@@ -98,6 +98,7 @@ interface Pending {
 
 const encoder = new TextEncoder();
 const READY: Promise<void> = Promise.resolve();
+const ENVELOPE_BYTES = '{"signals":[]}'.length;
 const NON_ASCII = /[\u0080-\uffff]/;
 
 /** UTF-8 length of `text`; without encoding it when it is ASCII (nearly every signal), which is the hot path. */
@@ -149,7 +150,7 @@ export class Publisher {
         : signal;
     const json = JSON.stringify(stamped);
     const bytes = utf8Length(json);
-    if (bytes > this.opts.maxBatchBytes) {
+    if (bytes + ENVELOPE_BYTES > this.opts.maxBatchBytes) {
       return Promise.reject(
         new CoherenceError("SIGNAL_TOO_LARGE", `a signal of ${bytes} bytes cannot fit in a request (1 MiB)`),
       );
@@ -267,7 +268,8 @@ export class Publisher {
     }
     if (!pick) return null;
     const [tenantId, queue] = pick;
-    let bytes = 0;
+    // The request body: `{"signals":[` + the signals, comma-separated + `]}`.
+    let bytes = ENVELOPE_BYTES;
     let n = 0;
     while (n < queue.length && n < this.opts.maxBatchSize) {
       const item = queue[n]!;

@@ -89,7 +89,10 @@ describe("batching", () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(r.done).toBe(true);
     const sizes = server.requests.map((q) => new TextEncoder().encode(q.body).length);
-    expect(sizes.every((n) => n <= 1024)).toBe(true);
+    expect(
+      sizes.every((n) => n <= 1024),
+      String(sizes),
+    ).toBe(true);
     expect(server.requests.map((q) => bodySignals(q).length)).toEqual([1, 1, 1]);
   });
 
