@@ -9,8 +9,8 @@ import { exchange, newIdempotencyKey, sleep } from "./http.ts";
 import { readAccepted } from "./ingest-answer.ts";
 
 export const INGEST_PATH = "/v1/coherence/signals";
-/** The service refuses bodies over 1 MiB (docs/api.md §4.3); the rest of the envelope fits in the margin. */
-const MAX_BODY_BYTES = 1_048_576 - 64;
+/** The service refuses bodies over 1 MiB (docs/api.md §4.3). */
+const MAX_BODY_BYTES = 1_048_576;
 
 /** A signal as the ingest route takes it (docs/api.md §4.3). */
 export interface Signal {
@@ -47,7 +47,7 @@ export interface PublisherOptions {
   concurrency: number;
   /** At `maxQueued`: "wait" (publish() resolves its room first; default) or "reject" (QUEUE_FULL). */
   overflow: "wait" | "reject";
-  /** Largest request body in bytes (default and most: 1 MiB less the envelope). */
+  /** Largest request body in bytes, 1024..1 MiB (default 1 MiB, the service's limit). */
   maxBatchBytes: number;
   /** Called after every ingest request (metrics, logs). */
   onRequest?: (info: IngestRequestInfo) => void;
