@@ -19,6 +19,11 @@ const CHECKS = [
   ["tsc: e2e tests", [tsc, "-p", "test/e2e"]],
   ["tsc: browser tests", [tsc, "-p", "test/browser"]],
   ["tsc: kafka bridge", [tsc, "-p", "bridges/kafka"]],
+  // @coherence/client: its SDL, manifest and operation types match the service's (a schema change that breaks a
+  // registered operation fails here), then its code typechecks against them without Node or Worker types.
+  ["client: SDL, manifest and operation types up to date", [join(root, "scripts", "client-codegen.mjs"), "--check"]],
+  ["tsc: client package", [tsc, "-p", "packages/client"]],
+  ["tsc: client tests", [tsc, "-p", "packages/client/test"]],
   // The Node scripts' JSDoc types (what the tests import from scripts/ is typed there, nowhere else).
   ["tsc: scripts (JSDoc)", [tsc, "-p", "scripts"]],
   // .github/workflows/*.yml (actionlint is built from the Go module proxy into .cache/ on first use).

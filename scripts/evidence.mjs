@@ -376,7 +376,8 @@ function lockfileChecks() {
    *   hasInstallScript?: boolean; license?: unknown }]>} */
   const packages = Object.entries(lock.packages ?? {});
   for (const [path, p] of packages) {
-    if (path === "" || p.link) continue;
+    // The project itself, and its own workspace packages (packages/client): our code, not downloaded.
+    if (path === "" || p.link || !path.includes("node_modules/")) continue;
     count++;
     const name = p.name ?? path.slice(path.lastIndexOf("node_modules/") + 13);
     // No `resolved` means the configured registry (the lockfile omits it); one that is present must be the registry.

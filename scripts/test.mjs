@@ -75,6 +75,8 @@ step("policy: opa test + wasm", node, [join(root, "scripts", "policy.mjs"), "tes
 // (vitest.config.ts `coverage`); the same command as `npm run test:coverage`.
 vitest("unit-integration", ["--project", "unit", "--project", "integration", "--coverage"]);
 vitest("kafka-bridge-unit", ["--config", "bridges/kafka/vitest.config.ts"]);
+// @coherence/client's unit tests (scripted servers, fake timers); its e2e tests run with the others below.
+vitest("client-unit", ["--config", "packages/client/vitest.config.ts"]);
 // The test collector for the trace tests (tools/otelcol) is built once into .cache/ before the e2e run, so no
 // test's setup pays the first build (minutes on two cores).
 step("build: OpenTelemetry test collector", node, [

@@ -1,22 +1,25 @@
-// The bridge: reads `coherence.signals.v1`, forwards per-tenant batches to the service, dead-letters what can never
-// be accepted, and commits each partition only up to the records it has settled (at-least-once; the service's dedupe
-// key makes a redelivery count once). Work in flight is bounded: past BRIDGE_MAX_IN_FLIGHT records fetching pauses.
+// The bridge: reads `coherence.signals.v1`, publishes each record's signal through @coherence/client (which batches
+// per tenant and retries), dead-letters what can never be accepted, and commits each partition only up to the records
+// it has settled (at-least-once; the service's dedupe key makes a redelivery count once). Work in flight is bounded:
+// past BRIDGE_MAX_IN_FLIGHT records fetching pauses.
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Batch, type BatchItem, TenantBatcher } from "./batches.ts";
+import type { CoherenceClient, Signal } from "@coherence/client";
+import { backoffDelay } from "./backoff.ts";
 import { CommitTracker } from "./commits.ts";
 import type { BridgeConfig } from "./config.ts";
 import { type DeadLetterSink, deadLetterSink } from "./dead-letter-sink.ts";
-import { type ForwardPort, forwardBatch } from "./forwarder.ts";
-import { ingestPort } from "./ingest-port.ts";
+import { ingestClient, judgeFailure } from "./ingest-port.ts";
 import { type ConsumerSession, type KafkaRecord, openConsumer, partitionLag, prepareTopics } from "./kafka-clients.ts";
 import type { Logger } from "./log.ts";
 import { decodeRecord, type Rejection } from "./message.ts";
 import type { Metrics } from "./metrics.ts";
 
-interface Item extends BatchItem {
+interface Item {
   record: KafkaRecord;
   tenantId: string;
-  settled: boolean;
+  json: string;
+  /** Publishes so far that failed in a way worth trying again later (a backoff step each). */
+  failures: number;
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -26,18 +29,16 @@ export class KafkaBridge {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #abort = new AbortController();
-  readonly #batcher: TenantBatcher<Item>;
-  readonly #ready: Batch<Item>[] = [];
   readonly #commits = new CommitTracker();
   readonly #deadLetters: DeadLetterSink;
-  readonly #port: ForwardPort<Item>;
+  readonly #client: CoherenceClient;
   #session: ConsumerSession | null = null;
   #inFlight = 0;
-  #active = 0;
   #paused = false;
   #stopping: Promise<void> | null = null;
   #restarting = false;
-  #lingerTimer: NodeJS.Timeout | null = null;
+  /** Records waiting to be published again, by their timer. */
+  readonly #later = new Map<NodeJS.Timeout, Item>();
   #timers: NodeJS.Timeout[] = [];
   #idle: Array<() => void> = [];
 
@@ -45,21 +46,8 @@ export class KafkaBridge {
     this.#config = config;
     this.#log = log;
     this.#metrics = metrics;
-    this.#batcher = new TenantBatcher({ maxItems: config.BRIDGE_BATCH_MAX, maxBytes: config.BRIDGE_BATCH_BYTES });
     this.#deadLetters = deadLetterSink({ config, log, metrics, signal: this.#abort.signal });
-    this.#port = ingestPort<Item>({
-      config,
-      log,
-      metrics,
-      onAcknowledged: (item) => {
-        item.settled = true;
-        this.#settle(item.record, true);
-      },
-      onRejected: (item, rejection) => {
-        item.settled = true;
-        this.#deadLetter(item.record, rejection, item.tenantId);
-      },
-    });
+    this.#client = ingestClient(config, log, metrics);
   }
 
   /** True once the consumer has joined and until shutdown starts (for /readyz). */
@@ -159,9 +147,44 @@ export class KafkaBridge {
       this.#deadLetter(record, decoded, decoded.tenantId);
       return;
     }
-    const item: Item = { json: decoded.json, bytes: decoded.bytes, record, tenantId: decoded.tenantId, settled: false };
-    this.#ready.push(...this.#batcher.add(decoded.tenantId, item, performance.now()));
-    this.#pump();
+    this.#publish({ record, tenantId: decoded.tenantId, json: decoded.json, failures: 0 });
+  }
+
+  /**
+   * Hands the record's signal to the client; settles the record when the service has it (or it is dead-lettered).
+   * The client retries transient failures itself; a failure it gives up on that is not the signal's fault is tried
+   * again here after a backoff, so nothing is dead-lettered because the service (or its auth) was away.
+   */
+  #publish(item: Item): void {
+    // The record's JSON as decoded (message.ts): forwarded untouched, the service judges it.
+    const signal = JSON.parse(item.json) as Signal;
+    this.#client.publish(signal).then(
+      (result) => {
+        this.#metrics.inc("kafka_bridge_signals_forwarded_total", { status: result.status });
+        this.#settle(item.record, true);
+      },
+      (err: unknown) => {
+        const verdict = judgeFailure(err);
+        if (verdict.kind === "dead-letter") return this.#deadLetter(item.record, verdict.rejection, item.tenantId);
+        if (verdict.kind === "abandoned" || this.#abort.signal.aborted) return this.#settle(item.record, false);
+        const delay = backoffDelay(item.failures++, {
+          baseMs: this.#config.BRIDGE_BACKOFF_BASE_MS,
+          maxMs: this.#config.BRIDGE_BACKOFF_MAX_MS,
+        });
+        this.#log({
+          level: "warn",
+          op: "bridge_ingest",
+          tenant_id: item.tenantId,
+          error_code: verdict.code,
+          retry_in_ms: delay,
+        });
+        const timer = setTimeout(() => {
+          this.#later.delete(timer);
+          this.#publish(item);
+        }, delay);
+        this.#later.set(timer, item);
+      },
+    );
   }
 
   /** A record is done with: `done` when acknowledged or dead-lettered (its offset may be committed). */
@@ -202,60 +225,6 @@ export class KafkaBridge {
     this.#session?.stream.resume();
     this.#metrics.set("kafka_bridge_paused", {}, 0);
     this.#log({ op: "bridge_resume", in_flight: this.#inFlight });
-  }
-
-  /**
-   * Hands a free sender a full batch, else the oldest open batch once its linger time is over (any open batch on
-   * shutdown). The other open batches keep filling while the senders are busy, so batches grow with the load.
-   */
-  #pump(): void {
-    const now = performance.now();
-    while (this.#active < this.#config.BRIDGE_CONCURRENCY) {
-      const batch =
-        this.#ready.shift() ??
-        (this.#stopping !== null
-          ? this.#batcher.takeOldest()
-          : this.#batcher.takeDue(now - this.#config.BRIDGE_LINGER_MS));
-      if (!batch) break;
-      this.#active++;
-      void this.#send(batch).finally(() => {
-        this.#active--;
-        this.#pump();
-      });
-    }
-    // Wake up when the oldest open batch is due, but only for a free sender: a busy one calls #pump when it is done.
-    const oldest = this.#batcher.oldestOpenedAt();
-    if (oldest !== null && this.#lingerTimer === null && this.#active < this.#config.BRIDGE_CONCURRENCY) {
-      const wait = Math.max(0, oldest + this.#config.BRIDGE_LINGER_MS - now);
-      this.#lingerTimer = setTimeout(() => {
-        this.#lingerTimer = null;
-        this.#pump();
-      }, wait);
-    }
-  }
-
-  async #send(batch: Batch<Item>): Promise<void> {
-    try {
-      await forwardBatch(
-        batch.tenantId,
-        batch.items,
-        this.#port,
-        { baseMs: this.#config.BRIDGE_BACKOFF_BASE_MS, maxMs: this.#config.BRIDGE_BACKOFF_MAX_MS },
-        this.#abort.signal,
-      );
-    } catch (err) {
-      if (!this.#abort.signal.aborted) {
-        this.#log({ level: "error", op: "bridge_ingest", error_code: "INTERNAL", message: errorText(err) });
-      }
-    } finally {
-      // Only a shutdown that ran out of time leaves items unsettled: not acknowledged, so not committed.
-      for (const item of batch.items) {
-        if (!item.settled) {
-          item.settled = true;
-          this.#settle(item.record, false);
-        }
-      }
-    }
   }
 
   /** Commits, per partition, the offset after the settled prefix (only when it moved). */
@@ -301,21 +270,30 @@ export class KafkaBridge {
     return this.#stopping;
   }
 
+  /** Shutdown ran out of time: what is not settled now is not committed, and Kafka delivers it again. */
+  #giveUp(): void {
+    this.#abort.abort(new Error("shutdown timeout"));
+    this.#client.abort();
+    for (const [timer, item] of this.#later) {
+      clearTimeout(timer);
+      this.#settle(item.record, false);
+    }
+    this.#later.clear();
+  }
+
   async #shutdown(): Promise<void> {
     const started = performance.now();
     this.#session?.stream.pause();
     this.#log({ op: "bridge_stop", phase: "draining", in_flight: this.#inFlight });
-    this.#pump();
     if (this.#inFlight > 0) {
       const drained = new Promise<void>((ok) => this.#idle.push(ok));
-      const timer = setTimeout(
-        () => this.#abort.abort(new Error("shutdown timeout")),
-        this.#config.BRIDGE_SHUTDOWN_TIMEOUT_MS,
-      );
+      // Send what is queued now rather than after the linger time.
+      void this.#client.flush();
+      const timer = setTimeout(() => this.#giveUp(), this.#config.BRIDGE_SHUTDOWN_TIMEOUT_MS);
       await drained;
       clearTimeout(timer);
     }
-    if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
+    await this.#client.close();
     for (const t of this.#timers) clearInterval(t);
     await this.#commit();
     const session = this.#session;

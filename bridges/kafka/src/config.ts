@@ -26,6 +26,11 @@ const schema = z
     INGEST_URL: z.url("INGEST_URL must be the service's base URL, e.g. http://127.0.0.1:8787"),
     INGEST_TOKEN: z.string().min(1).optional(),
     INGEST_TOKENS_FILE: z.string().min(1).optional(),
+    /** OAuth client credentials per tenant (contract §10, v2): the issuer and a file of one client per tenant. */
+    INGEST_OAUTH_ISSUER: z.url("INGEST_OAUTH_ISSUER must be the authorization server's issuer URL").optional(),
+    INGEST_OAUTH_CLIENTS_FILE: z.string().min(1).optional(),
+    INGEST_OAUTH_SCOPE: z.string().min(1).default("coherence:write"),
+    INGEST_OAUTH_RESOURCE: z.string().min(1).optional(),
     BRIDGE_BATCH_MAX: int(1, 1000, 1000),
     BRIDGE_BATCH_BYTES: int(4096, 1024 * 1024, 900 * 1024),
     BRIDGE_LINGER_MS: int(0, 10_000, 20),
@@ -41,9 +46,19 @@ const schema = z
     /** 0 turns the metrics/health listener off. */
     BRIDGE_METRICS_PORT: int(0, 65_535, 9464),
   })
-  .refine((c) => c.INGEST_TOKEN !== undefined || c.INGEST_TOKENS_FILE !== undefined, {
-    message: "set INGEST_TOKEN or INGEST_TOKENS_FILE",
-    path: ["INGEST_TOKEN"],
+  .refine(
+    (c) =>
+      c.INGEST_TOKEN !== undefined ||
+      c.INGEST_TOKENS_FILE !== undefined ||
+      (c.INGEST_OAUTH_ISSUER !== undefined && c.INGEST_OAUTH_CLIENTS_FILE !== undefined),
+    {
+      message: "set INGEST_TOKEN, INGEST_TOKENS_FILE, or INGEST_OAUTH_ISSUER with INGEST_OAUTH_CLIENTS_FILE",
+      path: ["INGEST_TOKEN"],
+    },
+  )
+  .refine((c) => (c.INGEST_OAUTH_ISSUER === undefined) === (c.INGEST_OAUTH_CLIENTS_FILE === undefined), {
+    message: "INGEST_OAUTH_ISSUER and INGEST_OAUTH_CLIENTS_FILE go together",
+    path: ["INGEST_OAUTH_ISSUER"],
   });
 
 export type BridgeConfig = z.infer<typeof schema>;

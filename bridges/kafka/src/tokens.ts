@@ -66,3 +66,28 @@ export function tokenSource(opts: {
     },
   };
 }
+
+const oauthFile = z.record(
+  z.string().min(1),
+  z.object({ clientId: z.string().min(1), clientSecret: z.string().min(1) }),
+);
+
+/**
+ * The OAuth clients of INGEST_OAUTH_CLIENTS_FILE (`{"<tenantId>": {"clientId": "…", "clientSecret": "…"}, …}`): one
+ * machine client per tenant, since a token carries one tenant. Read once at start; throws (without quoting the file,
+ * which holds secrets) when it cannot be read or has another shape.
+ */
+export function oauthClients(file: string): Map<string, { clientId: string; clientSecret: string }> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    const why = err instanceof SyntaxError ? "is not valid JSON" : `cannot be read (${(err as Error).message})`;
+    throw new Error(`INGEST_OAUTH_CLIENTS_FILE ${why}`);
+  }
+  const parsed = oauthFile.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error('INGEST_OAUTH_CLIENTS_FILE must map tenant ids to {"clientId": …, "clientSecret": …}');
+  }
+  return new Map(Object.entries(parsed.data));
+}
