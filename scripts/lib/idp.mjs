@@ -38,7 +38,7 @@ export function idpDir() {
   return process.env.IDP_DIR ?? join(root, ".dev", "idp");
 }
 
-/** The issuer of an IdP on `port` (loopback). */
+/** The issuer of an IdP on `port` (loopback). @param {number} port */
 export function issuerFor(port) {
   return `http://127.0.0.1:${port}`;
 }
@@ -206,7 +206,15 @@ export async function startIdp(opts = {}) {
 
   const server = createServer();
   await new Promise((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (/** @type {NodeJS.ErrnoException} */ err) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? new Error(
+              `the IdP's port ${opts.port} is in use (Address already in use): set IDP_PORT (0: any free port) or IDP=off`,
+            )
+          : err,
+      ),
+    );
     server.listen(opts.port ?? DEFAULT_IDP_PORT, "127.0.0.1", () => resolve(undefined));
   });
   const address = server.address();
@@ -319,7 +327,8 @@ export async function startIdp(opts = {}) {
     if (params.get("grant_type") === "client_credentials" && !params.has("scope")) {
       let id = params.get("client_id");
       const basic = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? "");
-      if (!id && basic?.[1]) id = decodeURIComponent(Buffer.from(basic[1], "base64").toString("utf8").split(":")[0] ?? "");
+      if (!id && basic?.[1])
+        id = decodeURIComponent(Buffer.from(basic[1], "base64").toString("utf8").split(":")[0] ?? "");
       const scope = id ? clients.get(id)?.scope : undefined;
       if (scope) {
         params.set("scope", scope);
@@ -368,7 +377,10 @@ export async function startIdp(opts = {}) {
     if (req.method === "GET" && action === "") {
       if (details.prompt.name === "login") {
         const demo = [...users.values()]
-          .map((u) => `<li><code>${html(u.login)}</code> / <code>${html(u.password)}</code>: tenant ${html(u.tenant)}</li>`)
+          .map(
+            (u) =>
+              `<li><code>${html(u.login)}</code> / <code>${html(u.password)}</code>: tenant ${html(u.tenant)}</li>`,
+          )
           .join("");
         return page(
           res,
@@ -407,7 +419,12 @@ export async function startIdp(opts = {}) {
           `<p class="err" id="error">Unknown login or wrong password.</p><p><a href="/interaction/${html(uid)}">Try again</a></p>`,
         );
       }
-      return provider.interactionFinished(req, res, { login: { accountId: user.login } }, { mergeWithLastSubmission: false });
+      return provider.interactionFinished(
+        req,
+        res,
+        { login: { accountId: user.login } },
+        { mergeWithLastSubmission: false },
+      );
     }
     if (action === "confirm") {
       const accountId = details.session?.accountId;
