@@ -353,7 +353,8 @@ export async function startIdp(opts = {}) {
     res.writeHead(status, {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+      // No form-action: browsers apply it to the redirects after a form, and consent ends at the client's URI.
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     });
     res.end(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${html(title)}</title>` +
@@ -438,9 +439,14 @@ export async function startIdp(opts = {}) {
       );
       if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
       if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-      // Resource scopes: only those the person holds (users.json), whatever the client asked for.
-      const scopes = grantableScopes(details, users.get(accountId));
+      // Resource scopes: only those the person holds (users.json), whatever the client asked for; the others are
+      // rejected (so the token goes without them instead of the consent page asking again).
+      const user = users.get(accountId);
+      const scopes = grantableScopes(details, user);
+      const asked = /** @type {Record<string, string[]> | undefined} */ (details.prompt.details.missingResourceScopes);
+      const refused = (asked?.[resource] ?? []).filter((s) => !scopes.includes(s));
       if (scopes.length > 0) grant.addResourceScope(resource, scopes.join(" "));
+      if (refused.length > 0) grant.rejectResourceScope(resource, refused.join(" "));
       const grantId = await grant.save();
       return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     }
