@@ -193,6 +193,11 @@ async function readBody(req) {
  */
 export async function startIdp(opts = {}) {
   const { default: Provider, errors } = await import("oidc-provider");
+  // The provider's own in-memory store, under a name of ours: it warns about the default adapter on every start,
+  // and in-memory sessions and grants are what a dev IdP wants (the log line below says so once).
+  // @ts-expect-error: @types/oidc-provider declares the package's entry point only.
+  const { default: MemoryAdapter } = await import("oidc-provider/lib/adapters/memory_adapter.js");
+  class DevMemoryAdapter extends MemoryAdapter {}
   const dir = opts.dir ?? idpDir();
   const audience = opts.audience ?? DEFAULT_AUDIENCE;
   const ttlS = opts.ttlS ?? accessTokenTtlS();
@@ -248,6 +253,7 @@ export async function startIdp(opts = {}) {
               tenant: c.tenant,
             },
       ),
+      adapter: DevMemoryAdapter,
       extraClientMetadata: { properties: ["tenant"] },
       responseTypes: ["code"],
       clientAuthMethods: ["client_secret_basic", "client_secret_post", "none"],
@@ -494,7 +500,7 @@ export async function startIdp(opts = {}) {
     }
   });
   await providerNow();
-  log(`OpenID Provider at ${issuer} (audience ${audience}, keys in ${dir})`);
+  log(`OpenID Provider at ${issuer} (audience ${audience}, keys in ${dir}; sessions and grants in memory: dev only)`);
   return {
     issuer,
     jwksUrl: `${issuer}/jwks`,
