@@ -1,10 +1,11 @@
 // The dev IdP's signing keys (scripts/lib/idp.mjs): `npm run idp -- rotate` adds a signing key, keeps the retired
-// one published while tokens it signed may still be valid, and drops it after; a fresh folder gets one key.
+// one published while tokens it signed may still be valid, and drops it after; a fresh folder gets one key. And
+// when `npm start` runs the IdP at all.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { loadKeys, publishedKeys, rotateKeys } from "../../scripts/lib/idp.mjs";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { idpWanted, loadKeys, publishedKeys, rotateKeys } from "../../scripts/lib/idp.mjs";
 
 const TTL_S = 600;
 const fresh = () => mkdtempSync(join(tmpdir(), "idp-keys-"));
@@ -46,5 +47,27 @@ describe("dev IdP keys", () => {
     const result = await rotateKeys(dir, TTL_S);
     expect(result.dropped).toEqual(["long-gone"]);
     expect(result.published).toEqual([result.kid, stored.keys[0]?.kid]);
+  });
+});
+
+describe("npm start runs the dev IdP", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("by default, and not with IDP=off", () => {
+    vi.stubEnv("IDP", undefined);
+    expect(idpWanted({})).toBe(true);
+    vi.stubEnv("IDP", "off");
+    expect(idpWanted({})).toBe(false);
+    vi.stubEnv("IDP", "maybe");
+    expect(() => idpWanted({})).toThrow(/IDP must be on or off/);
+  });
+
+  it("not when the Worker is given token keys of its own (a real IdP's JWKS, or a PEM)", () => {
+    vi.stubEnv("IDP", "on");
+    expect(idpWanted({ JWT_JWKS_URL: "https://idp.example/jwks" })).toBe(false);
+    expect(idpWanted({ JWT_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----" })).toBe(false);
+    expect(idpWanted({ JWT_ISSUER: "https://idp.example/", JWT_PUBLIC_KEY: "" })).toBe(true);
   });
 });
