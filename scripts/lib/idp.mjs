@@ -271,6 +271,16 @@ export async function startIdp(opts = {}) {
       pkce: { required: () => true },
       ttl: { AccessToken: ttlS, ClientCredentials: ttlS, AuthorizationCode: 60, Interaction: 600, Session: 3600 },
       interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+      // A public client's page (the workbench) may call the token endpoint from any loopback port of a redirect
+      // URI's host, as its redirect URIs may use any port (RFC 8252 §7.3); confidential clients get no CORS.
+      clientBasedCORS: (_ctx, origin, client) => {
+        if (client.clientAuthMethod !== "none" || !URL.canParse(origin)) return false;
+        const from = new URL(origin);
+        return (client.redirectUris ?? []).some((uri) => {
+          const to = URL.parse(uri);
+          return to !== null && to.protocol === from.protocol && to.hostname === from.hostname;
+        });
+      },
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },

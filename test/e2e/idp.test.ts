@@ -329,6 +329,26 @@ describe("authorization code + PKCE (people), in Chromium", () => {
     expectRestError(rest, 403, "FORBIDDEN", [tokens.access_token]);
   }, 120_000);
 
+  it("signs a person in from the workbench, which then shows their tenant live", async () => {
+    const page = await newPage();
+    await page.goto(`${svc.baseUrl}/workbench/`);
+    await page.fill("#issuer", idp().issuer);
+    await page.click("#idp-sign-in");
+    await page.fill("#login", "alice");
+    await page.fill("#password", "alice-dev");
+    await page.click("#sign-in");
+    await page.click("#allow");
+    await page.waitForURL(`${svc.baseUrl}/workbench/`); // back, the code and state gone from the address
+    await page
+      .waitForFunction(() => document.querySelector("#conn")?.textContent?.startsWith("Live: tenant acme"))
+      .catch(async (err: unknown) => {
+        throw new Error(`the workbench says "${await page.textContent("#conn")}": ${String(err)}`);
+      });
+    expect(await page.inputValue("#tenant")).toBe("acme");
+    const token = await page.inputValue("#token");
+    expect(decodeJwt(token).payload).toMatchObject({ iss: idp().issuer, tenant: "acme", scope: "coherence:read" });
+  }, 120_000);
+
   it("refuses a wrong password on its login page", async () => {
     const page = await newPage();
     const doc = await discovery();
