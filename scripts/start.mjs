@@ -2,15 +2,19 @@
 // PORT overrides 8787; COHERENCE_STATE_DIR overrides where Durable Object state persists (.wrangler/state).
 // Without UPSTASH_REDIS_REST_URL it also runs the local Upstash (scripts/lib/upstash-dev.mjs in front of
 // Debian's redis-server, data under the state directory, so counters persist with the objects).
+// Unless IDP=off or the Worker is given token keys of its own (JWT_PUBLIC_KEY / JWT_JWKS_URL), it also runs the
+// dev OpenID Provider (scripts/lib/idp.mjs) on 127.0.0.1:IDP_PORT (8788) and the Worker trusts it as it would a
+// production IdP: JWT_JWKS_URL, JWT_ISSUER and JWT_AUDIENCE point at it.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDeps } from "./lib/deps.mjs";
 import { devKeys } from "./lib/dev-jwt.mjs";
 import { root, toolEnv, wranglerDevCommand } from "./lib/env.mjs";
+import { DEFAULT_AUDIENCE, DEFAULT_IDP_PORT, idpDir, idpWanted, startIdp } from "./lib/idp.mjs";
 import { freePort } from "./lib/net.mjs";
 import { redisCommand, startRedis } from "./lib/redis.mjs";
-import { localSettings } from "./lib/settings.mjs";
+import { explicitSettings, localSettings } from "./lib/settings.mjs";
 import { startUpstashDev } from "./lib/upstash-dev.mjs";
 
 ensureDeps();
@@ -48,6 +52,20 @@ if (sidecar) {
   settings.UPSTASH_REDIS_REST_TOKEN = sidecar.token;
 }
 
+const idp = idpWanted(explicitSettings())
+  ? await startIdp({
+      port: Number(process.env.IDP_PORT ?? DEFAULT_IDP_PORT),
+      dir: idpDir(),
+      audience: settings.JWT_AUDIENCE || DEFAULT_AUDIENCE,
+    })
+  : null;
+if (idp) {
+  delete settings.JWT_PUBLIC_KEY;
+  settings.JWT_JWKS_URL = idp.jwksUrl;
+  settings.JWT_ISSUER = idp.issuer;
+  settings.JWT_AUDIENCE = idp.audience;
+}
+
 const { command, args } = wranglerDevCommand({
   port,
   logLevel: process.env.WRANGLER_LOG ?? "log",
@@ -64,5 +82,6 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 }
 child.on("exit", async (code, signal) => {
   await sidecar?.stop().catch(() => {});
+  await idp?.stop().catch(() => {});
   process.exit(code ?? (signal ? 1 : 0));
 });

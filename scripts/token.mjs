@@ -1,9 +1,12 @@
 // `npm run token -- --tenant T --scope "S1 S2" [--ttl SECONDS] [--nbf SECONDS] [--aud A] [--iss I]`
-// Prints one signed dev JWT on stdout and nothing else.
+// Prints one signed dev JWT on stdout and nothing else. It is signed with the dev key, which the dev IdP
+// publishes too: when `npm start` runs the IdP (scripts/lib/idp.mjs), `iss` and `aud` default to the IdP's issuer
+// (127.0.0.1:IDP_PORT) and the Worker's audience, so the token counts there as one of the IdP's.
 import { parseArgs } from "node:util";
 import { ensureDeps } from "./lib/deps.mjs";
 import { devKeys } from "./lib/dev-jwt.mjs";
-import { localSettings } from "./lib/settings.mjs";
+import { DEFAULT_AUDIENCE, DEFAULT_IDP_PORT, idpWanted, issuerFor } from "./lib/idp.mjs";
+import { explicitSettings, localSettings } from "./lib/settings.mjs";
 
 ensureDeps();
 // parseArgs treats "-60" after "--ttl" as an option; join numeric values so `--ttl -60` works.
@@ -48,8 +51,9 @@ const jwt = new SignJWT({ tenant: values.tenant, scope: values.scope })
   .setSubject(values.sub)
   .setIssuedAt(now)
   .setExpirationTime(now + ttl);
-const iss = values.iss ?? settings.JWT_ISSUER;
-const aud = values.aud ?? settings.JWT_AUDIENCE;
+const viaIdp = idpWanted(explicitSettings());
+const iss = values.iss ?? (viaIdp ? issuerFor(Number(process.env.IDP_PORT ?? DEFAULT_IDP_PORT)) : settings.JWT_ISSUER);
+const aud = values.aud ?? (viaIdp ? settings.JWT_AUDIENCE || DEFAULT_AUDIENCE : settings.JWT_AUDIENCE);
 if (iss) jwt.setIssuer(iss);
 if (aud) jwt.setAudience(aud);
 if (values.nbf !== undefined) jwt.setNotBefore(now + Number(values.nbf));

@@ -3,6 +3,8 @@
 // A tiny graphql-ws client (subprotocol graphql-transport-ws) with persisted subscriptions, pong replies for the
 // server's flow control, and resume after a drop with `after` = the last cursor seen; the history comes from
 // `pq_tenant_coherence_history_v1` over HTTP. No build step and no dependencies: bundled into the Worker as-is.
+// A person either pastes a token or signs in at an OpenID Provider (`npm start`'s dev IdP by default): the
+// authorization code flow with PKCE as the public client `workbench`, endpoints from the provider's discovery.
 
 const PROTOCOL = "graphql-transport-ws";
 const EVENTS_OP = "pq_coherence_events_v1";
@@ -21,6 +23,13 @@ const BANDS = [
 ];
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 const TENANT_KEY = "workbench.tenant";
+const ISSUER_KEY = "workbench.issuer";
+/** A sign-in under way (sessionStorage: this tab only): state, PKCE verifier, issuer and token endpoint. */
+const SIGN_IN_KEY = "workbench.signIn";
+/** `npm start`'s dev OpenID Provider (scripts/lib/idp.mjs). */
+const DEFAULT_ISSUER = "http://127.0.0.1:8788";
+const CLIENT_ID = "workbench";
+const SIGN_IN_SCOPE = "openid coherence:read";
 /** Close codes that retrying cannot fix: bad or missing token, wrong tenant or scope, a malformed message. */
 const FATAL_CLOSE = new Map([
   [4400, "the server refused a message"],
@@ -31,6 +40,8 @@ const FATAL_CLOSE = new Map([
 const $ = (id) => document.getElementById(id);
 const el = {
   form: $("connect-form"),
+  signIn: $("sign-in-form"),
+  issuer: $("issuer"),
   tenant: $("tenant"),
   token: $("token"),
   button: $("connect"),
@@ -61,6 +72,93 @@ el.form.addEventListener("submit", (e) => {
   localStorage.setItem(TENANT_KEY, tenant); // the tenant only: the token is never stored
   start(tenant, el.token.value.trim());
 });
+
+el.issuer.value = localStorage.getItem(ISSUER_KEY) ?? DEFAULT_ISSUER;
+el.signIn.addEventListener("submit", (e) => {
+  e.preventDefault();
+  void signIn(el.issuer.value.trim().replace(/\/+$/, ""));
+});
+
+const b64url = (bytes) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+const redirectUri = () => `${location.origin}/workbench/`;
+
+/** Sends the browser to the provider's authorization endpoint (code flow, PKCE S256). */
+async function signIn(issuer) {
+  try {
+    const res = await fetch(`${issuer}/.well-known/openid-configuration`);
+    if (!res.ok) throw new Error(`discovery answered ${res.status}`);
+    const doc = await res.json();
+    if (String(doc.issuer).replace(/\/+$/, "") !== issuer) throw new Error(`discovery names issuer ${doc.issuer}`);
+    const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+    const state = b64url(crypto.getRandomValues(new Uint8Array(16)));
+    sessionStorage.setItem(
+      SIGN_IN_KEY,
+      JSON.stringify({ state, verifier, issuer: doc.issuer, tokenEndpoint: doc.token_endpoint }),
+    );
+    localStorage.setItem(ISSUER_KEY, issuer);
+    const url = new URL(doc.authorization_endpoint);
+    url.search = new URLSearchParams({
+      client_id: CLIENT_ID,
+      response_type: "code",
+      redirect_uri: redirectUri(),
+      scope: SIGN_IN_SCOPE,
+      state,
+      code_challenge: b64url(new Uint8Array(digest)),
+      code_challenge_method: "S256",
+    }).toString();
+    location.assign(url.href);
+  } catch (err) {
+    setConn("error", `Sign-in failed: ${err instanceof Error ? err.message : err}`);
+  }
+}
+
+/** Back from the provider: trades the code for a token, then connects to the token's tenant. */
+async function finishSignIn() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("code") && !params.has("error")) return;
+  const pending = JSON.parse(sessionStorage.getItem(SIGN_IN_KEY) ?? "null");
+  sessionStorage.removeItem(SIGN_IN_KEY);
+  history.replaceState(null, "", location.pathname);
+  if (params.has("error")) {
+    setConn("error", `Sign-in refused: ${params.get("error_description") ?? params.get("error")}`);
+    return;
+  }
+  const iss = params.get("iss");
+  if (!pending || pending.state !== params.get("state") || (iss !== null && iss !== pending.issuer)) {
+    setConn("error", "Sign-in failed: the answer does not belong to this sign-in.");
+    return;
+  }
+  try {
+    const res = await fetch(pending.tokenEndpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        client_id: CLIENT_ID,
+        code: params.get("code") ?? "",
+        redirect_uri: redirectUri(),
+        code_verifier: pending.verifier,
+      }),
+    });
+    const body = await res.json().catch(() => null);
+    if (!res.ok || typeof body?.access_token !== "string") {
+      throw new Error(body?.error_description ?? body?.error ?? `token endpoint answered ${res.status}`);
+    }
+    const claims = JSON.parse(atob(body.access_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    if (typeof claims.tenant === "string" && claims.tenant !== "*") el.tenant.value = claims.tenant;
+    el.token.value = body.access_token;
+    localStorage.setItem(TENANT_KEY, el.tenant.value);
+    if (el.tenant.value) start(el.tenant.value.trim(), body.access_token);
+    else setConn("idle", "Signed in; enter a tenant and connect.");
+  } catch (err) {
+    setConn("error", `Sign-in failed: ${err instanceof Error ? err.message : err}`);
+  }
+}
 
 function start(tenant, token) {
   el.rows.replaceChildren();
@@ -456,3 +554,6 @@ function drawChart(s) {
     }),
   );
 }
+
+// Last, so every declaration above exists: a page loaded back from the provider finishes its sign-in.
+void finishSignIn();

@@ -66,6 +66,22 @@ export function parseDotenv(text) {
 }
 
 /**
+ * The settings given explicitly (.dev.vars, then the environment), without the dev defaults: what tells
+ * `npm start` whether the Worker has token keys of its own (scripts/lib/idp.mjs, `idpWanted`).
+ * @returns {Record<string, string>}
+ */
+export function explicitSettings() {
+  const file = join(root, ".dev.vars");
+  /** @type {Record<string, string>} */
+  const out = existsSync(file) ? parseDotenv(readFileSync(file, "utf8")) : {};
+  for (const name of SETTING_NAMES) {
+    const value = process.env[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/**
  * The merged settings for `wrangler dev`.
  * @param {string} devPublicPem
  * @returns {Record<string, string>}

@@ -39,6 +39,8 @@ export interface RunningWorker {
 
 export interface RunningService extends RunningWorker {
   stateDir: string;
+  /** The dev OpenID Provider `npm start` runs beside it (`idp: true`), or `null`. */
+  idp: { issuer: string; dir: string } | null;
 }
 
 interface Judged {
@@ -101,6 +103,11 @@ export interface ServiceOptions extends Judged {
   env?: Record<string, string>;
   /** Settings this process's environment may override (e.g. the bench's LOG_LEVEL=warn). */
   defaults?: Record<string, string>;
+  /**
+   * Runs the dev OpenID Provider beside it, as `npm start` does for a user (a free IDP_PORT, its keys under the
+   * state directory), and the Worker trusts only the IdP. Default: no IdP (IDP=off), the Worker trusts the dev key.
+   */
+  idp?: boolean;
 }
 
 /**
@@ -122,15 +129,18 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
 async function startServiceOnce(opts: ServiceOptions): Promise<RunningService> {
   const port = opts.port ?? (await freePort());
   const stateDir = opts.stateDir ?? tempStateDir();
+  const idpPort = opts.idp ? await freePort() : 0;
+  const idp = opts.idp ? { issuer: `http://127.0.0.1:${idpPort}`, dir: join(stateDir, "idp") } : null;
   const env = {
     ...opts.defaults,
     ...process.env,
+    ...(idp ? { IDP: "on", IDP_PORT: String(idpPort), IDP_DIR: idp.dir } : { IDP: "off" }),
     ...opts.env,
     PORT: String(port),
     COHERENCE_STATE_DIR: stateDir,
   };
   const proc = startProcess("npm", ["start"], { env, ...(opts.logFile ? { logFile: opts.logFile } : {}) });
-  const service = { ...workerHandle(proc, port, opts), stateDir };
+  const service = { ...workerHandle(proc, port, opts), stateDir, idp };
   await answering(proc, `${service.baseUrl}/healthz`, `npm start (port ${port})`, opts.timeoutMs);
   return service;
 }
