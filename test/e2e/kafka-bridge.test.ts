@@ -1,7 +1,9 @@
 // The Kafka bridge end to end (docs/kafka-bridge.md): a real Kafka 4.1 broker in KRaft mode (scripts/lib/kafka.mjs, jars from
 // Maven Central), `npm start`, and `npm run bridge:kafka` as a user runs it. What reached the service is read back
 // through GraphQL; offsets and dead letters through Kafka's own APIs (@platformatic/kafka's Admin and Consumer) —
-// never through the bridge's code.
+// never through the bridge's code. Tokens come as in production: both services run the dev OpenID Provider beside
+// them (`npm start`), and the bridge gets each tenant's token by OAuth client credentials (INGEST_OAUTH_ISSUER,
+// INGEST_OAUTH_CLIENTS_FILE) through @coherence/client — it holds no token file.
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +12,7 @@ import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } fro
 import { afterAll, describe, expect, it } from "vitest";
 import { createTopics, type RunningKafka, startKafka } from "../../scripts/lib/kafka.mjs";
 import { computeScore } from "../../src/domain/score";
-import { freePort, mintToken, type RunningService, startProcess, startService } from "../support/harness";
+import { freePort, type RunningService, startProcess, startService } from "../support/harness";
 import { beforeAllOrFail } from "../support/vitest-hooks";
 import { newTenant, readScore } from "./helpers";
 
@@ -25,10 +27,15 @@ const RPS_MAX_LIMITED = "5";
 let kafka: RunningKafka;
 let svc: RunningService;
 let limited: RunningService;
-let tokensFile: string;
-const tokens = new Map<string, string>();
+/** The bridge's INGEST_OAUTH_CLIENTS_FILE: tenant id → its OAuth client at the IdP. */
+let bridgeClientsFile: string;
+const secrets = new Map<string, string>();
+/** The IdP's settings of both services (their machine clients, the token lifetime). */
+let idpEnv: Record<string, string>;
+/** The tokens this test fetched to read scores (none may appear in the bridge's output either). */
+const tokens = new Set<string>();
 const bridges: Bridge[] = [];
-// Tenants the bridge holds tokens for, and one it does not (its records must be dead-lettered FORBIDDEN).
+// Tenants the bridge has OAuth clients for, and one it has none for (its records must be dead-lettered FORBIDDEN).
 const T = { a: newTenant("kafka-a"), b: newTenant("kafka-b"), c: newTenant("kafka-c"), e: newTenant("kafka-e") };
 const T_FOREIGN = newTenant("kafka-foreign");
 const T_F = newTenant("kafka-f");
@@ -40,18 +47,27 @@ let kafkaDir: string;
 beforeAllOrFail(async () => {
   const started = Date.now();
   kafkaDir = mkdtempSync(join(tmpdir(), "kafka-bridge-e2e-broker-"));
+  // One machine client per tenant at the IdP (IDP_CLIENTS_FILE, as an operator would register them), and the
+  // bridge's file naming them. Tokens live 60 s, so the longer tests also ride through refreshes.
+  const dir = mkdtempSync(join(tmpdir(), "kafka-bridge-e2e-"));
+  const idpClients = [T.a, T.b, T.c, T.e, T_F, T_G, T_H].map((tenant) => {
+    secrets.set(tenant, randomUUID());
+    return { client_id: `bridge-${tenant}`, client_secret: secrets.get(tenant), tenant, scope: SCOPE };
+  });
+  writeFileSync(join(dir, "idp-clients.json"), JSON.stringify({ clients: idpClients }));
+  bridgeClientsFile = join(dir, "bridge-clients.json");
+  writeFileSync(
+    bridgeClientsFile,
+    JSON.stringify(
+      Object.fromEntries(idpClients.map((c) => [c.tenant, { clientId: c.client_id, clientSecret: c.client_secret }])),
+    ),
+  );
+  idpEnv = { IDP_CLIENTS_FILE: join(dir, "idp-clients.json"), IDP_ACCESS_TOKEN_TTL_S: "60" };
   [kafka, svc, limited] = await Promise.all([
     startKafka({ dataDir: kafkaDir }),
-    startService({ env: { RPS_MAX } }),
-    startService({ env: { RPS_MAX: RPS_MAX_LIMITED } }),
+    startService({ idp: true, env: { RPS_MAX, ...idpEnv } }),
+    startService({ idp: true, env: { RPS_MAX: RPS_MAX_LIMITED, ...idpEnv } }),
   ]);
-  await Promise.all(
-    [T.a, T.b, T.c, T.e, T_F, T_G, T_H].map(async (t) => {
-      tokens.set(t, await mintToken(t, SCOPE));
-    }),
-  );
-  tokensFile = join(mkdtempSync(join(tmpdir(), "kafka-bridge-e2e-")), "tokens.json");
-  writeFileSync(tokensFile, JSON.stringify(Object.fromEntries(tokens)));
   process.stderr.write(`[kafka-bridge e2e] broker and service up in ${Date.now() - started} ms\n`);
 }, 300_000);
 
@@ -86,7 +102,8 @@ async function startBridge(topic: string, env: Record<string, string> = {}, targ
       KAFKA_DLQ_TOPIC: `${topic}.dlq`,
       KAFKA_SESSION_TIMEOUT_MS: "10000",
       INGEST_URL: (target ?? svc).baseUrl,
-      INGEST_TOKENS_FILE: tokensFile,
+      INGEST_OAUTH_ISSUER: issuerOf(target ?? svc),
+      INGEST_OAUTH_CLIENTS_FILE: bridgeClientsFile,
       BRIDGE_METRICS_PORT: String(port),
       BRIDGE_LAG_INTERVAL_MS: "500",
       ...env,
@@ -229,12 +246,35 @@ async function readDeadLetters(topic: string, count: number): Promise<DeadLetter
   return out;
 }
 
-const signalCount = async (tenant: string, on: RunningService = svc) =>
-  (await readScore(on.baseUrl, tenant, tokens.get(tenant) ?? "")).signalCount;
+function issuerOf(on: RunningService): string {
+  if (!on.idp) throw new Error("the service was started without its IdP");
+  return on.idp.issuer;
+}
 
+/** A reader's token for `tenant` from `on`'s IdP, by the tenant client's credentials (as a user would get one). */
+async function readerToken(tenant: string, on: RunningService): Promise<string> {
+  const res = await fetch(`${issuerOf(on)}/token`, {
+    method: "POST",
+    headers: {
+      authorization: `Basic ${Buffer.from(`bridge-${tenant}:${secrets.get(tenant)}`).toString("base64")}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ grant_type: "client_credentials", scope: "coherence:read" }).toString(),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (res.status !== 200 || !body.access_token) throw new Error(`token for ${tenant}: ${res.status}`);
+  tokens.add(body.access_token);
+  return body.access_token;
+}
+
+const signalCount = async (tenant: string, on: RunningService = svc) =>
+  (await readScore(on.baseUrl, tenant, await readerToken(tenant, on))).signalCount;
+
+/** Neither a client secret nor a token may appear in the bridge's output. */
 function expectNoTokensIn(text: string): void {
-  for (const token of tokens.values())
-    expect(text.includes(token), "a token appears in the bridge's output").toBe(false);
+  for (const token of tokens) expect(text.includes(token), "a token appears in the bridge's output").toBe(false);
+  for (const secret of secrets.values())
+    expect(text.includes(secret), "a client secret appears in the bridge's output").toBe(false);
 }
 
 // ---------------------------------------------------------------------------------------------- tests
@@ -288,7 +328,7 @@ describe("Kafka bridge (npm run bridge:kafka) against a real broker", () => {
     expect(await signalCount(T.a)).toBe(5000);
     expect(await signalCount(T.b)).toBe(5000);
     for (const [tenant, values] of expected) {
-      const view = await readScore(svc.baseUrl, tenant, tokens.get(tenant) ?? "");
+      const view = await readScore(svc.baseUrl, tenant, await readerToken(tenant, svc));
       expect(view.score).toBe(computeScore(values));
     }
     // What the first run had acknowledged but not committed came again and was recognised as already stored.
@@ -449,13 +489,24 @@ describe("Kafka bridge (npm run bridge:kafka) against a real broker", () => {
         value: JSON.stringify({ tenantId: T_G, signalId: `o-${i}`, type: "t", source: "kafka-e2e", value: 0.7 }),
       })),
     );
+    // `npm start` runs the IdP too, so the bridge finds neither: its token requests fail (TOKEN_UNAVAILABLE) or,
+    // holding a token, its ingest requests do (NETWORK_ERROR); both are retried, neither is dead-lettered.
     await eventually(
       "retries while the service is down",
-      async () => (await bridge.metric("kafka_bridge_ingest_retries_total", { code: "NETWORK_ERROR" })) >= 2,
+      async () =>
+        (await bridge.metric("kafka_bridge_ingest_retries_total", { code: "NETWORK_ERROR" })) +
+          (await bridge.metric("kafka_bridge_ingest_retries_total", { code: "TOKEN_UNAVAILABLE" })) >=
+        2,
       30_000,
       bridge.output,
     );
-    svc = await startService({ port: svc.port, stateDir: svc.stateDir, env: { RPS_MAX } });
+    // The same port, state and IdP (its port and keys), as a restart of `npm start` keeps them.
+    svc = await startService({
+      port: svc.port,
+      stateDir: svc.stateDir,
+      idp: { port: Number(new URL(issuerOf(svc)).port) },
+      env: { RPS_MAX, ...idpEnv },
+    });
     await eventually("every offset committed", () => allCommitted(topic, 1), 60_000, bridge.output);
     expect(await signalCount(T_G)).toBe(300);
     expect(await bridge.metric("kafka_bridge_dead_letters_total")).toBe(0);

@@ -105,9 +105,10 @@ export interface ServiceOptions extends Judged {
   defaults?: Record<string, string>;
   /**
    * Runs the dev OpenID Provider beside it, as `npm start` does for a user (a free IDP_PORT, its keys under the
-   * state directory), and the Worker trusts only the IdP. Default: no IdP (IDP=off), the Worker trusts the dev key.
+   * state directory), and the Worker trusts only the IdP. `{ port }` runs it on that port (a restart that must keep
+   * the issuer its clients know). Default: no IdP (IDP=off), the Worker trusts the dev key.
    */
-  idp?: boolean;
+  idp?: boolean | { port: number };
 }
 
 /**
@@ -129,7 +130,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
 async function startServiceOnce(opts: ServiceOptions): Promise<RunningService> {
   const port = opts.port ?? (await freePort());
   const stateDir = opts.stateDir ?? tempStateDir();
-  const idpPort = opts.idp ? await freePort() : 0;
+  const idpPort = typeof opts.idp === "object" ? opts.idp.port : opts.idp ? await freePort() : 0;
   const idp = opts.idp ? { issuer: `http://127.0.0.1:${idpPort}`, dir: join(stateDir, "idp") } : null;
   const env = {
     ...opts.defaults,

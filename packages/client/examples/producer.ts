@@ -1,13 +1,14 @@
 // A producer: publishes signals one at a time (the client batches them), then reads the score back.
 //
-//   npm start &                                    # the service on http://127.0.0.1:8787
-//   COHERENCE_TOKEN=$(npm run token -- --tenant acme --scope "coherence:read coherence:write") \
+//   npm start &                       # the service on http://127.0.0.1:8787, its dev OpenID Provider on :8788
+//   OAUTH_ISSUER=http://127.0.0.1:8788 OAUTH_CLIENT_ID=acme-producer OAUTH_CLIENT_SECRET=acme-producer-secret \
 //     npm run example:producer -- --tenant acme --count 2000
 //
-// With OAuth client credentials instead of a token: OAUTH_ISSUER, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET (and
-// OAUTH_SCOPE, OAUTH_RESOURCE if your authorization server wants them).
+// Or with a token: COHERENCE_TOKEN=$(npm run token -- --tenant acme --scope "coherence:read coherence:write").
+// OAUTH_SCOPE and OAUTH_RESOURCE are passed on if your authorization server wants them (examples/auth.ts).
 import { parseArgs } from "node:util";
-import { type CoherenceClientOptions, CoherenceError, createCoherenceClient } from "@coherence/client";
+import { CoherenceError, createCoherenceClient } from "@coherence/client";
+import { auth } from "./auth.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -18,23 +19,6 @@ const { values: args } = parseArgs({
 });
 const tenantId = args.tenant;
 const count = Number(args.count);
-
-function auth(): Pick<CoherenceClientOptions, "token" | "oauth"> {
-  const env = process.env;
-  if (env.OAUTH_ISSUER && env.OAUTH_CLIENT_ID && env.OAUTH_CLIENT_SECRET) {
-    return {
-      oauth: {
-        issuer: env.OAUTH_ISSUER,
-        clientId: env.OAUTH_CLIENT_ID,
-        clientSecret: env.OAUTH_CLIENT_SECRET,
-        ...(env.OAUTH_SCOPE ? { scope: env.OAUTH_SCOPE } : {}),
-        ...(env.OAUTH_RESOURCE ? { resource: env.OAUTH_RESOURCE } : {}),
-      },
-    };
-  }
-  if (env.COHERENCE_TOKEN) return { token: env.COHERENCE_TOKEN };
-  throw new Error("set COHERENCE_TOKEN, or OAUTH_ISSUER + OAUTH_CLIENT_ID + OAUTH_CLIENT_SECRET");
-}
 
 const client = createCoherenceClient({ url: args.url, ...auth() });
 const sources = ["api-gateway", "checkout", "search"];

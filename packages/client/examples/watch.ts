@@ -1,9 +1,13 @@
 // A watcher: prints a tenant's signals and score as they happen. The subscription reconnects by itself and resumes
 // after the last cursor it printed; pass that cursor with --after to resume a previous run.
 //
-//   COHERENCE_TOKEN=$(npm run token -- --tenant acme --scope coherence:read) npm run example:watch -- --tenant acme
+//   OAUTH_ISSUER=http://127.0.0.1:8788 OAUTH_CLIENT_ID=acme-producer OAUTH_CLIENT_SECRET=acme-producer-secret \
+//     npm run example:watch -- --tenant acme
+//
+// Or with a token: COHERENCE_TOKEN=$(npm run token -- --tenant acme --scope coherence:read) (examples/auth.ts).
 import { parseArgs } from "node:util";
 import { createCoherenceClient } from "@coherence/client";
+import { auth } from "./auth.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -12,10 +16,7 @@ const { values: args } = parseArgs({
     url: { type: "string", default: process.env.COHERENCE_URL ?? "http://127.0.0.1:8787" },
   },
 });
-const token = process.env.COHERENCE_TOKEN;
-if (!token) throw new Error("set COHERENCE_TOKEN (a JWT with coherence:read for the tenant)");
-
-const client = createCoherenceClient({ url: args.url, token });
+const client = createCoherenceClient({ url: args.url, ...auth() });
 const sub = client.subscribe(
   args.tenant,
   {
