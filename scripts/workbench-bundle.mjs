@@ -1,4 +1,4 @@
-// Bundles the workbench page (public/workbench/) into the Worker as a generated module,
+// Bundles the workbench page (public/workbench/, plus the libraries of VENDOR) into the Worker as a generated module,
 // src/http/routes/workbench-files.generated.ts, which the /workbench route serves.
 //   node scripts/workbench-bundle.mjs          write the module (npm start does this before wrangler dev)
 //   node scripts/workbench-bundle.mjs --check  exit 1 when the committed module differs from public/ (npm run check)
@@ -20,15 +20,34 @@ const TYPES = {
   ".txt": "text/plain; charset=utf-8",
 };
 
+/**
+ * Libraries the page imports, served as they ship (no build step): the file, its licence notice, the version. The
+ * version comes from the lockfile's install, so an upgrade shows as a stale bundle in `npm run check`.
+ */
+const VENDOR = {
+  // OAuth 2.0 / OpenID Connect for the sign-in (discovery, PKCE, code and refresh grants, revocation): dependency-free ESM.
+  "oauth4webapi.js": { pkg: "oauth4webapi", file: "build/index.js", license: "MIT, (c) 2022 Filip Skokan" },
+};
+
+function vendored(name) {
+  const v = VENDOR[name];
+  const dir = join(root, "node_modules", v.pkg);
+  const { version } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  const code = readFileSync(join(dir, v.file), "utf8").replace(/\n\/\/# sourceMappingURL=.*$/, "\n");
+  return `// ${v.pkg} ${version} (${v.license}), node_modules/${v.pkg}/${v.file} as published.\n${code}`;
+}
+
 export function render() {
-  const files = readdirSync(DIR, { withFileTypes: true })
-    .filter((d) => d.isFile())
-    .map((d) => d.name)
-    .sort();
+  const files = [
+    ...readdirSync(DIR, { withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d) => d.name),
+    ...Object.keys(VENDOR),
+  ].sort();
   const rows = files.map((name) => {
     const type = TYPES[extname(name)];
     if (!type) throw new Error(`public/workbench/${name}: no content type for ${extname(name) || "(none)"}`);
-    const body = readFileSync(join(DIR, name), "utf8");
+    const body = name in VENDOR ? vendored(name) : readFileSync(join(DIR, name), "utf8");
     const etag = `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
     return `  ${JSON.stringify(name)}: { type: ${JSON.stringify(type)}, etag: ${JSON.stringify(etag)}, body: ${JSON.stringify(body)} },`;
   });

@@ -2,9 +2,13 @@
 // 24 h on a time axis with the status bands, and the latest signals, over the realtime endpoint (docs/api.md §4.5).
 // A tiny graphql-ws client (subprotocol graphql-transport-ws) with persisted subscriptions, pong replies for the
 // server's flow control, and resume after a drop with `after` = the last cursor seen; the history comes from
-// `pq_tenant_coherence_history_v1` over HTTP. No build step and no dependencies: bundled into the Worker as-is.
-// A person either pastes a token or signs in at an OpenID Provider (`npm start`'s dev IdP by default): the
-// authorization code flow with PKCE as the public client `workbench`, endpoints from the provider's discovery.
+// `pq_tenant_coherence_history_v1` over HTTP. No build step: bundled into the Worker as-is.
+// A person signs in at an OpenID Provider (`npm start`'s dev IdP by default) with oauth4webapi (served as it ships,
+// scripts/workbench-bundle.mjs): the authorization code flow with PKCE as the public client `workbench`, the
+// provider's discovery, silent renewal by the refresh grant before the token expires, and sign-out with the refresh
+// token revoked. Pasting a token stays as the advanced option.
+
+import * as oauth from "/workbench/oauth4webapi.js";
 
 const PROTOCOL = "graphql-transport-ws";
 const EVENTS_OP = "pq_coherence_events_v1";
@@ -24,8 +28,10 @@ const BANDS = [
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 const TENANT_KEY = "workbench.tenant";
 const ISSUER_KEY = "workbench.issuer";
-/** A sign-in under way (sessionStorage: this tab only): state, PKCE verifier, issuer and token endpoint. */
+/** A sign-in under way (sessionStorage: this tab only): state, PKCE verifier and issuer. */
 const SIGN_IN_KEY = "workbench.signIn";
+/** Set by a sign-out (this tab): the next sign-in asks the provider for a fresh login. */
+const SIGNED_OUT_KEY = "workbench.signedOut";
 /** `npm start`'s dev OpenID Provider (scripts/lib/idp.mjs). */
 const DEFAULT_ISSUER = "http://127.0.0.1:8788";
 const CLIENT_ID = "workbench";
@@ -41,6 +47,10 @@ const $ = (id) => document.getElementById(id);
 const el = {
   form: $("connect-form"),
   signIn: $("sign-in-form"),
+  signOut: $("sign-out"),
+  who: $("who"),
+  advanced: $("advanced"),
+  whoText: $("who-text"),
   issuer: $("issuer"),
   tenant: $("tenant"),
   token: $("token"),
@@ -78,86 +88,184 @@ el.signIn.addEventListener("submit", (e) => {
   e.preventDefault();
   void signIn(el.issuer.value.trim().replace(/\/+$/, ""));
 });
+el.signOut.addEventListener("click", () => void signOut());
 
-const b64url = (bytes) =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
+/** The workbench as an OAuth client: public (no secret), PKCE, ID tokens signed as the dev IdP signs them. */
+const client = { client_id: CLIENT_ID, id_token_signed_response_alg: "ES256" };
 const redirectUri = () => `${location.origin}/workbench/`;
+/** Plain http is allowed for a provider on loopback only (`npm start`'s dev IdP). */
+function httpOptions(issuer) {
+  const { protocol, hostname } = new URL(issuer);
+  const loopback = hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]";
+  return protocol === "http:" && loopback ? { [oauth.allowInsecureRequests]: true } : {};
+}
+
+async function discover(issuer) {
+  const url = new URL(issuer);
+  const res = await oauth.discoveryRequest(url, { algorithm: "oidc", ...httpOptions(issuer) });
+  return oauth.processDiscoveryResponse(url, res);
+}
+
+/**
+ * The signed-in person, in memory only (a reload signs in again; tokens are never stored): the provider's metadata,
+ * the access token in use, the refresh token, and the timer that renews the access token before it expires.
+ */
+let auth = null;
 
 /** Sends the browser to the provider's authorization endpoint (code flow, PKCE S256). */
 async function signIn(issuer) {
   try {
-    const res = await fetch(`${issuer}/.well-known/openid-configuration`);
-    if (!res.ok) throw new Error(`discovery answered ${res.status}`);
-    const doc = await res.json();
-    if (String(doc.issuer).replace(/\/+$/, "") !== issuer) throw new Error(`discovery names issuer ${doc.issuer}`);
-    const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
-    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-    const state = b64url(crypto.getRandomValues(new Uint8Array(16)));
-    sessionStorage.setItem(
-      SIGN_IN_KEY,
-      JSON.stringify({ state, verifier, issuer: doc.issuer, tokenEndpoint: doc.token_endpoint }),
-    );
+    const as = await discover(issuer);
+    const verifier = oauth.generateRandomCodeVerifier();
+    const state = oauth.generateRandomState();
+    sessionStorage.setItem(SIGN_IN_KEY, JSON.stringify({ state, verifier, issuer: as.issuer }));
     localStorage.setItem(ISSUER_KEY, issuer);
-    const url = new URL(doc.authorization_endpoint);
+    const url = new URL(as.authorization_endpoint);
     url.search = new URLSearchParams({
       client_id: CLIENT_ID,
       response_type: "code",
       redirect_uri: redirectUri(),
       scope: SIGN_IN_SCOPE,
       state,
-      code_challenge: b64url(new Uint8Array(digest)),
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
       code_challenge_method: "S256",
+      // After a sign-out, the provider asks for the password again instead of reusing its session.
+      ...(sessionStorage.getItem(SIGNED_OUT_KEY) ? { prompt: "login" } : {}),
     }).toString();
     location.assign(url.href);
   } catch (err) {
-    setConn("error", `Sign-in failed: ${err instanceof Error ? err.message : err}`);
+    setConn("error", `Sign-in failed: ${describe(err)}`);
   }
 }
 
-/** Back from the provider: trades the code for a token, then connects to the token's tenant. */
+/** Back from the provider: checks the answer, trades the code for tokens, then connects to the token's tenant. */
 async function finishSignIn() {
-  const params = new URLSearchParams(location.search);
-  if (!params.has("code") && !params.has("error")) return;
+  const here = new URL(location.href);
+  if (!here.searchParams.has("code") && !here.searchParams.has("error")) return;
   const pending = JSON.parse(sessionStorage.getItem(SIGN_IN_KEY) ?? "null");
   sessionStorage.removeItem(SIGN_IN_KEY);
   history.replaceState(null, "", location.pathname);
-  if (params.has("error")) {
-    setConn("error", `Sign-in refused: ${params.get("error_description") ?? params.get("error")}`);
-    return;
-  }
-  const iss = params.get("iss");
-  if (!pending || pending.state !== params.get("state") || (iss !== null && iss !== pending.issuer)) {
+  if (!pending) {
     setConn("error", "Sign-in failed: the answer does not belong to this sign-in.");
     return;
   }
   try {
-    const res = await fetch(pending.tokenEndpoint, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({
-        grant_type: "authorization_code",
-        client_id: CLIENT_ID,
-        code: params.get("code") ?? "",
-        redirect_uri: redirectUri(),
-        code_verifier: pending.verifier,
-      }),
-    });
-    const body = await res.json().catch(() => null);
-    if (!res.ok || typeof body?.access_token !== "string") {
-      throw new Error(body?.error_description ?? body?.error ?? `token endpoint answered ${res.status}`);
-    }
-    const claims = JSON.parse(atob(body.access_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    const as = await discover(pending.issuer);
+    // State, issuer (RFC 9207) and error answers are checked here; a mismatch throws.
+    const params = oauth.validateAuthResponse(as, client, here, pending.state);
+    const res = await oauth.authorizationCodeGrantRequest(
+      as,
+      client,
+      oauth.None(),
+      params,
+      redirectUri(),
+      pending.verifier,
+      httpOptions(pending.issuer),
+    );
+    const tokens = await oauth.processAuthorizationCodeResponse(as, client, res);
+    sessionStorage.removeItem(SIGNED_OUT_KEY);
+    auth = {
+      as,
+      issuer: pending.issuer,
+      refreshToken: null,
+      timer: null,
+      who: oauth.getValidatedIdTokenClaims(tokens),
+    };
+    const claims = useTokens(tokens);
     if (typeof claims.tenant === "string" && claims.tenant !== "*") el.tenant.value = claims.tenant;
-    el.token.value = body.access_token;
     localStorage.setItem(TENANT_KEY, el.tenant.value);
-    if (el.tenant.value) start(el.tenant.value.trim(), body.access_token);
-    else setConn("idle", "Signed in; enter a tenant and connect.");
+    if (el.tenant.value) start(el.tenant.value.trim(), tokens.access_token);
+    else {
+      // An operator's token names no one tenant: say which one to watch.
+      el.advanced.open = true;
+      setConn("idle", "Signed in; enter a tenant and connect.");
+    }
   } catch (err) {
-    setConn("error", `Sign-in failed: ${err instanceof Error ? err.message : err}`);
+    auth = null;
+    showSignedIn();
+    const refused = err instanceof oauth.AuthorizationResponseError;
+    setConn("error", `${refused ? "Sign-in refused" : "Sign-in failed"}: ${describe(err)}`);
   }
+}
+
+/** Takes a token answer (code or refresh grant): the access token in use, and the renewal before it expires. */
+function useTokens(tokens) {
+  if (tokens.refresh_token) auth.refreshToken = tokens.refresh_token;
+  el.token.value = tokens.access_token;
+  if (session) session.token = tokens.access_token;
+  const lifeS = typeof tokens.expires_in === "number" ? tokens.expires_in : 300;
+  clearTimeout(auth.timer);
+  auth.timer = auth.refreshToken
+    ? setTimeout(() => void renew(), Math.max(5, lifeS - Math.min(60, lifeS / 10)) * 1000)
+    : null;
+  const claims = JSON.parse(atob(tokens.access_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  auth.claims = claims;
+  auth.renewals = (auth.renewals ?? -1) + 1;
+  showSignedIn();
+  return claims;
+}
+
+/**
+ * Silent refresh: a new access token by the refresh grant, with no page visit. The open socket keeps the token it
+ * authenticated with until that expires (the server then closes it, 4401); the workbench reconnects at once with
+ * the new one and resumes after its last cursor.
+ */
+async function renew() {
+  const a = auth;
+  if (!a?.refreshToken) return;
+  try {
+    const res = await oauth.refreshTokenGrantRequest(a.as, client, oauth.None(), a.refreshToken, httpOptions(a.issuer));
+    const tokens = await oauth.processRefreshTokenResponse(a.as, client, res);
+    if (auth === a) useTokens(tokens);
+  } catch (err) {
+    if (auth !== a) return;
+    // Refused (the provider's session or grant is gone): only signing in again helps. Unreachable: try again soon.
+    if (err instanceof oauth.ResponseBodyError) {
+      a.refreshToken = null;
+      showSignedIn(`could not renew the sign-in (${describe(err)}); sign in again before the token expires`);
+    } else {
+      a.timer = setTimeout(() => void renew(), 5_000);
+    }
+  }
+}
+
+/** Forgets the tokens, revokes the refresh token at the provider, and closes the live view. */
+async function signOut() {
+  const a = auth;
+  auth = null;
+  clearTimeout(a?.timer);
+  el.token.value = "";
+  sessionStorage.setItem(SIGNED_OUT_KEY, "1");
+  stop("Signed out.");
+  showSignedIn();
+  if (a?.refreshToken && a.as.revocation_endpoint) {
+    try {
+      const res = await oauth.revocationRequest(a.as, client, oauth.None(), a.refreshToken, httpOptions(a.issuer));
+      await oauth.processRevocationResponse(res);
+    } catch (err) {
+      setConn("error", `Signed out here; the provider did not take the revocation: ${describe(err)}`);
+    }
+  }
+}
+
+function showSignedIn(note) {
+  el.who.hidden = auth === null;
+  el.signIn.hidden = auth !== null;
+  if (!auth) return;
+  const name = auth.who?.name ?? auth.claims?.sub ?? "?";
+  const expires = auth.claims?.exp ? new Date(auth.claims.exp * 1000).toLocaleTimeString() : "?";
+  el.whoText.textContent =
+    `Signed in as ${name} (tenant ${auth.claims?.tenant ?? "?"}) · token valid until ${expires}` +
+    (auth.renewals ? ` · renewed ${auth.renewals}×` : "") +
+    (note ? ` · ${note}` : "");
+  el.who.dataset.renewals = String(auth.renewals ?? 0);
+}
+
+function describe(err) {
+  if (err instanceof oauth.AuthorizationResponseError || err instanceof oauth.ResponseBodyError) {
+    return err.error_description ?? err.error;
+  }
+  return err instanceof Error ? err.message : String(err);
 }
 
 function start(tenant, token) {
@@ -232,8 +340,9 @@ async function open(s) {
     PROTOCOL,
   );
   s.ws = ws;
+  const wsToken = s.token;
   const send = (msg) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(msg));
-  ws.onopen = () => send({ type: "connection_init", payload: { authorization: `Bearer ${s.token}` } });
+  ws.onopen = () => send({ type: "connection_init", payload: { authorization: `Bearer ${wsToken}` } });
   ws.onmessage = (ev) => {
     if (session !== s) return;
     let msg;
@@ -274,6 +383,11 @@ async function open(s) {
   };
   ws.onclose = (ev) => {
     if (session !== s || s.ws !== ws) return;
+    if (ev.code === 4401 && s.token !== wsToken) {
+      // The token this socket authenticated with expired after a silent renewal: go on with the new one.
+      void open(s);
+      return;
+    }
     const fatal = FATAL_CLOSE.get(ev.code);
     if (fatal) {
       stop(`Closed ${ev.code}: ${fatal}.`, "error");

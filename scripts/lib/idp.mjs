@@ -237,7 +237,7 @@ export async function startIdp(opts = {}) {
               client_id: c.client_id,
               application_type: "native",
               token_endpoint_auth_method: "none",
-              grant_types: ["authorization_code"],
+              grant_types: ["authorization_code", "refresh_token"],
               response_types: ["code"],
               redirect_uris: c.redirect_uris ?? [],
               scope: ["openid", ...RESOURCE_SCOPES].join(" "),
@@ -269,7 +269,19 @@ export async function startIdp(opts = {}) {
       clientDefaults: { id_token_signed_response_alg: "ES256" },
       cookies: { keys: cookieKeys },
       pkce: { required: () => true },
-      ttl: { AccessToken: ttlS, ClientCredentials: ttlS, AuthorizationCode: 60, Interaction: 600, Session: 3600 },
+      ttl: {
+        AccessToken: ttlS,
+        ClientCredentials: ttlS,
+        AuthorizationCode: 60,
+        Interaction: 600,
+        Session: 3600,
+        // A person's refresh token lives no longer than their IdP session: the workbench refreshes silently within it.
+        RefreshToken: 3600,
+      },
+      // The public client (the workbench) gets a refresh token with its code, so it can renew its access token before
+      // it expires without sending the person back to the login page (rotated on every use, as for any public
+      // client). Machine clients have no refresh token: they ask again with their credentials.
+      issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
       interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
       // A public client's page (the workbench) may call the token endpoint from any loopback port of a redirect
       // URI's host, as its redirect URIs may use any port (RFC 8252 §7.3); confidential clients get no CORS.
@@ -284,6 +296,8 @@ export async function startIdp(opts = {}) {
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        // RFC 7009: the workbench revokes its refresh token when a person signs out.
+        revocation: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => resource,

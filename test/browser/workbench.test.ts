@@ -103,6 +103,7 @@ describe("workbench page", () => {
     expect(new URL(page.url()).pathname).toBe("/workbench/");
     expect(await page.getAttribute("#token", "type")).toBe("password");
 
+    await page.click("#advanced summary");
     await page.fill("#tenant", tenantId);
     await page.fill("#token", token);
     await page.click("#connect");
@@ -181,6 +182,7 @@ describe("workbench page", () => {
       await other.goto(`${service.baseUrl}/workbench/`);
       expect(await other.inputValue("#tenant")).toBe(tenantId); // remembered from the first visit
       expect(await other.inputValue("#token")).toBe("");
+      await other.click("#advanced summary");
       await other.fill("#token", `${token}x`);
       await other.click("#connect");
       await expect.poll(() => other.getAttribute("#conn", "data-state"), { timeout: 15_000 }).toBe("error");
@@ -232,6 +234,7 @@ describe("workbench: why the score moves", () => {
     try {
       await why.setViewportSize({ width: 1280, height: 1100 });
       await why.goto(`${service.baseUrl}/workbench/`);
+      await why.click("#advanced summary");
       await why.fill("#tenant", tenant);
       await why.fill("#token", tenantToken);
       await why.click("#connect");
