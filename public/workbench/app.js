@@ -27,6 +27,11 @@ const BANDS = [
 ];
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 const TENANT_KEY = "workbench.tenant";
+/**
+ * A token handed between the workbench's pages in this tab (sessionStorage): an operator's sign-in opens the
+ * overview with it (overview.js reads it), and the overview's click-through opens one tenant here with it.
+ */
+const HANDOVER_KEY = "workbench.token";
 const ISSUER_KEY = "workbench.issuer";
 /** A sign-in under way (sessionStorage: this tab only): state, PKCE verifier and issuer. */
 const SIGN_IN_KEY = "workbench.signIn";
@@ -49,6 +54,7 @@ const el = {
   signIn: $("sign-in-form"),
   signOut: $("sign-out"),
   who: $("who"),
+  overviewLink: $("overview-link"),
   advanced: $("advanced"),
   whoText: $("who-text"),
   issuer: $("issuer"),
@@ -89,6 +95,10 @@ el.signIn.addEventListener("submit", (e) => {
   void signIn(el.issuer.value.trim().replace(/\/+$/, ""));
 });
 el.signOut.addEventListener("click", () => void signOut());
+// An operator's way to the overview of all tenants: the page gets the current token for this tab.
+el.overviewLink.addEventListener("click", () => {
+  if (auth) sessionStorage.setItem(HANDOVER_KEY, el.token.value);
+});
 
 /** The workbench as an OAuth client: public (no secret), PKCE, ID tokens signed as the dev IdP signs them. */
 const client = { client_id: CLIENT_ID, id_token_signed_response_alg: "ES256" };
@@ -235,6 +245,7 @@ async function signOut() {
   auth = null;
   clearTimeout(a?.timer);
   el.token.value = "";
+  sessionStorage.removeItem(HANDOVER_KEY);
   sessionStorage.setItem(SIGNED_OUT_KEY, "1");
   stop("Signed out.");
   showSignedIn();
@@ -259,6 +270,7 @@ function showSignedIn(note) {
     (auth.renewals ? ` · renewed ${auth.renewals}×` : "") +
     (note ? ` · ${note}` : "");
   el.who.dataset.renewals = String(auth.renewals ?? 0);
+  el.overviewLink.hidden = auth.claims?.tenant !== "*";
 }
 
 function describe(err) {
@@ -669,5 +681,23 @@ function drawChart(s) {
   );
 }
 
-// Last, so every declaration above exists: a page loaded back from the provider finishes its sign-in.
+/** Opened from the overview (`?tenant=`) with the operator's token handed over in this tab: watch that tenant. */
+function openFromOverview() {
+  const tenant = new URLSearchParams(location.search).get("tenant");
+  if (tenant === null) return;
+  history.replaceState(null, "", location.pathname);
+  el.tenant.value = tenant;
+  el.advanced.open = true;
+  const token = sessionStorage.getItem(HANDOVER_KEY);
+  if (!token) {
+    setConn("idle", `Sign in, or paste a token, to watch ${tenant}.`);
+    return;
+  }
+  el.token.value = token;
+  start(tenant, token);
+}
+
+// Last, so every declaration above exists: a page loaded back from the provider finishes its sign-in; one opened
+// from the overview connects to its tenant.
 void finishSignIn();
+openFromOverview();
