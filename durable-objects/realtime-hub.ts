@@ -198,6 +198,12 @@ export class RealtimeHub implements TenantPart {
       return;
     }
     const { sub } = resolved;
+    // The overview is every tenant's: it runs only on the operators' path, in the directory's object.
+    if (sub.kind === "tenantsOverviewUpdates" || sub.tenantId === null) {
+      logEvent({ level: "warn", op: "authz", tenant_id: tenantId, authz: ["overview_subscribe:operator_only"] });
+      refuse("FORBIDDEN", "subscriptions are limited to the connection's tenant and scope");
+      return;
+    }
     // The connection's principal: the object's tenant (checked at connection_init) with the token's scopes.
     const principal: Principal = { tenant: tenantId, scopes: new Set(rec.a ?? []), subjectHash: null };
     const decision = await authorize("subscribe", principal, [sub.tenantId]);

@@ -34,8 +34,19 @@ export interface SocketRecord {
   x?: number;
 }
 
+/** What every socket's state has, whatever its subscriptions (tenant sockets, the operators' overview). */
+export interface SocketBase {
+  /** When the socket was accepted, epoch ms. */
+  c: number;
+  p: Phase;
+  /** Active subscriptions by client id. */
+  s: Record<string, unknown>;
+  /** When the authenticating token stops being valid, epoch ms. */
+  x?: number;
+}
+
 /** When a socket must be closed: its `connection_init` deadline, or once ready, its token's expiry. */
-export function deadlineOf(rec: SocketRecord): number | null {
+export function deadlineOf(rec: SocketBase): number | null {
   if (rec.p !== "ready") return rec.c + INIT_TIMEOUT_MS;
   return rec.x ?? null;
 }
@@ -45,8 +56,8 @@ export function deadlineOf(rec: SocketRecord): number | null {
  * hibernation and eviction, and in memory once read; every change is written through. Also knows when the next
  * socket must be closed, recomputed only after a change that can move it (not on every call into the object).
  */
-export class SocketTable {
-  private readonly cache = new Map<WebSocket, SocketRecord>();
+export class SocketTable<R extends SocketBase = SocketRecord> {
+  private readonly cache = new Map<WebSocket, R>();
   /** Earliest socket deadline; `undefined` when it must be recomputed. */
   private deadline: number | null | undefined;
 
@@ -58,27 +69,27 @@ export class SocketTable {
   }
 
   /** Accepts `ws` on the hibernation API with its first state. */
-  accept(ws: WebSocket, rec: SocketRecord): void {
+  accept(ws: WebSocket, rec: R): void {
     this.state.acceptWebSocket(ws);
     this.save(ws, rec);
     this.deadline = undefined;
   }
 
   /** A socket's state, read from its attachment on first use. */
-  get(ws: WebSocket): SocketRecord | null {
+  get(ws: WebSocket): R | null {
     const cached = this.cache.get(ws);
     if (cached) return cached;
-    const rec = ws.deserializeAttachment() as SocketRecord | null;
+    const rec = ws.deserializeAttachment() as R | null;
     if (rec) this.cache.set(ws, rec);
     return rec;
   }
 
   /** The state of a socket still open as far as the object knows (`undefined` once closed or forgotten). */
-  live(ws: WebSocket): SocketRecord | undefined {
+  live(ws: WebSocket): R | undefined {
     return this.cache.get(ws);
   }
 
-  save(ws: WebSocket, rec: SocketRecord): void {
+  save(ws: WebSocket, rec: R): void {
     this.cache.set(ws, rec);
     ws.serializeAttachment(rec);
   }
@@ -121,12 +132,12 @@ export class SocketTable {
  * Adds a subscription under a client-chosen id as an own property, so ids such as `__proto__` are stored like
  * any other instead of hitting `Object.prototype`'s accessor.
  */
-export function setSubscription(rec: SocketRecord, id: string, sub: SubRecord): void {
+export function setSubscription<S>(rec: { s: Record<string, S> }, id: string, sub: S): void {
   Object.defineProperty(rec.s, id, { value: sub, enumerable: true, writable: true, configurable: true });
 }
 
 /** The protocol machine's view of a socket. */
-export function connectionState(rec: SocketRecord): ConnectionState {
+export function connectionState(rec: SocketBase): ConnectionState {
   return { phase: rec.p, ids: Object.keys(rec.s) };
 }
 

@@ -1,101 +1,144 @@
 import { DurableObject } from "cloudflare:workers";
-import { overviewCursor, parseOverviewCursor, STATUS_RANK, type TenantSummary } from "../src/domain/overview";
-import type { ScoreStatus } from "../src/domain/score";
+import { parseTicketHeader, TICKET_HEADER } from "../src/auth/ticket";
+import { loadConfig } from "../src/config";
+import type { TenantSummary } from "../src/domain/overview";
+import { AppError, errorResponse } from "../src/errors";
+import { persistedRegistry } from "../src/graphql/registry";
+import { logEvent } from "../src/telemetry/log";
+import { DirectoryStore, type OverviewPage } from "./directory-store";
+import { FlushScheduler } from "./flush-scheduler";
+import { OPERATOR_TENANT, OverviewHub } from "./overview-hub";
 
-/** A page of the operators' overview, worst first, with the counts over every tenant. */
-export interface OverviewPage {
-  total: number;
-  byStatus: Record<ScoreStatus, number>;
-  tenants: TenantSummary[];
-  /** The `after` of the next page; `null` on the last. */
-  next: string | null;
-}
+export type { OverviewPage };
 
 /**
  * Every tenant's latest summary (score, status, signals in the window, newest signal), one object named
- * "directory": each tenant's object reports to it, at most every {@link DIRECTORY_REPORT_MS} while its score
+ * "directory": each tenant's object reports to it, at most every `DIRECTORY_REPORT_MS` while its score
  * changes, so the operators' overview reads one object instead of waking every tenant's (docs/api.md §4.12).
+ * It also serves the live overview to operators' sockets (the realtime endpoint's path `/v1/tenants/*\/graphql`,
+ * {@link OverviewHub}); a report that changes a row wakes them, nothing else does.
  */
 export class TenantDirectory extends DurableObject<Env> {
+  private readonly store: DirectoryStore;
+  private hub!: OverviewHub;
+  /** Alarm instant currently armed (mirrors storage, to skip redundant `setAlarm` calls). */
+  private armedAt: number | null = null;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS tenants (
-      tenant_id TEXT PRIMARY KEY, rank INTEGER NOT NULL, score REAL NOT NULL, status TEXT NOT NULL,
-      signal_count INTEGER NOT NULL, last_signal_ms INTEGER, updated_ms INTEGER NOT NULL,
-      outbox_backlog INTEGER NOT NULL DEFAULT 0, outbox_oldest_ms INTEGER)`);
-    ctx.storage.sql.exec(`CREATE INDEX IF NOT EXISTS tenants_worst_first ON tenants (rank, score, tenant_id)`);
+    // graphql-ws keep-alive pings are answered by the runtime without waking a hibernated object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    this.store = new DirectoryStore(ctx.storage.sql);
+    ctx.blockConcurrencyWhile(async () => {
+      const config = loadConfig(env);
+      const registry = await persistedRegistry;
+      const timers = new FlushScheduler(
+        OPERATOR_TENANT,
+        () => Date.now(),
+        () => void this.rearmLogged(),
+      );
+      this.hub = new OverviewHub(ctx, this.store, config, registry, timers, () => Date.now());
+      this.armedAt = await ctx.storage.getAlarm();
+      await this.rearm();
+    });
   }
 
   /** Records a tenant's summary; an older one than what is kept (a late report) changes nothing. */
   async report(s: TenantSummary): Promise<void> {
-    this.ctx.storage.sql.exec(
-      `INSERT INTO tenants (tenant_id, rank, score, status, signal_count, last_signal_ms, updated_ms, outbox_backlog,
-         outbox_oldest_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (tenant_id) DO UPDATE SET rank = excluded.rank, score = excluded.score, status = excluded.status,
-         signal_count = excluded.signal_count, last_signal_ms = excluded.last_signal_ms, updated_ms = excluded.updated_ms,
-         outbox_backlog = excluded.outbox_backlog, outbox_oldest_ms = excluded.outbox_oldest_ms
-       WHERE excluded.updated_ms >= tenants.updated_ms`,
-      s.tenantId,
-      STATUS_RANK[s.status],
-      s.score,
-      s.status,
-      s.signalCount,
-      s.lastSignalMs,
-      s.updatedMs,
-      s.outboxBacklog ?? 0,
-      s.outboxOldestUnsentMs ?? null,
-    );
+    if (this.store.report(s)) this.hub.changed();
   }
 
   /** The sink pipeline's backlog over every tenant: signals not handed off yet, and the oldest one's acceptance. */
   async sinkBacklog(): Promise<{ backlog: number; oldestUnsentMs: number | null }> {
-    const row = this.ctx.storage.sql
-      .exec<{ n: number | null; oldest: number | null }>(
-        `SELECT SUM(outbox_backlog) AS n, MIN(outbox_oldest_ms) AS oldest FROM tenants WHERE outbox_backlog > 0`,
-      )
-      .one();
-    return { backlog: row.n ?? 0, oldestUnsentMs: row.oldest };
+    return this.store.sinkBacklog();
   }
 
   /** Up to `limit` tenants after cursor `after`, worst first (a keyset page: stable while reports arrive). */
   async overview(limit: number, after: string | null): Promise<OverviewPage> {
-    const sql = this.ctx.storage.sql;
-    const byStatus: Record<ScoreStatus, number> = { CRITICAL: 0, WARN: 0, HEALTHY: 0, UNKNOWN: 0 };
-    let total = 0;
-    for (const row of sql.exec<{ status: ScoreStatus; n: number }>(
-      `SELECT status, COUNT(*) AS n FROM tenants GROUP BY status`,
-    )) {
-      byStatus[row.status] = row.n;
-      total += row.n;
+    return this.store.page(limit, after);
+  }
+
+  /** Only the operators' WebSocket upgrades reach the object over fetch (the Worker checked token or ticket). */
+  override async fetch(request: Request): Promise<Response> {
+    let answer: Response;
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      answer = errorResponse(new AppError(404, "NOT_FOUND", "not a WebSocket route"));
+    } else {
+      // A ticket is good for one upgrade: a reused one is refused like a missing credential.
+      const ticket = parseTicketHeader(request.headers.get(TICKET_HEADER));
+      if (ticket && !this.store.useTicket(ticket.nonce, ticket.expiresAtMs, Date.now())) {
+        answer = errorResponse(
+          new AppError(401, "UNAUTHENTICATED", "this realtime ticket was already used; get a new one", undefined, {
+            "WWW-Authenticate": 'Bearer realm="coherence"',
+          }),
+        );
+      } else {
+        answer = this.hub.accept(request);
+      }
     }
-    const from = after === null ? null : parseOverviewCursor(after);
-    const rows = sql
-      .exec<{
-        tenant_id: string;
-        score: number;
-        status: ScoreStatus;
-        signal_count: number;
-        last_signal_ms: number | null;
-        updated_ms: number;
-      }>(
-        from === null
-          ? `SELECT tenant_id, score, status, signal_count, last_signal_ms, updated_ms FROM tenants
-             ORDER BY rank, score, tenant_id LIMIT ?`
-          : `SELECT tenant_id, score, status, signal_count, last_signal_ms, updated_ms FROM tenants
-             WHERE (rank, score, tenant_id) > (?, ?, ?) ORDER BY rank, score, tenant_id LIMIT ?`,
-        ...(from === null ? [limit + 1] : [from.rank, from.score, from.tenantId, limit + 1]),
-      )
-      .toArray();
-    const tenants = rows.slice(0, limit).map((r) => ({
-      tenantId: r.tenant_id,
-      score: r.score,
-      status: r.status,
-      signalCount: r.signal_count,
-      lastSignalMs: r.last_signal_ms,
-      updatedMs: r.updated_ms,
-    }));
-    const last = tenants.at(-1);
-    return { total, byStatus, tenants, next: rows.length > limit && last ? overviewCursor(last) : null };
+    await this.rearmLogged();
+    return answer;
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    try {
+      await this.hub.message(ws, message);
+    } catch (err) {
+      this.logFailure("ws_message", err);
+      ws.close(4500, "internal error");
+      this.hub.closed(ws);
+    }
+    await this.rearmLogged();
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.hub.closed(ws);
+    try {
+      ws.close(code, reason);
+    } catch {
+      // The runtime may already have completed the closing handshake.
+    }
+    await this.rearmLogged();
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.logFailure("ws_error", error);
+    this.hub.closed(ws);
+    await this.rearmLogged();
+  }
+
+  override async alarm(): Promise<void> {
+    try {
+      this.armedAt = null;
+      this.hub.onAlarm(Date.now());
+      await this.rearm();
+    } catch (err) {
+      this.logFailure("alarm", err);
+      throw err; // let the runtime retry the alarm
+    }
+  }
+
+  private logFailure(op: string, err: unknown): void {
+    logEvent({
+      level: "error",
+      op,
+      tenant_id: null,
+      object: "directory",
+      error_code: "INTERNAL",
+      message: err instanceof Error ? err.message : String(err),
+    });
+  }
+
+  private rearmLogged(): Promise<void> {
+    return this.rearm().catch((err) => this.logFailure("rearm", err));
+  }
+
+  /** Arms the one alarm for the earliest socket deadline (the flush runs on the scheduler's timer). */
+  private async rearm(): Promise<void> {
+    const due = this.hub.nextDueAt();
+    if (due === this.armedAt) return;
+    if (due === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(due);
+    this.armedAt = due;
   }
 }

@@ -28,6 +28,7 @@ grants := {
 	"switches_read": {"metrics:read"},
 	"switches_write": {"ops:write"},
 	"overview_read": {"coherence:read"},
+	"overview_subscribe": {"coherence:read"},
 }
 
 # Actions on one tenant's coherence data: never for operator tokens, only on the token's own tenant.
@@ -37,8 +38,10 @@ tenant_actions := {"ingest", "graphql_query", "graphql_mutation", "subscribe", "
 # It decides on scopes alone; the operation's own action then decides on the tenant.
 
 # Actions across every tenant's data (dead letters hold signals of many tenants): operator tokens only.
-# The overview of every tenant's score (status, score, counts; no signals) is one of them.
-operator_actions := {"dlq_read", "dlq_replay", "switches_read", "switches_write", "overview_read"}
+# The overview of every tenant's score (status, score, counts; no signals) is one of them, read once
+# (`overview_read`) or live over the realtime endpoint's operator path `/v1/tenants/*/graphql`
+# (`overview_subscribe`: its ticket, its upgrade, its connection_init and its subscribe).
+operator_actions := {"dlq_read", "dlq_replay", "switches_read", "switches_write", "overview_read", "overview_subscribe"}
 
 default allow := false
 

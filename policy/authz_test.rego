@@ -128,6 +128,23 @@ test_overview_for_operators_only if {
 	decide("graphql_query", operator_token(["coherence:read"]), ["acme"]).reason == "operator_not_allowed"
 }
 
+test_live_overview_for_operators_only if {
+	d := decide("overview_subscribe", operator_token(["coherence:read"]), [])
+	d.allow
+	d.reason == "allowed"
+	scope_only("overview_subscribe", operator_token(["coherence:read"])).scope_ok
+	decide("overview_subscribe", operator_token(["metrics:read", "finops:read"]), []).reason == "missing_scope"
+	# A tenant's token never opens the overview, whatever its scopes or the tenants it names.
+	t := decide("overview_subscribe", tenant_token(["coherence:read", "coherence:write"]), ["acme"])
+	not t.allow
+	not t.scope_ok
+	t.reason == "operator_only"
+	not scope_only("overview_subscribe", tenant_token(["coherence:read"])).scope_ok
+	# The operator path is no tenant: a tenant's `subscribe` to tenant "*" is refused, and so is the operator's.
+	decide("subscribe", tenant_token(["coherence:read"]), ["*"]).reason == "tenant_mismatch"
+	decide("subscribe", operator_token(["coherence:read"]), ["*"]).reason == "operator_not_allowed"
+}
+
 test_switches_for_operators_only if {
 	decide("switches_read", operator_token(["metrics:read"]), []).allow
 	decide("switches_read", operator_token(["ops:write"]), []).reason == "missing_scope"

@@ -22,7 +22,8 @@ export type AuthzAction =
   | "dlq_replay"
   | "switches_read"
   | "switches_write"
-  | "overview_read";
+  | "overview_read"
+  | "overview_subscribe";
 
 export type DenyReason =
   | "unknown_action"

@@ -192,5 +192,6 @@ export const resolvers = {
     coherenceEvents: { subscribe: useWebSocket },
     tenantCoherenceUpdates: { subscribe: useWebSocket },
     tenantCoherenceBreakdownUpdates: { subscribe: useWebSocket },
+    tenantsOverviewUpdates: { subscribe: useWebSocket },
   },
 };

@@ -100,6 +100,20 @@ export const typeDefs = /* GraphQL */ `
     next: String
   }
 
+  "One message of the operators' live overview (docs/api.md §4.12.1): a snapshot in pages, then changed rows only."
+  type TenantsOverviewUpdate {
+    "SNAPSHOT: a page of the full picture (the first page starts it afresh); CHANGES: rows that changed since."
+    kind: String!
+    "true on a snapshot's last page and on every CHANGES message: the client's picture is whole after it."
+    complete: Boolean!
+    "The server's time of this message."
+    asOf: DateTime!
+    total: Int!
+    byStatus: StatusCounts!
+    "Worst first within the message; a client merges rows by tenantId and orders them itself (status, score, id)."
+    tenants: [TenantOverviewRow!]!
+  }
+
   "Requests answered for a tenant on one UTC day, per operation (docs/api.md §4.6)."
   type UsageRequests {
     ingest: Int!
@@ -144,5 +158,7 @@ export const typeDefs = /* GraphQL */ `
     tenantCoherenceUpdates(tenantId: ID!): CoherenceScore!
     "The breakdown at subscribe time, then after every change of the score (coalesced like the others)."
     tenantCoherenceBreakdownUpdates(tenantId: ID!): CoherenceBreakdown!
+    "Operators only (tenant *, coherence:read), on /v1/tenants/*/graphql: every tenant, live, changes coalesced."
+    tenantsOverviewUpdates: TenantsOverviewUpdate!
   }
 `;

@@ -14,14 +14,20 @@ import { operationKey, type PersistedRegistry } from "../graphql/persisted";
 import type { SubscribePayload } from "./protocol";
 
 /** The subscription fields of the schema. */
-export type SubscriptionKind = "coherenceEvents" | "tenantCoherenceUpdates" | "tenantCoherenceBreakdownUpdates";
+export type SubscriptionKind =
+  | "coherenceEvents"
+  | "tenantCoherenceUpdates"
+  | "tenantCoherenceBreakdownUpdates"
+  /** The operators' overview: served by the directory's object only (durable-objects/overview-hub.ts). */
+  | "tenantsOverviewUpdates";
 
 /** A subscribe request resolved against the registry and the schema. */
 export interface ResolvedSubscription {
   kind: SubscriptionKind;
   /** Registered operation text; also the key under which rendered payloads are shared. */
   text: string;
-  tenantId: string;
+  /** The tenant it names; `null` for the overview, which names none. */
+  tenantId: string | null;
   after: string | null;
   variables: Record<string, unknown>;
 }
@@ -91,10 +97,16 @@ export function resolveSubscription(
   const fieldNode = operation.selectionSet.selections[0] as FieldNode;
   const fieldDef = schema.getSubscriptionType()?.getFields()[op.kind];
   if (!fieldDef) return { ok: false, code: "BAD_REQUEST", message: "unknown subscription field" };
-  const args = getArgumentValues(fieldDef, fieldNode, coerced.coerced) as { tenantId: string; after?: string | null };
+  const args = getArgumentValues(fieldDef, fieldNode, coerced.coerced) as { tenantId?: string; after?: string | null };
   return {
     ok: true,
-    sub: { kind: op.kind, text, tenantId: args.tenantId, after: args.after ?? null, variables: coerced.coerced },
+    sub: {
+      kind: op.kind,
+      text,
+      tenantId: args.tenantId ?? null,
+      after: args.after ?? null,
+      variables: coerced.coerced,
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import {
   SCOPES,
   signalFor,
   type Target,
+  wsPathTenant,
 } from "../security/endpoints";
 import { mintToken, type RunningService, startService } from "../support/harness";
 import { beforeAllOrFail } from "../support/vitest-hooks";
@@ -142,6 +143,16 @@ function wsUrl(target: Target & { kind: "websocket" }, tenantId: string): string
   return `${svc.baseUrl.replace(/^http/, "ws")}${pathFor(target.entry, tenantId)}`;
 }
 
+/** The URL a row's operation is served on: the victim's path, or the operators' path `*` for an operator row. */
+function servedUrl(target: Target & { kind: "websocket" }, tenantId: string): string {
+  return wsUrl(target, wsPathTenant(target, tenantId));
+}
+
+/** A valid token for the path {@link servedUrl} names. */
+function servedToken(target: Target & { kind: "websocket" }, tenantId: string): Promise<string> {
+  return validToken(key, wsPathTenant(target, tenantId), target.access.scope, ISS, AUD);
+}
+
 /** Waits for the server's verdict on `connection_init`: its close, or (wrongly) an ack. */
 async function verdict(raw: RawSocket): Promise<CloseInfo | "acked"> {
   const acked = await raw
@@ -158,7 +169,7 @@ const isData = (f: Frame) => f.type === "next" || f.type === "connection_ack";
 describe.concurrent("WebSocket rows × token variants are refused on the upgrade, before the object (§6)", () => {
   it.each(wsCases)("$name", async ({ name, target, variant }) => {
     if (target.kind !== "websocket") throw new Error("not a WebSocket row");
-    const refused = await refusedUpgrade(wsUrl(target, victim), tokens.get(name));
+    const refused = await refusedUpgrade(servedUrl(target, victim), tokens.get(name));
     const denial = DENIAL.rest;
     expect(refused.status).toBe(UNAUTHENTICATED_VARIANTS.has(variant) ? denial.unauthenticated : denial.forbidden);
     expect(refused.contentType).toMatch(/json/i);
@@ -170,8 +181,9 @@ describe.concurrent("WebSocket rows × token variants are refused at connection_
   it.each(wsCases)("$name", async ({ name, target, variant }) => {
     if (target.kind !== "websocket") throw new Error("not a WebSocket row");
     const token = tokens.get(name);
-    // The upgrade with a valid read token for the victim's path: connection_init is judged on its own.
-    const raw = await RawSocket.open(wsUrl(target, victim), await validToken(key, victim, "coherence:read", ISS, AUD));
+    // The upgrade with a valid read token for the victim's path (or the operators'): connection_init is judged
+    // on its own.
+    const raw = await RawSocket.open(servedUrl(target, victim), await servedToken(target, victim));
     raw.send({ type: "connection_init", payload: token === undefined ? {} : { authorization: `Bearer ${token}` } });
     const outcome = await verdict(raw);
     if (outcome === "acked") {
@@ -222,6 +234,18 @@ describe.concurrent("every row serves a valid token (control: the refusals above
       expect(res.status, res.text).toBe(target.okStatus);
       if (target.field)
         expect((res.body as { data?: Record<string, unknown> }).data?.[target.field], res.text).toBeDefined();
+      return;
+    }
+    if (audience === "operator") {
+      // The operators' path: an operator token gets the overview's snapshot, which lists the tenants seeded here.
+      const operatorToken = await servedToken(target, control);
+      const raw = await RawSocket.open(servedUrl(target, control), operatorToken);
+      await raw.init(operatorToken);
+      raw.subscribe("s", { query: "", id: target.op.id, variables: target.op.variables(control) });
+      const first = await raw.next((f) => f.id === "s", 5_000, `data on ${target.op.id}`);
+      expect(first.type, JSON.stringify(first)).toBe("next");
+      expect(JSON.stringify(first.payload)).toContain(target.op.field);
+      raw.close();
       return;
     }
     // Subscriptions run on the control tenant, which the control may write to without touching the victim.

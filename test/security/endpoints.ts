@@ -381,6 +381,15 @@ export const OPERATIONS: readonly PersistedOperation[] = [
     field: "tenantsOverview",
   },
   {
+    // Served on the operators' path /v1/tenants/*/graphql (the directory's object); refused on a tenant's path.
+    id: "pq_tenants_overview_updates_v1",
+    kind: "subscription",
+    scope: "coherence:read",
+    audience: "operator",
+    variables: () => ({}),
+    field: "tenantsOverviewUpdates",
+  },
+  {
     id: "pq_tenant_usage_v1",
     kind: "query",
     scope: "finops:read",
@@ -409,6 +418,11 @@ export function graphqlRequest(entry: GraphqlEntry, op: PersistedOperation, tena
     variables: JSON.stringify(variables),
   });
   return { method: "GET", path: `${entry.path}?${query}`, headers: {} };
+}
+
+/** The tenant a WebSocket row's path names: the operators' path `*` for an operator operation. */
+export function wsPathTenant(target: Target & { kind: "websocket" }, tenantId: string): string {
+  return target.access.audience === "operator" ? "*" : tenantId;
 }
 
 /** The path of an entry for `tenantId`. */
@@ -467,7 +481,11 @@ export function matrixTargets(): Target[] {
         targets.push({
           kind: "websocket",
           name: `WS ${entry.path} ${op.id}`,
-          access: { audience: "tenant", scope: entry.access.kind === "tenant" ? entry.access.scope : op.scope },
+          // An operator operation runs on the path `*` with an operator token; a tenant's are the tenant's.
+          access: {
+            audience: op.audience ?? "tenant",
+            scope: entry.access.kind === "tenant" ? entry.access.scope : op.scope,
+          },
           entry,
           op,
         });

@@ -1,10 +1,17 @@
 import { Hono } from "hono";
 import { checkTicket, mintTicket, TICKET_HEADER, ticketHeader } from "../../auth/ticket";
 import { AppError } from "../../errors";
+import { tenantDirectory } from "../../residency";
 import { type AppEnv, tenantClient } from "../context";
 import { authenticate, requireAuth, unauthenticated } from "../middleware/auth";
 import { requireCoherenceFeature } from "../middleware/feature-flag";
 import { enforceTenantAction, tenantParam } from "../tenant-access";
+
+/**
+ * The path segment that names no tenant but all of them: `/v1/tenants/*\/graphql` serves the operators' live
+ * overview from the directory's object (operator tokens with `coherence:read` only; docs/api.md §4.12.1).
+ */
+const OPERATOR_PATH = "*";
 
 /**
  * Realtime (docs/api.md §4.5). The upgrade must carry a credential — `Authorization: Bearer <jwt>` or
@@ -23,9 +30,16 @@ export const realtimeRoutes = new Hono<AppEnv>()
     requireAuth,
     async (c) => {
       const principal = c.get("principal");
-      await enforceTenantAction(c.get("log"), "subscribe", principal, null);
-      const tenantId = tenantParam(c.req.param("tenantId"));
-      await enforceTenantAction(c.get("log"), "subscribe", principal, tenantId);
+      let tenantId: string;
+      if (c.req.param("tenantId") === OPERATOR_PATH) {
+        // The operators' live overview (docs/api.md §4.12.1): a ticket for the path `*`, to operator tokens only.
+        await enforceTenantAction(c.get("log"), "overview_subscribe", principal, null);
+        tenantId = OPERATOR_PATH;
+      } else {
+        await enforceTenantAction(c.get("log"), "subscribe", principal, null);
+        tenantId = tenantParam(c.req.param("tenantId"));
+        await enforceTenantAction(c.get("log"), "subscribe", principal, tenantId);
+      }
       const ticket = await mintTicket(c.get("config").realtimeTicketKey, tenantId, Date.now());
       return c.json({ ticket: ticket.ticket, expiresAt: new Date(ticket.expiresAtMs).toISOString() }, 201, {
         "cache-control": "no-store",
@@ -42,9 +56,10 @@ export const realtimeRoutes = new Hono<AppEnv>()
     async (c) => {
       const config = c.get("config");
       const ticket = c.req.query("ticket");
+      const operators = c.req.param("tenantId") === OPERATOR_PATH;
       let usedTicket: string | null = null;
       if (ticket !== undefined) {
-        const tenantId = tenantParam(c.req.param("tenantId"));
+        const tenantId = operators ? OPERATOR_PATH : tenantParam(c.req.param("tenantId"));
         const check = await checkTicket(config.realtimeTicketKey, ticket, tenantId, Date.now());
         if (!check.ok) {
           if (check.reason === "other_tenant") {
@@ -55,11 +70,16 @@ export const realtimeRoutes = new Hono<AppEnv>()
         usedTicket = ticketHeader(check.nonce, check.expiresAtMs);
       } else {
         const principal = await authenticate(c, "the upgrade needs a bearer token or a realtime ticket");
-        await enforceTenantAction(c.get("log"), "subscribe", principal, null);
-        await enforceTenantAction(c.get("log"), "subscribe", principal, tenantParam(c.req.param("tenantId")));
+        if (operators) {
+          await enforceTenantAction(c.get("log"), "overview_subscribe", principal, null);
+        } else {
+          await enforceTenantAction(c.get("log"), "subscribe", principal, null);
+          await enforceTenantAction(c.get("log"), "subscribe", principal, tenantParam(c.req.param("tenantId")));
+        }
       }
       const tenantId = c.req.param("tenantId");
-      c.get("log").tenant_id = tenantId;
+      // The operators' path is no tenant's: its log lines name none.
+      if (!operators) c.get("log").tenant_id = tenantId;
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
         throw new AppError(
           426,
@@ -74,6 +94,8 @@ export const realtimeRoutes = new Hono<AppEnv>()
       const headers = new Headers(c.req.raw.headers);
       headers.delete(TICKET_HEADER);
       if (usedTicket !== null) headers.set(TICKET_HEADER, usedTicket);
-      return tenantClient(c, tenantId).upgrade(new Request(c.req.raw, { headers }));
+      const forwarded = new Request(c.req.raw, { headers });
+      if (operators) return tenantDirectory(c.env, config).fetch(forwarded);
+      return tenantClient(c, tenantId).upgrade(forwarded);
     },
   );
