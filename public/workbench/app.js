@@ -27,10 +27,7 @@ const BANDS = [
 ];
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 const TENANT_KEY = "workbench.tenant";
-/**
- * A token handed between the workbench's pages in this tab (sessionStorage): an operator's sign-in opens the
- * overview with it (overview.js reads it), and the overview's click-through opens one tenant here with it.
- */
+/** An operator's token handed to the overview page in this tab (sessionStorage; overview.js reads it). */
 const HANDOVER_KEY = "workbench.token";
 const ISSUER_KEY = "workbench.issuer";
 /** A sign-in under way (sessionStorage: this tab only): state, PKCE verifier and issuer. */
@@ -681,20 +678,20 @@ function drawChart(s) {
   );
 }
 
-/** Opened from the overview (`?tenant=`) with the operator's token handed over in this tab: watch that tenant. */
+/**
+ * Opened from the overview (`?tenant=`): that tenant is filled in. An operator's token reads the overview only, never
+ * one tenant's signals (contract §1), so watching the tenant takes a token of that tenant (a person of it signing
+ * in, or a pasted token).
+ */
 function openFromOverview() {
   const tenant = new URLSearchParams(location.search).get("tenant");
-  if (tenant === null) return;
-  history.replaceState(null, "", location.pathname);
+  if (tenant === null || session) return;
   el.tenant.value = tenant;
   el.advanced.open = true;
-  const token = sessionStorage.getItem(HANDOVER_KEY);
-  if (!token) {
-    setConn("idle", `Sign in, or paste a token, to watch ${tenant}.`);
-    return;
-  }
-  el.token.value = token;
-  start(tenant, token);
+  setConn(
+    "idle",
+    `To watch ${tenant}, sign in as one of its people or paste a token for it: operator tokens read the overview only.`,
+  );
 }
 
 // Last, so every declaration above exists: a page loaded back from the provider finishes its sign-in; one opened

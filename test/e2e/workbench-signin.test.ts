@@ -119,4 +119,43 @@ describe("workbench sign-in (Chromium, dev IdP)", () => {
     await page.waitForSelector("#login", { timeout: 15_000 });
     expect(consoleErrors).toEqual([]);
   }, 150_000);
+
+  it("takes an operator from sign-in to the live overview of all tenants and on to one tenant's page", async () => {
+    browser ??= await chromium.launch({ executablePath: ensureChromium(), headless: true, args: CHROMIUM_ARGS });
+    const page = await (await browser.newContext()).newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    // acme has signals (sent with the producer client's token), so the overview lists it.
+    const producer = await producerToken();
+    expect((await ingest(svc.baseUrl, signal("acme", { source: "operator-flow", value: 0.2 }), producer)).status).toBe(
+      202,
+    );
+
+    await page.goto(`${svc.baseUrl}/workbench/`);
+    await page.fill("#issuer", issuer());
+    await page.click("#idp-sign-in");
+    await page.fill("#login", "olga");
+    await page.fill("#password", "olga-dev");
+    await page.click("#sign-in");
+    await page.click("#allow");
+    await page.waitForURL(`${svc.baseUrl}/workbench/`);
+    // An operator's token names no tenant: the page asks for one and offers the overview.
+    await expect
+      .poll(() => page.textContent("#conn"), { timeout: 20_000 })
+      .toBe("Signed in; enter a tenant and connect.");
+    expect(await page.textContent("#who-text")).toContain("tenant *");
+    await page.click("#overview-link");
+    await page.waitForURL(`${svc.baseUrl}/workbench/overview.html`);
+    await expect.poll(() => page.getAttribute("#conn", "data-state"), { timeout: 20_000 }).toBe("live");
+    await expect.poll(() => page.locator('#rows tr[data-tenant="acme"]').count(), { timeout: 15_000 }).toBe(1);
+
+    // Click-through: the workbench opens with acme filled in. An operator's token never reads one tenant's signals
+    // (contract §1), so the page does not try it and says what watching acme takes.
+    await page.locator('#rows tr[data-tenant="acme"] a').click();
+    await page.waitForURL((url) => url.pathname === "/workbench/" && url.searchParams.get("tenant") === "acme");
+    expect(await page.inputValue("#tenant")).toBe("acme");
+    expect(await page.textContent("#conn")).toContain("To watch acme, sign in as one of its people");
+    expect(await page.inputValue("#token")).toBe("");
+    expect(errors).toEqual([]);
+  }, 120_000);
 });
