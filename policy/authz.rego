@@ -21,6 +21,7 @@ grants := {
 	"graphql_mutation": {"coherence:write"},
 	"subscribe": {"coherence:read"},
 	"finops_read": {"finops:read"},
+	"finops_overview_read": {"finops:read"},
 	"provenance_read": {"coherence:read"},
 	"metrics_read": {"metrics:read"},
 	"dlq_read": {"metrics:read"},
@@ -37,8 +38,9 @@ tenant_actions := {"ingest", "graphql_query", "graphql_mutation", "subscribe", "
 # It decides on scopes alone; the operation's own action then decides on the tenant.
 
 # Actions across every tenant's data (dead letters hold signals of many tenants): operator tokens only.
-# The overview of every tenant's score (status, score, counts; no signals) is one of them.
-operator_actions := {"dlq_read", "dlq_replay", "switches_read", "switches_write", "overview_read"}
+# The overview of every tenant's score (status, score, counts; no signals) is one of them, and so is FinOps'
+# all-tenant view (every tenant's counters and cost; `tenantId=*`).
+operator_actions := {"dlq_read", "dlq_replay", "switches_read", "switches_write", "overview_read", "finops_overview_read"}
 
 default allow := false
 

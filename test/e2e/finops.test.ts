@@ -178,7 +178,7 @@ describe("budget alerts", () => {
       const metrics = await send(`${svc.baseUrl}/metrics`, { headers: { authorization: `Bearer ${ops}` } });
       const line = metrics.text
         .split("\n")
-        .find((l) => l.startsWith('finops_budget_alerts_total{period="day",threshold="critical"}'));
+        .find((l) => l.startsWith('finops_budget_alerts_total{period="day",scope="tenant",threshold="critical"}'));
       value = line ? Number(line.split(" ").at(-1)) : 0;
       if (value !== raised) await new Promise((r) => setTimeout(r, 250));
     }

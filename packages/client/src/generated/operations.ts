@@ -89,6 +89,16 @@ export type pq_tenants_overview_v1QueryVariables = Exact<{
 
 export type pq_tenants_overview_v1Query = { tenantsOverview: { total: number, next: string | null, byStatus: { CRITICAL: number, WARN: number, HEALTHY: number, UNKNOWN: number }, tenants: Array<{ tenantId: string, score: number, status: string, signalCount: number, lastSignalAt: string | null, updatedAt: string }> } };
 
+export type pq_finops_overview_v1QueryVariables = Exact<{
+  from: string;
+  to: string;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type pq_finops_overview_v1Query = { finopsOverview: { from: string, to: string, nextCursor: string | null, tenants: Array<{ tenantId: string, signals: number, rejected: number, estimatedCostUsd: number, requests: { ingest: number, graphql_query: number, graphql_mutation: number, subscribe: number }, units: Array<{ name: string, value: number }> }>, totals: { tenants: number, signals: number, rejected: number, estimatedCostUsd: number, fixedCostUsd: number, totalCostUsd: number, requests: { ingest: number, graphql_query: number, graphql_mutation: number, subscribe: number }, units: Array<{ name: string, value: number }> } } };
+
 /** Every registered operation: its exact text (what the service hashes) and that text's sha256 hex. */
 export const PERSISTED_OPERATIONS = {
   pq_tenant_coherence_v1: { kind: "query", text: "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ score status updatedAt } }", sha256: "dba7e57dd8f332f9d5d51278fe216c60ce206fc95e1067b790cc2893376cbbea" },
@@ -101,6 +111,7 @@ export const PERSISTED_OPERATIONS = {
   pq_tenant_coherence_breakdown_updates_v1: { kind: "subscription", text: "subscription($tenantId:ID!){ tenantCoherenceBreakdownUpdates(tenantId:$tenantId){ tenantId score status updatedAt signalCount bySource{ key signalCount weightShare weightedMean pull } byType{ key signalCount weightShare weightedMean pull } } }", sha256: "c1582f2f092d9c3af62481cdf3b8d4748fc6a33b00eef3f92469d678319d31e8" },
   pq_tenant_coherence_history_v1: { kind: "query", text: "query($tenantId:ID!,$minutes:Int){ tenantCoherenceHistory(tenantId:$tenantId,minutes:$minutes){ tenantId points{ at score status signalCount } } }", sha256: "3420131af0a7bdb2c348722e3990d72b7a0491f67873e6664290c5268ec5b04f" },
   pq_tenants_overview_v1: { kind: "query", text: "query($first:Int,$after:String){ tenantsOverview(first:$first,after:$after){ total byStatus{ CRITICAL WARN HEALTHY UNKNOWN } tenants{ tenantId score status signalCount lastSignalAt updatedAt } next } }", sha256: "025595b7c859c2f1900c5ec6061027f5a1545bbc95f7382b9de66c1056146dc9" },
+  pq_finops_overview_v1: { kind: "query", text: "query($from:String!,$to:String!,$first:Int,$after:String){ finopsOverview(from:$from,to:$to,first:$first,after:$after){ from to tenants{ tenantId requests{ ingest graphql_query graphql_mutation subscribe } signals rejected units{ name value } estimatedCostUsd } totals{ tenants requests{ ingest graphql_query graphql_mutation subscribe } signals rejected units{ name value } estimatedCostUsd fixedCostUsd totalCostUsd } nextCursor } }", sha256: "bb979b9c44c2761085acba60cafe605e3b1634b181f3c15b66b7884a1917259a" },
 } as const;
 
 /** The result and variables type of each registered operation, by its name. */
@@ -115,4 +126,5 @@ export interface PersistedOperationTypes {
   pq_tenant_coherence_breakdown_updates_v1: { result: pq_tenant_coherence_breakdown_updates_v1Subscription; variables: pq_tenant_coherence_breakdown_updates_v1SubscriptionVariables };
   pq_tenant_coherence_history_v1: { result: pq_tenant_coherence_history_v1Query; variables: pq_tenant_coherence_history_v1QueryVariables };
   pq_tenants_overview_v1: { result: pq_tenants_overview_v1Query; variables: pq_tenants_overview_v1QueryVariables };
+  pq_finops_overview_v1: { result: pq_finops_overview_v1Query; variables: pq_finops_overview_v1QueryVariables };
 }
