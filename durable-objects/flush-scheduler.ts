@@ -29,6 +29,11 @@ export class FlushScheduler {
     private readonly now: () => number,
     /** Called after each task (the object re-arms its alarm: a hand-off may have failed, a socket closed). */
     private readonly afterRun: () => void,
+    /**
+     * Told when the object is kept from hibernating by a pending timer or a running task (FinOps duration,
+     * durable-objects/usage-meter.ts): `hold` when one starts, `release` when it ends.
+     */
+    private readonly activity: { hold(): void; release(): void } = { hold() {}, release() {} },
   ) {}
 
   /** Runs `run` at `atMs` (at once when past), unless the task under `key` is already due by then. */
@@ -38,6 +43,7 @@ export class FlushScheduler {
     this.tasks.set(key, { atMs, run });
     if (atMs >= this.timerAtMs) return;
     if (this.timer !== null) clearTimeout(this.timer);
+    else this.activity.hold();
     this.timerAtMs = atMs;
     this.timer = setTimeout(
       // The timer firing means its instant has come, whatever a test's frozen clock says.
@@ -53,7 +59,11 @@ export class FlushScheduler {
 
   /** Runs every task due at `nowMs` (the timer's body; tests call it with their clock instead of waiting). */
   async runDue(nowMs: number = this.now()): Promise<void> {
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.activity.hold();
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.activity.release();
+    }
     this.timer = null;
     this.timerAtMs = Number.POSITIVE_INFINITY;
     const due: Array<[string, Task]> = [];
@@ -67,7 +77,11 @@ export class FlushScheduler {
       this.tasks.delete(key);
       this.at(key, task.atMs, task.run);
     }
-    await Promise.all(due.map(([key, task]) => this.run(key, task)));
+    try {
+      await Promise.all(due.map(([key, task]) => this.run(key, task)));
+    } finally {
+      this.activity.release();
+    }
   }
 
   private async run(key: string, task: Task): Promise<void> {

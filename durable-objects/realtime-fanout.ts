@@ -156,7 +156,7 @@ export class Fanout {
     if (sentEvents > 0) rec.f = recordSent(rec.f, sentEvents);
     if (shouldPing(rec.f, backlog)) {
       rec.f = recordPing(rec.f, now);
-      safeSend(ws, JSON.stringify({ type: "ping", payload: { n: rec.f.sent } }));
+      safeSend(ws, JSON.stringify({ type: "ping", payload: { n: rec.f.sent } }), this.t.meter);
       changed = true;
     }
     if (tooFarBehind(rec.f, backlog, now)) {
@@ -190,7 +190,7 @@ export class Fanout {
       payload = JSON.stringify(renderEvent(realtimeSchema(), { kind, text, variables }, value()));
       round.payloads.set(cacheKey, payload);
     }
-    safeSend(ws, `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
+    safeSend(ws, `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`, this.t.meter);
   }
 }
 

@@ -143,7 +143,7 @@ export class RealtimeHub implements TenantPart {
     for (const action of actions) {
       switch (action.type) {
         case "send":
-          safeSend(ws, action.frame);
+          safeSend(ws, action.frame, this.t.meter);
           break;
         case "close":
           this.sockets.close(ws, action.code, action.reason);
@@ -189,7 +189,7 @@ export class RealtimeHub implements TenantPart {
     const tenantId = this.t.tenantId;
     const resolved = resolveSubscription(payload, this.registry, realtimeSchema());
     const refuse = (code: string, message: string) => {
-      safeSend(ws, errorFrame(id, code, message));
+      safeSend(ws, errorFrame(id, code, message), this.t.meter);
       logEvent({ level: "warn", op: "subscribe", tenant_id: tenantId, error_code: code });
       this.usage.record("subscribe", { rejected: true });
     };

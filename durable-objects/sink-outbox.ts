@@ -1,3 +1,4 @@
+import { queueOperations } from "../src/finops/cost-model";
 import { METRICS } from "../src/metrics/model";
 import {
   type LedgerWire,
@@ -172,6 +173,14 @@ export class SinkOutbox implements TenantPart {
 
   private async send(message: SinkMessage): Promise<void> {
     await (this.queue as Queue).send(message, { contentType: "json" });
+    // FinOps: counted once the queue took it (a failed send is retried and counted then). Queues bills per 64 KB
+    // of the message body, written, read and deleted; the graph's share is the signal rows' bytes.
+    const bytes = new TextEncoder().encode(JSON.stringify(message)).byteLength;
+    const meter = this.t.meter;
+    meter.add("queue_messages", 1);
+    meter.add("queue_operations", queueOperations(bytes));
+    if (message.kind === "score") meter.add("postgres_rows", 1);
+    else meter.add("neo4j_bytes", bytes);
   }
 
   /** Signals after `seq`, and the provenance-ledger entries of their requests (they ride with the signals). */

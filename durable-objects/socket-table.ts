@@ -141,10 +141,15 @@ export function connectionState(rec: SocketBase): ConnectionState {
   return { phase: rec.p, ids: Object.keys(rec.s) };
 }
 
-/** Sends a frame, ignoring a peer that is gone (its close event cleans up). */
-export function safeSend(ws: WebSocket, frame: string): void {
+/** Sends a frame, ignoring a peer that is gone (its close event cleans up); `meter` counts frames sent (FinOps). */
+export function safeSend(
+  ws: WebSocket,
+  frame: string,
+  meter?: { add(unit: "ws_messages_out", n: number): void },
+): void {
   try {
     ws.send(frame);
+    meter?.add("ws_messages_out", 1);
   } catch {
     // The peer is gone; its close event will clean up.
   }

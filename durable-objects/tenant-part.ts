@@ -1,6 +1,7 @@
 import type { Config } from "../src/config";
 import type { MetricsBuffer } from "../src/metrics/collect";
 import type { FlushScheduler } from "./flush-scheduler";
+import type { UsageMeter } from "./usage-meter";
 
 /**
  * What every part of a tenant's object shares, settled once when the object starts (in the constructor's
@@ -19,6 +20,8 @@ export interface TenantContext {
   readonly timers: FlushScheduler;
   /** The object's own metric observations (never a Worker request's buffer). */
   readonly metrics: MetricsBuffer;
+  /** FinOps: billable units counted where they happen (frames, queue chunks, rows, time held). */
+  readonly meter: UsageMeter;
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Bump when the statements below change; the object migrates forward from the stored version. */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /**
  * Statements per schema version, applied in order inside `blockConcurrencyWhile`.
@@ -118,6 +118,15 @@ export const MIGRATIONS: Record<number, string[]> = {
        status TEXT NOT NULL,
        count INTEGER NOT NULL
      )`,
+  ],
+  // v8 (FinOps units): the billable units the object counted per UTC day (src/finops/cost-model.ts UNITS), one row
+  // per day updated once per invocation; `seq` is the usage ledger's change sequence, as in `usage`.
+  8: [
+    `CREATE TABLE IF NOT EXISTS usage_units (
+       day TEXT PRIMARY KEY,
+       seq INTEGER NOT NULL,
+       units TEXT NOT NULL
+     ) WITHOUT ROWID`,
   ],
 };
 

@@ -14,7 +14,8 @@ import type {
   ScoreOutcome,
 } from "../src/domain/tenant-protocol";
 import { AppError, errorResponse, rateLimited } from "../src/errors";
-import { tenantBudget } from "../src/finops/budget";
+import { environmentBudget, tenantBudget } from "../src/finops/budget";
+import { cpuMicros, fixedDailyUsd, withStorePrices } from "../src/finops/cost-model";
 import { type UsageOp, upstashClient } from "../src/finops/usage";
 import type { PersistedRegistry } from "../src/graphql/persisted";
 import { persistedRegistry } from "../src/graphql/registry";
@@ -31,6 +32,7 @@ import type { TenantContext, TenantPart } from "./tenant-part";
 import { migrate } from "./tenant-schema";
 import { recordedTenantId, TenantStore } from "./tenant-store";
 import { UsageLedger } from "./usage-ledger";
+import { UsageMeter } from "./usage-meter";
 
 /** A tenant's object reports its summary to the operators' overview at most this often while its score changes. */
 export const DIRECTORY_REPORT_MS = 2000;
@@ -67,13 +69,15 @@ export class TenantObject extends DurableObject<Env> {
   /** Alarm instant currently armed (mirrors storage, to skip redundant `setAlarm` calls). */
   private armedAt: number | null = null;
   private readonly limiter = new FixedWindowLimiter();
+  /** FinOps: the billable units of this object, counted where they happen (durable-objects/usage-meter.ts). */
+  private readonly meter = new UsageMeter(() => this.clock());
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // graphql-ws keep-alive pings are answered by the runtime without waking a hibernated object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
-      const sql = ctx.storage.sql;
+      const sql = this.meter.meter(ctx.storage.sql);
       migrate(sql);
       const config = loadConfig(env);
       // Objects are addressed by their tenant's name (src/tenant-client.ts), so the runtime knows whom this serves.
@@ -82,11 +86,15 @@ export class TenantObject extends DurableObject<Env> {
       const timers = new FlushScheduler(
         tenantId,
         () => this.clock(),
-        () => this.rearmLater(),
+        () => {
+          this.commitUsage(true);
+          this.rearmLater();
+        },
+        this.meter,
       );
       this.timers = timers;
       const metrics = new MetricsBuffer(env.METRICS, config);
-      this.t = { tenantId, config, state: ctx, sql, now: () => this.clock(), timers, metrics };
+      this.t = { tenantId, config, state: ctx, sql, now: () => this.clock(), timers, metrics, meter: this.meter };
       this.registry = await persistedRegistry;
       const sinksOn = config.neo4j !== null || config.postgres !== null;
       this.compose({ queue: sinksOn ? env.SINK_QUEUE : null, redis: upstashClient(config) });
@@ -107,10 +115,17 @@ export class TenantObject extends DurableObject<Env> {
     const { t } = this;
     this.store = new TenantStore(t);
     this.outbox = new SinkOutbox(t, this.store, ports.queue, () => this.scheduleDirectoryReport());
+    const prices = withStorePrices(t.config.finops.storePrices);
     this.usage = new UsageLedger(
       t,
       ports.redis,
-      tenantBudget(t.config.environment, t.config.finops.tenantDailyBudgetUsd),
+      {
+        prices,
+        tenantBudget: tenantBudget(t.config.environment, t.config.finops.tenantDailyBudgetUsd),
+        environmentBudget: environmentBudget(t.config.environment, t.config.finops.envDailyBudgetUsd),
+        fixedDailyUsd: fixedDailyUsd({ neo4j: t.config.neo4j !== null, postgres: t.config.postgres !== null }, prices),
+      },
+      this.meter,
     );
     this.hub = new RealtimeHub(t, this.store, this.usage, this.registry);
     this.parts = [this.hub, this.store, this.outbox, this.usage];
@@ -118,12 +133,21 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Only WebSocket upgrades reach the object over fetch (the Worker checked route, flag and tenant id). */
   override async fetch(request: Request): Promise<Response> {
+    this.meter.hold();
+    // An upgrade is a Worker request charged to this tenant and a request to its object.
+    this.meter.add("do_requests", 1);
+    this.meter.add("worker_requests", 1);
+    this.meter.add("worker_cpu_us", cpuMicros("subscribe"));
     const answer = this.upgrade(request);
+    this.endInvocation();
     await this.rearmLogged();
     return answer;
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.meter.hold();
+    // Billed 20:1 as object requests (finops/prices.json); keep-alive pings answered by the runtime never get here.
+    this.meter.add("ws_messages_in", 1);
     try {
       await this.hub.message(ws, message);
     } catch (err) {
@@ -131,28 +155,34 @@ export class TenantObject extends DurableObject<Env> {
       ws.close(4500, "internal error");
       this.hub.closed(ws);
     }
+    this.endInvocation();
     await this.rearmLogged();
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.meter.hold();
     this.hub.closed(ws);
     try {
       ws.close(code, reason);
     } catch {
       // The runtime may already have completed the closing handshake.
     }
+    this.endInvocation();
     await this.rearmLogged();
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.meter.hold();
     this.logFailure("ws_error", error);
     this.hub.closed(ws);
+    this.endInvocation();
     await this.rearmLogged();
   }
 
   /** Applies one validated ingest request (RPC from the Worker), in a server span continuing the caller's trace. */
   ingest(cmd: IngestCommand): Promise<IngestOutcome> {
     return this.rpc("ingest", cmd.trace, (): IngestOutcome => {
+      this.chargeWorkerRequest(cmd.op, cmd.signals.length);
       const now = this.clock();
       const admission = this.limiter.admit(now, cmd.rpsMax);
       if (!admission.ok) {
@@ -196,6 +226,7 @@ export class TenantObject extends DurableObject<Env> {
     read: (now: number) => V,
   ): Promise<{ kind: "ok"; view: V } | RateLimited> {
     return this.rpc(name, trace, (): { kind: "ok"; view: V } | RateLimited => {
+      this.chargeWorkerRequest("graphql_query");
       const now = this.clock();
       const admission = this.limiter.admit(now, rpsMax);
       if (!admission.ok) {
@@ -214,12 +245,38 @@ export class TenantObject extends DurableObject<Env> {
    * The tenant is the object's.
    */
   recordUsage(_tenantId: string, op: UsageOp, rejected: boolean): Promise<void> {
-    return this.rpc("recordUsage", null, () => this.usage.record(op, { rejected }));
+    return this.rpc("recordUsage", null, () => {
+      this.chargeWorkerRequest(op);
+      this.usage.record(op, { rejected });
+    });
+  }
+
+  /** A Worker request charged to this tenant: one request and its modelled CPU time (finops/prices.json). */
+  private chargeWorkerRequest(op: UsageOp, signals = 0): void {
+    this.meter.add("worker_requests", 1);
+    this.meter.add("worker_cpu_us", cpuMicros(op, signals));
+  }
+
+  /**
+   * The end of an invocation: the time held and the units counted are stored with its effects. `quiet`: the
+   * invocation was the counting machinery's own (durable-objects/usage-ledger.ts `commit`).
+   */
+  private endInvocation(quiet = false): void {
+    this.meter.release();
+    this.commitUsage(quiet);
+  }
+
+  private commitUsage(quiet = false): void {
+    try {
+      this.usage.commit(quiet);
+    } catch (err) {
+      this.logFailure("usage_commit", err);
+    }
   }
 
   /** Pushes this tenant's changed FinOps counters to Upstash now (before a usage read, so it is exact). */
   flushUsage(): Promise<void> {
-    return this.rpc("flushUsage", null, () => this.usage.flush());
+    return this.rpc("flushUsage", null, () => this.usage.flush(true));
   }
 
   /**
@@ -247,14 +304,20 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.meter.hold();
+    this.meter.add("do_requests", 1);
+    let ended = false;
     try {
       this.armedAt = null;
       const now = this.clock();
       const { newestSeq, scoreVersion } = this.store;
       for (const part of this.parts) await part.onAlarm(now);
       this.announceChanges(newestSeq, scoreVersion);
+      ended = true;
+      this.endInvocation(true);
       await this.rearm();
     } catch (err) {
+      if (!ended) this.endInvocation(true);
       this.logFailure("alarm", err);
       throw err; // let the runtime retry the alarm
     }
@@ -271,6 +334,8 @@ export class TenantObject extends DurableObject<Env> {
     trace: TraceContext | undefined | null,
     body: (scope?: TraceScope) => T | Promise<T>,
   ): Promise<T> {
+    this.meter.hold();
+    this.meter.add("do_requests", 1);
     try {
       const announced = (scope?: TraceScope) => {
         const { newestSeq, scoreVersion } = this.store;
@@ -285,6 +350,7 @@ export class TenantObject extends DurableObject<Env> {
       this.logFailure("rpc", err, method);
       throw err;
     } finally {
+      this.endInvocation(method === "flushUsage");
       await this.rearm();
     }
   }

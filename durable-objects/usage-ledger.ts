@@ -1,14 +1,40 @@
 import type { Redis } from "@upstash/redis/cloudflare";
-import { type AlertLevel, newlyCrossed, type TenantBudget } from "../src/finops/budget";
-import { type DayUsage, estimatedCostUsd } from "../src/finops/cost-model";
-import { alertKey, expiresAtS, USAGE_OPS, type UsageOp, usageFields, usageKey, utcDay } from "../src/finops/usage";
+import { type AlertLevel, newlyCrossed, type TenantBudget, THRESHOLDS } from "../src/finops/budget";
+import {
+  estimatedCostUsd,
+  type Prices,
+  UNITS,
+  type Unit,
+  type UnitCounts,
+  unitWeights,
+  zeroUnits,
+} from "../src/finops/cost-model";
+import { type EnvCrossing, fieldWeights, PUSH_SCRIPT, parseCrossings, pushArgs } from "../src/finops/overview";
+import { alertKey, expiresAtS, USAGE_OPS, type UsageOp, usageFields, utcDay } from "../src/finops/usage";
 import { METRICS } from "../src/metrics/model";
 import { logEvent } from "../src/telemetry/log";
 import type { TenantContext, TenantPart } from "./tenant-part";
+import type { UsageMeter } from "./usage-meter";
+
+/** What the ledger prices and judges with: the price sheet (with the plan's store figures) and both budgets. */
+export interface LedgerSettings {
+  prices: Prices;
+  tenantBudget: TenantBudget;
+  environmentBudget: TenantBudget;
+  /** The environment's fixed cost per day (stores' hourly figures), part of the environment's budget. */
+  fixedDailyUsd: number;
+}
+
+/** A day's request counters (the units are kept beside them). */
+interface DayCounts {
+  requests: Record<UsageOp, number>;
+  signals: number;
+  rejected: number;
+}
 
 /** Counter rows kept in the object: long enough for month-to-date budgets. */
 const KEEP_DAYS = 40;
-/** Pseudo-operation row counting the Upstash commands this object sent (an input of the cost model). */
+/** Pseudo-operation row of older versions counting Upstash commands (now the unit `upstash_commands`). */
 const UPSTASH_ROW = "upstash";
 /** Retry delay after a failed push (Upstash down); counts stay in the object meanwhile. */
 export const PUSH_RETRY_MS = 30_000;
@@ -46,30 +72,74 @@ export class UsageLedger implements TenantPart {
     pushedSeq: number;
     tenantId: string | null;
     day: string;
-    today: DayUsage;
+    today: DayCounts;
+    /** Units per day for the days touched since start (loaded from `usage_units` on first use). */
+    units: Map<string, UnitCounts>;
     raised: Map<string, Set<AlertLevel>>;
   } | null = null;
 
   private readonly sql: SqlStorage;
+  private readonly weights: UnitCounts;
 
   constructor(
     private readonly t: TenantContext,
     /** Upstash, or `null` when FinOps pushes are off (counts are still kept). */
     private readonly redis: Redis | null,
-    private readonly budget: TenantBudget,
+    private readonly settings: LedgerSettings,
+    private readonly meter: UsageMeter,
   ) {
     this.sql = t.sql;
+    this.weights = unitWeights(settings.prices);
+  }
+
+  /**
+   * Stores the units the meter counted since the last call (end of every invocation of the object, in the same
+   * synchronous step as its effects) into the day's row, then checks the tenant's budgets on the new cost.
+   *
+   * `quiet`: the invocation was the counting machinery's own (an alarm, a push before a usage read, a timer): its
+   * units are stored but mark nothing changed, or every push would schedule the next and the object would never
+   * idle. They go out with the next push: the day's next real change, or any usage read (which pushes them first).
+   * A quiet row has `seq` 0 unless it already waits with a real change.
+   */
+  commit(quiet = false): void {
+    this.meter.set("do_storage_bytes", this.t.sql.databaseSize);
+    const taken = this.meter.take();
+    if (!taken) return;
+    const now = this.t.now();
+    const day = utcDay(now);
+    const units = this.unitsOf(day);
+    for (const u of UNITS) units[u] = u === "do_storage_bytes" ? taken[u] : units[u] + taken[u];
+    this.writeUnits(day, units, quiet ? null : this.nextSeq());
+    this.checkBudgets(now, day);
+  }
+
+  /** Upserts a day's units; `seq` null: a quiet change (see {@link commit}). */
+  private writeUnits(day: string, units: UnitCounts, seq: number | null): void {
+    this.sql.exec(
+      `INSERT INTO usage_units (day, seq, units) VALUES (?, ?, ?)
+       ON CONFLICT (day) DO UPDATE SET units = excluded.units,
+         seq = CASE WHEN ? THEN excluded.seq WHEN usage_units.seq > ? THEN usage_units.seq ELSE 0 END`,
+      day,
+      seq ?? 0,
+      JSON.stringify(units),
+      seq === null ? 0 : 1,
+      this.state().pushedSeq,
+    );
+  }
+
+  /** Adds to a unit now, e.g. a request of the Worker charged to this tenant. */
+  count(unit: Unit, n: number): void {
+    this.meter.add(unit, n);
   }
 
   /** Counts one answered request (rejected or not) and the signals it carried. */
   record(op: UsageOp, outcome: { rejected: boolean; signals?: number }): void {
-    const now = this.t.now();
-    const day = utcDay(now);
+    const day = utcDay(this.t.now());
     const seq = this.nextSeq();
     const mem = this.state();
     if (mem.day !== day) {
       mem.day = day;
-      mem.today = this.usageSince(day, day);
+      mem.today = this.countsSince(day, day);
     }
     mem.today.requests[op] += 1;
     mem.today.rejected += outcome.rejected ? 1 : 0;
@@ -84,7 +154,6 @@ export class UsageLedger implements TenantPart {
       outcome.signals ?? 0,
       seq,
     );
-    this.checkBudgets(now, day);
   }
 
   /** When the next push is due, or `null` when nothing changed (or FinOps is off); for the object's alarm. */
@@ -114,53 +183,93 @@ export class UsageLedger implements TenantPart {
     this.prune();
   }
 
-  /** Pushes changed counters and alerts to Upstash. Throws when Upstash fails (the counts stay here). */
-  async flush(): Promise<void> {
+  /**
+   * Pushes changed counters and alerts to Upstash: one script per changed day (src/finops/overview.ts
+   * `PUSH_SCRIPT`: the tenant-day hash, the day's and month's totals, the overview's sets, the environment's
+   * budget), in one pipeline. Throws when Upstash fails (the counts stay here).
+   */
+  async flush(force = false): Promise<void> {
     if (!this.redis) throw new Error("UPSTASH_REDIS_REST_URL is not set");
+    this.commit(true);
+    // Before a usage read every quiet change goes out too, so the read is exact.
+    if (force && this.sql.exec(`SELECT 1 FROM usage_units WHERE seq = 0 LIMIT 1`).toArray().length > 0) {
+      this.sql.exec(`UPDATE usage_units SET seq = ? WHERE seq = 0`, this.nextSeq());
+    }
     const meta = this.state();
     if (meta.seq <= meta.pushedSeq) return;
     const tenantId = this.t.tenantId;
     const upto = meta.seq;
+    const confirmed = meta.pushedSeq;
     const rows = this.sql
       .exec<Row>(
         `SELECT day, op, requests, rejected, signals FROM usage WHERE seq > ? AND op != ?`,
-        meta.pushedSeq,
+        confirmed,
         UPSTASH_ROW,
       )
       .toArray();
-    const commandsByDay = new Map(
-      this.sql
-        .exec<{ day: string; requests: number }>(`SELECT day, requests FROM usage WHERE op = ?`, UPSTASH_ROW)
-        .toArray()
-        .map((r) => [r.day, r.requests] as const),
-    );
+    // Quiet rows (seq 0) ride along with any push.
+    const unitRows = this.sql
+      .exec<{ day: string; seq: number; units: string }>(
+        `SELECT day, seq, units FROM usage_units WHERE seq > ? OR seq = 0`,
+        confirmed,
+      )
+      .toArray();
+    const unitDays = unitRows.map((r) => r.day);
     const alerts = this.sql
       .exec<{ period: string; level: string; cost_usd: number; budget_usd: number; at_ms: number }>(
         `SELECT period, level, cost_usd, budget_usd, at_ms FROM budget_alerts WHERE seq > ?`,
-        meta.pushedSeq,
+        confirmed,
       )
       .toArray();
-    const byDay = new Map<string, Record<string, number>>();
-    for (const row of rows) byDay.set(row.day, { ...(byDay.get(row.day) ?? {}), ...usageFields(row.op, row) });
-    for (const [day, fields] of byDay) {
-      const commands = commandsByDay.get(day);
-      if (commands !== undefined) fields["upstash:commands"] = commands;
-    }
+    // A changed day is pushed whole (absolute values), so every counter of it is read again.
+    const days = new Set([...rows.map((r) => r.day), ...unitDays]);
     const pipe = this.redis.pipeline();
+    const weights = fieldWeights(this.weights);
     let commands = 0;
-    for (const [day, fields] of byDay) {
-      pipe.hset(usageKey(tenantId, day), fields);
-      pipe.expireat(usageKey(tenantId, day), expiresAtS(day, this.t.config.retentionDays));
-      commands += 2;
+    const retention = this.t.config.retentionDays;
+    for (const day of days) {
+      const fields: Record<string, number> = {};
+      let signals = 0;
+      let rejected = 0;
+      for (const row of this.sql.exec<Row>(
+        `SELECT day, op, requests, rejected, signals FROM usage WHERE day = ? AND op != ?`,
+        day,
+        UPSTASH_ROW,
+      )) {
+        Object.assign(fields, usageFields(row.op, row));
+        signals += row.signals;
+        rejected += row.rejected;
+      }
+      fields.signals = signals;
+      fields.rejected = rejected;
+      const units = this.unitsOf(day);
+      for (const u of UNITS) fields[`u:${u}`] = units[u];
+      const { keys, args } = pushArgs(
+        {
+          tenantId,
+          day,
+          seq: upto,
+          confirmedSeq: confirmed,
+          fields,
+          expireAtS: expiresAtS(day, retention),
+          monthExpireAtS: expiresAtS(`${day.slice(0, 7)}-28`, retention),
+          fixedDailyUsd: this.settings.fixedDailyUsd,
+          budget: { ...this.settings.environmentBudget, ...THRESHOLDS },
+        },
+        weights,
+      );
+      pipe.eval(PUSH_SCRIPT, keys, args);
+      commands++;
     }
     for (const a of alerts) {
       const key = alertKey(tenantId, a.period);
       pipe.hset(key, { [a.level]: JSON.stringify({ costUsd: a.cost_usd, budgetUsd: a.budget_usd, atMs: a.at_ms }) });
-      pipe.expireat(key, expiresAtS(a.period.length === 7 ? `${a.period}-28` : a.period, this.t.config.retentionDays));
+      pipe.expireat(key, expiresAtS(a.period.length === 7 ? `${a.period}-28` : a.period, retention));
       commands += 2;
     }
+    let replies: unknown[];
     try {
-      await pipe.exec();
+      replies = (await pipe.exec()) as unknown[];
     } catch (err) {
       this.pushFailedAt = this.t.now();
       throw err;
@@ -169,16 +278,47 @@ export class UsageLedger implements TenantPart {
     this.lastPushAt = this.t.now();
     this.sql.exec(`UPDATE usage_meta SET pushed_seq = MAX(pushed_seq, ?), seq = MAX(seq, ?) WHERE id = 1`, upto, upto);
     meta.pushedSeq = Math.max(meta.pushedSeq, upto);
-    // The push's own commands are counted for the cost model without marking anything dirty (that would make
-    // every push schedule the next one); they go out with the next real change.
-    this.sql.exec(
-      `INSERT INTO usage (day, op, requests, rejected, signals, seq) VALUES (?, ?, ?, 0, 0, 0)
-       ON CONFLICT (day, op) DO UPDATE SET requests = requests + excluded.requests`,
-      utcDay(this.lastPushAt),
-      UPSTASH_ROW,
-      commands,
-    );
-    if (meta.day === utcDay(this.lastPushAt)) meta.today.upstashCommands += commands;
+    // Quiet rows pushed as they were are pushed; one changed meanwhile (the push awaited Upstash) stays quiet.
+    for (const r of unitRows) {
+      if (r.seq === 0)
+        this.sql.exec(`UPDATE usage_units SET seq = ? WHERE day = ? AND seq = 0 AND units = ?`, upto, r.day, r.units);
+    }
+    let i = 0;
+    for (const day of days) this.raiseEnvironment(day, parseCrossings(replies[i++]));
+    // The push's own commands are counted without marking anything changed (that would make every push schedule
+    // the next one); they go out with the day's next real change.
+    this.meter.add("upstash_commands", commands);
+    this.commit(true);
+  }
+
+  /** Logs and counts the environment budget crossings this tenant's push recorded (each exactly once). */
+  private raiseEnvironment(day: string, crossings: EnvCrossing[]): void {
+    for (const c of crossings) {
+      this.t.metrics.record(
+        [
+          {
+            name: METRICS.budgetAlerts.name,
+            labels: { scope: "environment", period: c.period, threshold: c.level },
+            value: 1,
+          },
+        ],
+        (send) => this.t.state.waitUntil(send),
+      );
+      logEvent({
+        level: c.level === "critical" ? "error" : "warn",
+        op: "budget_alert",
+        scope: "environment",
+        tenant_id: null,
+        environment: this.t.config.environment,
+        period: c.period,
+        period_key: c.period === "day" ? day : day.slice(0, 7),
+        threshold: c.level,
+        estimated_cost_usd: c.costUsd,
+        budget_usd: c.budgetUsd,
+        ratio: Math.round((c.costUsd / c.budgetUsd) * 1000) / 1000,
+        pushed_by: this.t.tenantId,
+      });
+    }
   }
 
   /** Drops counter rows older than the budget horizon (Upstash keeps the history). */
@@ -187,6 +327,8 @@ export class UsageLedger implements TenantPart {
     const meta = this.state();
     // Only rows already pushed may go.
     this.sql.exec(`DELETE FROM usage WHERE day < ? AND seq <= ?`, cutoff, meta.pushedSeq);
+    this.sql.exec(`DELETE FROM usage_units WHERE day < ? AND seq <= ?`, cutoff, meta.pushedSeq);
+    for (const day of meta.units.keys()) if (day < cutoff) meta.units.delete(day);
     this.sql.exec(`DELETE FROM budget_alerts WHERE substr(period, 1, 10) < ? AND seq <= ?`, cutoff, meta.pushedSeq);
     for (const period of meta.raised.keys()) if (period.slice(0, 10) < cutoff) meta.raised.delete(period);
   }
@@ -201,7 +343,8 @@ export class UsageLedger implements TenantPart {
     if (this.mem) return this.mem;
     const row = this.sql
       .exec<{ seq: number; pushed_seq: number; tenant_id: string | null }>(
-        `SELECT MAX(m.seq, COALESCE((SELECT MAX(seq) FROM usage), 0), COALESCE((SELECT MAX(seq) FROM budget_alerts), 0)) AS seq,
+        `SELECT MAX(m.seq, COALESCE((SELECT MAX(seq) FROM usage), 0), COALESCE((SELECT MAX(seq) FROM budget_alerts), 0),
+           COALESCE((SELECT MAX(seq) FROM usage_units), 0)) AS seq,
            m.pushed_seq, m.tenant_id FROM usage_meta m WHERE m.id = 1`,
       )
       .toArray()[0];
@@ -211,7 +354,8 @@ export class UsageLedger implements TenantPart {
       pushedSeq: row?.pushed_seq ?? 0,
       tenantId: row?.tenant_id ?? null,
       day,
-      today: this.usageSince(day, day),
+      today: this.countsSince(day, day),
+      units: new Map(),
       raised: new Map(),
     };
     return this.mem;
@@ -228,12 +372,49 @@ export class UsageLedger implements TenantPart {
     return mem.seq;
   }
 
-  private usageSince(firstDay: string, lastDay: string): DayUsage {
-    const usage: DayUsage = {
+  /** A day's units (the live object, updated in place), loaded from `usage_units` on first use. */
+  private unitsOf(day: string): UnitCounts {
+    const mem = this.state();
+    let units = mem.units.get(day);
+    if (!units) {
+      units = zeroUnits();
+      const row = this.sql.exec<{ units: string }>(`SELECT units FROM usage_units WHERE day = ?`, day).toArray()[0];
+      if (row) {
+        const stored = JSON.parse(row.units) as Partial<Record<string, unknown>>;
+        for (const u of UNITS) units[u] = Number(stored[u] ?? 0) || 0;
+      } else {
+        // Versions before the units counted Upstash commands as a pseudo-operation row.
+        const old = this.sql
+          .exec<{ requests: number }>(`SELECT requests FROM usage WHERE day = ? AND op = ?`, day, UPSTASH_ROW)
+          .toArray()[0];
+        units.upstash_commands = old?.requests ?? 0;
+      }
+      mem.units.set(day, units);
+      // Days older than the budget horizon are not kept in memory.
+      if (mem.units.size > KEEP_DAYS) mem.units.delete(mem.units.keys().next().value as string);
+    }
+    return units;
+  }
+
+  /** Units summed over `firstDay`..`lastDay` (from storage; the current day's row is up to date there). */
+  private unitsSince(firstDay: string, lastDay: string): UnitCounts {
+    const sum = zeroUnits();
+    for (const row of this.sql.exec<{ day: string }>(
+      `SELECT day FROM usage_units WHERE day >= ? AND day <= ?`,
+      firstDay,
+      lastDay,
+    )) {
+      const units = this.unitsOf(row.day);
+      for (const u of UNITS) sum[u] += units[u];
+    }
+    return sum;
+  }
+
+  private countsSince(firstDay: string, lastDay: string): DayCounts {
+    const usage: DayCounts = {
       requests: { ingest: 0, graphql_query: 0, graphql_mutation: 0, subscribe: 0 },
       signals: 0,
       rejected: 0,
-      upstashCommands: 0,
     };
     const rows = this.sql
       .exec<{ op: string; requests: number; rejected: number; signals: number }>(
@@ -244,9 +425,7 @@ export class UsageLedger implements TenantPart {
       )
       .toArray();
     for (const row of rows) {
-      if (row.op === UPSTASH_ROW) {
-        usage.upstashCommands += row.requests;
-      } else if ((USAGE_OPS as readonly string[]).includes(row.op)) {
+      if ((USAGE_OPS as readonly string[]).includes(row.op)) {
         usage.requests[row.op as UsageOp] += row.requests;
         usage.rejected += row.rejected;
         usage.signals += row.signals;
@@ -256,12 +435,13 @@ export class UsageLedger implements TenantPart {
   }
 
   private checkBudgets(now: number, day: string): void {
-    this.checkPeriod(now, day, estimatedCostUsd(this.state().today), this.budget.dailyUsd);
+    const prices = this.settings.prices;
+    this.checkPeriod(now, day, estimatedCostUsd(this.unitsOf(day), prices), this.settings.tenantBudget.dailyUsd);
     if (now - this.lastMonthlyCheck >= MONTHLY_CHECK_MS) {
       this.lastMonthlyCheck = now;
       const month = day.slice(0, 7);
-      const cost = estimatedCostUsd(this.usageSince(`${month}-01`, `${month}-31`));
-      this.checkPeriod(now, month, cost, this.budget.monthlyUsd);
+      const cost = estimatedCostUsd(this.unitsSince(`${month}-01`, `${month}-31`), prices);
+      this.checkPeriod(now, month, cost, this.settings.tenantBudget.monthlyUsd);
     }
   }
 
@@ -291,12 +471,13 @@ export class UsageLedger implements TenantPart {
       );
       const kind = period.length === 7 ? "month" : "day";
       this.t.metrics.record(
-        [{ name: METRICS.budgetAlerts.name, labels: { period: kind, threshold: level }, value: 1 }],
+        [{ name: METRICS.budgetAlerts.name, labels: { scope: "tenant", period: kind, threshold: level }, value: 1 }],
         (send) => this.t.state.waitUntil(send),
       );
       logEvent({
         level: level === "critical" ? "error" : "warn",
         op: "budget_alert",
+        scope: "tenant",
         tenant_id: this.t.tenantId,
         period: kind,
         period_key: period,

@@ -21,6 +21,7 @@ grants := {
 	"graphql_mutation": {"coherence:write"},
 	"subscribe": {"coherence:read"},
 	"finops_read": {"finops:read"},
+	"finops_overview_read": {"finops:read"},
 	"provenance_read": {"coherence:read"},
 	"metrics_read": {"metrics:read"},
 	"dlq_read": {"metrics:read"},
@@ -40,8 +41,12 @@ tenant_actions := {"ingest", "graphql_query", "graphql_mutation", "subscribe", "
 # Actions across every tenant's data (dead letters hold signals of many tenants): operator tokens only.
 # The overview of every tenant's score (status, score, counts; no signals) is one of them, read once
 # (`overview_read`) or live over the realtime endpoint's operator path `/v1/tenants/*/graphql`
-# (`overview_subscribe`: its ticket, its upgrade, its connection_init and its subscribe).
-operator_actions := {"dlq_read", "dlq_replay", "switches_read", "switches_write", "overview_read", "overview_subscribe"}
+# (`overview_subscribe`: its ticket, its upgrade, its connection_init and its subscribe); and so is FinOps'
+# all-tenant view (every tenant's counters and cost; `tenantId=*`).
+operator_actions := {
+	"dlq_read", "dlq_replay", "switches_read", "switches_write", "overview_read", "overview_subscribe",
+	"finops_overview_read",
+}
 
 default allow := false
 

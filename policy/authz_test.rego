@@ -145,6 +145,16 @@ test_live_overview_for_operators_only if {
 	decide("subscribe", operator_token(["coherence:read"]), ["*"]).reason == "operator_not_allowed"
 }
 
+test_finops_overview_for_operators_only if {
+	scope_only("finops_overview_read", operator_token(["finops:read"])).allow
+	scope_only("finops_overview_read", operator_token(["metrics:read"])).reason == "missing_scope"
+	# A tenant's FinOps token reads its own counters (finops_read) but never every tenant's (tenantId=*).
+	d := scope_only("finops_overview_read", tenant_token(["finops:read"]))
+	not d.allow
+	d.reason == "operator_only"
+	decide("finops_read", tenant_token(["finops:read"]), ["acme"]).allow
+}
+
 test_switches_for_operators_only if {
 	decide("switches_read", operator_token(["metrics:read"]), []).allow
 	decide("switches_read", operator_token(["ops:write"]), []).reason == "missing_scope"

@@ -16,6 +16,13 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? null : v));
 
+/** A price in USD (≥ 0), or null when unset. */
+const optionalPrice = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? null : Number(v)))
+  .refine((v) => v === null || (Number.isFinite(v) && v >= 0), "must be a number ≥ 0");
+
 /** Layers the benchmark may switch off to measure what each costs (`DEV_LAYERS_OFF`, development/test only). */
 export const DEV_LAYERS = ["metrics", "token-cache", "policy-cache", "tracing"] as const;
 export type DevLayer = (typeof DEV_LAYERS)[number];
@@ -70,6 +77,15 @@ const configSchema = z.object({
     .optional()
     .transform((v) => (v === undefined || v.trim() === "" ? null : Number(v)))
     .refine((v) => v === null || (Number.isFinite(v) && v > 0), "must be a positive number"),
+  CONDUCTOR_BUDGET_DAILY_USD: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? null : Number(v)))
+    .refine((v) => v === null || (Number.isFinite(v) && v > 0), "must be a positive number"),
+  FINOPS_NEO4J_GB_MONTH_USD: optionalPrice,
+  FINOPS_NEO4J_HOUR_USD: optionalPrice,
+  FINOPS_POSTGRES_GB_MONTH_USD: optionalPrice,
+  FINOPS_POSTGRES_HOUR_USD: optionalPrice,
   POLICY_PURPOSE: z.string().default("benchmarking"),
   POLICY_RETENTION: z
     .string()
@@ -136,6 +152,15 @@ export interface Config {
     flushIntervalMs: number;
     /** Overrides the per-tenant daily budget of `.maestro/ci_budget.json` (tests, incidents). */
     tenantDailyBudgetUsd: number | null;
+    /** Overrides the environment's daily budget of `.maestro/ci_budget.json` (the seed's CONDUCTOR_BUDGET_DAILY_USD). */
+    envDailyBudgetUsd: number | null;
+    /** The plan's Neo4j and Postgres figures where they differ from `finops/prices.json` (USD; null: the sheet's). */
+    storePrices: {
+      neo4jGbMonth: number | null;
+      neo4jHour: number | null;
+      postgresGbMonth: number | null;
+      postgresHour: number | null;
+    };
   };
   policyTags: PolicyTags;
   /** Days data rests in every store, from `POLICY_RETENTION` (src/domain/retention.ts). */
@@ -273,7 +298,17 @@ export function loadConfig(env: object): Config {
       e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
         ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
         : null,
-    finops: { flushIntervalMs: e.FINOPS_FLUSH_INTERVAL_MS, tenantDailyBudgetUsd: e.FINOPS_TENANT_DAILY_BUDGET_USD },
+    finops: {
+      flushIntervalMs: e.FINOPS_FLUSH_INTERVAL_MS,
+      tenantDailyBudgetUsd: e.FINOPS_TENANT_DAILY_BUDGET_USD,
+      envDailyBudgetUsd: e.CONDUCTOR_BUDGET_DAILY_USD,
+      storePrices: {
+        neo4jGbMonth: e.FINOPS_NEO4J_GB_MONTH_USD,
+        neo4jHour: e.FINOPS_NEO4J_HOUR_USD,
+        postgresGbMonth: e.FINOPS_POSTGRES_GB_MONTH_USD,
+        postgresHour: e.FINOPS_POSTGRES_HOUR_USD,
+      },
+    },
     policyTags: {
       purpose: e.POLICY_PURPOSE,
       retention: e.POLICY_RETENTION,

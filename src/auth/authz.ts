@@ -16,6 +16,7 @@ export type AuthzAction =
   | "graphql_mutation"
   | "subscribe"
   | "finops_read"
+  | "finops_overview_read"
   | "provenance_read"
   | "metrics_read"
   | "dlq_read"

@@ -34,6 +34,16 @@ export function tenantBudget(environment: string, dailyOverrideUsd: number | nul
 }
 
 /**
+ * The environment's own budget (`dailyUsd`/`monthlyUsd` of `.maestro/ci_budget.json`), evaluated on every tenant's
+ * total plus the fixed costs; `dailyOverrideUsd` is the seed's `CONDUCTOR_BUDGET_DAILY_USD`.
+ */
+export function environmentBudget(environment: string, dailyOverrideUsd: number | null = null): TenantBudget {
+  const env = file.environments[environment] ?? file.environments.production;
+  if (!env) throw new Error(".maestro/ci_budget.json has no production environment");
+  return { dailyUsd: dailyOverrideUsd ?? env.dailyUsd, monthlyUsd: env.monthlyUsd };
+}
+
+/**
  * The alert levels `costUsd` has reached against `budgetUsd` that are not in `alreadyRaised`, lowest first.
  * Pure: the caller remembers what it raised, so each level is raised once per tenant and period.
  */

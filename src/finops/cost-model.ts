@@ -1,50 +1,130 @@
+import priceSheet from "../../finops/prices.json";
+
 /**
- * What one tenant-day costs us, estimated from its usage counters and published list prices. Pure.
+ * What a tenant's usage costs us, from counted billable units and the price sheet `finops/prices.json`. Pure and
+ * linear: the cost of a sum of days (or tenants) is the sum of their costs, which is what lets the all-tenant
+ * overview rank tenants inside Upstash by a weighted sum of their counters (src/finops/overview.ts).
  *
- * Prices are the providers' published pay-as-you-go rates (USD, checked 2026-11), marginal: free allowances and
- * plan fees are left out because they are not caused by any one tenant. Quantities we do not measure per tenant
- * (Durable Object wall time, SQLite rows per signal, queue messages per write, Neon compute per score write) come
- * from {@link COST_ASSUMPTIONS}, each with where its number comes from.
+ * Every unit is counted where it happens, by the tenant's object (durable-objects/usage-ledger.ts), except Worker
+ * CPU time, which no Worker can read (clocks stand still while code runs): it is modelled per request from the
+ * sheet's assumptions, and said so.
  */
-export const UNIT_PRICES_USD = {
-  /** Workers Standard: $0.30 per million requests. */
-  workerRequest: 0.3 / 1e6,
-  /** Durable Objects: $0.15 per million requests (HTTP, RPC, WebSocket messages, alarms). */
-  durableObjectRequest: 0.15 / 1e6,
-  /** Durable Objects duration: $12.50 per million GB-s (128 MB per object while active). */
-  durableObjectGbSecond: 12.5 / 1e6,
-  /** Durable Objects SQLite storage: $1.00 per million rows written. */
-  durableObjectRowWritten: 1.0 / 1e6,
-  /** Queues: $0.40 per million operations (each 64 KB write, read or delete). */
-  queueOperation: 0.4 / 1e6,
-  /** Upstash Redis pay-as-you-go: $0.20 per 100,000 commands. */
-  upstashCommand: 0.2 / 1e5,
-  /** Neon (Launch): $0.14 per compute-unit hour. */
-  neonComputeUnitHour: 0.14,
-} as const;
 
-export const COST_ASSUMPTIONS = {
-  /** Memory billed per active object (Cloudflare bills 128 MB per object). */
-  durableObjectGb: 0.128,
-  /** Active wall time per object request; bench/RESULTS.md measures a few ms per request on the object. */
-  durableObjectSecondsPerRequest: 0.005,
-  /** SQLite rows written per accepted signal: the row and its two indexes (tenant-schema.ts). */
-  rowsWrittenPerSignal: 3,
-  /** Rows written per request: provenance, usage counter. */
-  rowsWrittenPerRequest: 2,
-  /** Queue operations per write request: one signal and one score message, each written, read, deleted. */
-  queueOperationsPerWriteRequest: 6,
-  /** Neon compute per materialized score: ~5 ms of a 0.25 CU endpoint. */
-  neonComputeUnitHoursPerWrite: (0.005 * 0.25) / 3600,
-} as const;
+/** Counted billable units per tenant and UTC day (fields `u:<unit>` of the usage hash). */
+export const UNITS = [
+  /** Worker invocations charged to the tenant: HTTP requests (refused ones too) and WebSocket upgrades. */
+  "worker_requests",
+  /** Worker CPU time in microseconds, modelled per request (prices.json `assumptions`). */
+  "worker_cpu_us",
+  /** Calls into the tenant's object: RPC sessions, upgrade fetches, alarm invocations. */
+  "do_requests",
+  /** WebSocket messages the object received (billed 20:1 as object requests). */
+  "ws_messages_in",
+  /** WebSocket frames the object sent (not billed; counted to reconcile with what clients receive). */
+  "ws_messages_out",
+  /** Milliseconds the object was running or held in memory by pending work (not hibernatable). */
+  "do_active_ms",
+  /** SQLite rows read and written, as the runtime reports them per statement. */
+  "do_rows_read",
+  "do_rows_written",
+  /** The object's SQLite size at the day's last count (a gauge: one day of storage). */
+  "do_storage_bytes",
+  /** Queue messages sent by the object and their operations (write + read + delete per 64 KB chunk). */
+  "queue_messages",
+  "queue_operations",
+  /** Upstash commands the object sent (counter pushes). */
+  "upstash_commands",
+  /** Bytes of signal rows handed to the graph sink (Neo4j) and score rows to Postgres. */
+  "neo4j_bytes",
+  "postgres_rows",
+] as const;
+export type Unit = (typeof UNITS)[number];
+export type UnitCounts = Record<Unit, number>;
 
-/** One tenant's counters for one UTC day (docs/api.md §4.6, plus what the object measured for the cost model). */
-export interface DayUsage {
-  requests: { ingest: number; graphql_query: number; graphql_mutation: number; subscribe: number };
-  signals: number;
-  rejected: number;
-  /** Upstash commands the tenant's object sent that day (usage flushes). */
-  upstashCommands: number;
+/** Bytes billed per materialized score row in Postgres (tenant id, score, status, times, version, indexes). */
+export const POSTGRES_ROW_BYTES = 200;
+
+const p = priceSheet.prices;
+const a = priceSheet.assumptions;
+
+/** The price sheet's figures in the shape the model uses, with the Neo4j/Postgres figures overridable. */
+export interface Prices {
+  workerRequest: number;
+  workerCpuMs: number;
+  durableObjectRequest: number;
+  webSocketRatio: number;
+  durableObjectGbSecond: number;
+  durableObjectGb: number;
+  rowRead: number;
+  rowWritten: number;
+  storageGbMonth: number;
+  queueOperation: number;
+  upstashCommand: number;
+  neo4jGbMonth: number;
+  neo4jHour: number;
+  postgresGbMonth: number;
+  postgresHour: number;
+  storageDaysPerMonth: number;
+}
+
+export const PRICES: Prices = Object.freeze({
+  workerRequest: p.workerRequest.usd,
+  workerCpuMs: p.workerCpuMs.usd,
+  durableObjectRequest: p.durableObjectRequest.usd,
+  webSocketRatio: p.webSocketMessagesPerRequest.ratio,
+  durableObjectGbSecond: p.durableObjectGbSecond.usd,
+  durableObjectGb: p.durableObjectGbSecond.gbPerObject,
+  rowRead: p.durableObjectRowRead.usd,
+  rowWritten: p.durableObjectRowWritten.usd,
+  storageGbMonth: p.durableObjectStorageGbMonth.usd,
+  queueOperation: p.queueOperation.usd,
+  upstashCommand: p.upstashCommand.usd,
+  neo4jGbMonth: p.neo4j.gbMonthUsd,
+  neo4jHour: p.neo4j.hourUsd,
+  postgresGbMonth: p.postgres.gbMonthUsd,
+  postgresHour: p.postgres.hourUsd,
+  storageDaysPerMonth: a.storageDaysPerMonth.value,
+});
+
+/** Queue: bytes per billed chunk and operations per delivered message (write, read, delete). */
+export const QUEUE_CHUNK_BYTES = p.queueOperation.chunkBytes;
+export const QUEUE_OPERATIONS_PER_CHUNK = p.queueOperation.operationsPerMessage;
+
+/** Queue operations one sent message of `bytes` costs when delivered once: 3 per started 64 KB chunk. */
+export function queueOperations(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / QUEUE_CHUNK_BYTES)) * QUEUE_OPERATIONS_PER_CHUNK;
+}
+
+/** Modelled Worker CPU microseconds of one request of `op` carrying `signals` signals. */
+export function cpuMicros(op: keyof typeof a.cpuMsPerRequest.value, signals = 0): number {
+  return Math.round((a.cpuMsPerRequest.value[op] + signals * a.cpuMsPerSignal.value) * 1000);
+}
+
+/** USD per unit: the weight of each counter in the linear model. Storage and sinks are per byte(-day). */
+export function unitWeights(prices: Prices = PRICES): UnitCounts {
+  const byteDay = (gbMonth: number) => gbMonth / 1e9 / prices.storageDaysPerMonth;
+  return {
+    worker_requests: prices.workerRequest,
+    worker_cpu_us: prices.workerCpuMs / 1000,
+    do_requests: prices.durableObjectRequest,
+    ws_messages_in: prices.durableObjectRequest / prices.webSocketRatio,
+    ws_messages_out: 0,
+    do_active_ms: (prices.durableObjectGb * prices.durableObjectGbSecond) / 1000,
+    do_rows_read: prices.rowRead,
+    do_rows_written: prices.rowWritten,
+    do_storage_bytes: byteDay(prices.storageGbMonth),
+    queue_messages: 0,
+    queue_operations: prices.queueOperation,
+    upstash_commands: prices.upstashCommand,
+    // Data handed to a store is charged once, for the month it is first kept (a GB-month per GB written).
+    neo4j_bytes: prices.neo4jGbMonth / 1e9,
+    postgres_rows: (prices.postgresGbMonth / 1e9) * POSTGRES_ROW_BYTES,
+  };
+}
+
+/** Zero of every unit. */
+export function zeroUnits(): UnitCounts {
+  return Object.fromEntries(UNITS.map((u) => [u, 0])) as UnitCounts;
 }
 
 /** A breakdown of the estimate, USD per line. */
@@ -53,33 +133,62 @@ export interface CostBreakdown {
   durableObjects: number;
   queues: number;
   upstash: number;
-  neon: number;
+  neo4j: number;
+  postgres: number;
   total: number;
 }
 
-/** Cost of one tenant-day, itemized. */
-export function estimateCost(day: DayUsage): CostBreakdown {
-  const p = UNIT_PRICES_USD;
-  const a = COST_ASSUMPTIONS;
-  const r = day.requests;
-  const requests = r.ingest + r.graphql_query + r.graphql_mutation + r.subscribe;
-  // Rejected requests are answered but write nothing and send nothing to the sinks.
-  const accepted = Math.max(0, requests - day.rejected);
-  const writes = Math.max(0, Math.min(accepted, r.ingest + r.graphql_mutation));
-  const workers = requests * p.workerRequest;
-  const rows = day.signals * a.rowsWrittenPerSignal + requests * a.rowsWrittenPerRequest;
-  const durableObjects =
-    requests * p.durableObjectRequest +
-    requests * a.durableObjectSecondsPerRequest * a.durableObjectGb * p.durableObjectGbSecond +
-    rows * p.durableObjectRowWritten;
-  const queues = writes * a.queueOperationsPerWriteRequest * p.queueOperation;
-  const upstash = day.upstashCommands * p.upstashCommand;
-  const neon = writes * a.neonComputeUnitHoursPerWrite * p.neonComputeUnitHour;
-  const total = workers + durableObjects + queues + upstash + neon;
-  return { workers, durableObjects, queues, upstash, neon, total };
+/** Cost of counted units (a tenant-day, a tenant over a range, or every tenant), itemized. */
+export function estimateCost(units: UnitCounts, prices: Prices = PRICES): CostBreakdown {
+  const w = unitWeights(prices);
+  const line = (...names: Unit[]) => names.reduce((sum, u) => sum + units[u] * w[u], 0);
+  const workers = line("worker_requests", "worker_cpu_us");
+  const durableObjects = line(
+    "do_requests",
+    "ws_messages_in",
+    "do_active_ms",
+    "do_rows_read",
+    "do_rows_written",
+    "do_storage_bytes",
+  );
+  const queues = line("queue_operations");
+  const upstash = line("upstash_commands");
+  const neo4j = line("neo4j_bytes");
+  const postgres = line("postgres_rows");
+  const total = workers + durableObjects + queues + upstash + neo4j + postgres;
+  return { workers, durableObjects, queues, upstash, neo4j, postgres, total };
 }
 
-/** `estimatedCostUsd` as the usage endpoint reports it: rounded to 1e-8 USD. */
-export function estimatedCostUsd(day: DayUsage): number {
-  return Math.round(estimateCost(day).total * 1e8) / 1e8;
+/** USD rounded to 1e-8, as every FinOps answer reports it. */
+export function roundUsd(usd: number): number {
+  return Math.round(usd * 1e8) / 1e8;
+}
+
+/** `estimatedCostUsd` as the usage endpoints report it. */
+export function estimatedCostUsd(units: UnitCounts, prices: Prices = PRICES): number {
+  return roundUsd(estimateCost(units, prices).total);
+}
+
+/**
+ * The environment's fixed cost per day: the stores' hourly figures (instance hours, not caused by any one tenant),
+ * for each store that is configured.
+ */
+export function fixedDailyUsd(stores: { neo4j: boolean; postgres: boolean }, prices: Prices = PRICES): number {
+  return 24 * ((stores.neo4j ? prices.neo4jHour : 0) + (stores.postgres ? prices.postgresHour : 0));
+}
+
+/** The sheet's prices with a deployment's Neo4j/Postgres figures (null keeps the sheet's). */
+export function withStorePrices(over: {
+  neo4jGbMonth: number | null;
+  neo4jHour: number | null;
+  postgresGbMonth: number | null;
+  postgresHour: number | null;
+}): Prices {
+  return {
+    ...PRICES,
+    neo4jGbMonth: over.neo4jGbMonth ?? PRICES.neo4jGbMonth,
+    neo4jHour: over.neo4jHour ?? PRICES.neo4jHour,
+    postgresGbMonth: over.postgresGbMonth ?? PRICES.postgresGbMonth,
+    postgresHour: over.postgresHour ?? PRICES.postgresHour,
+  };
 }

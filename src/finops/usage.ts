@@ -1,6 +1,6 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import type { Config } from "../config";
-import { type DayUsage, estimatedCostUsd } from "./cost-model";
+import { estimatedCostUsd, PRICES, type Prices, UNITS, type UnitCounts, zeroUnits } from "./cost-model";
 
 /** Operations counted per tenant and UTC day (docs/api.md §4.6). */
 export const USAGE_OPS = ["ingest", "graphql_query", "graphql_mutation", "subscribe"] as const;
@@ -57,10 +57,12 @@ export interface UsageDayView {
   signals: number;
   rejected: number;
   estimatedCostUsd: number;
+  /** The billable units counted that day (src/finops/cost-model.ts), the estimate's inputs. */
+  units: UnitCounts;
 }
 
 /** Builds a day's view from its hash (missing fields are zero). */
-export function dayView(date: string, hash: Record<string, unknown> | null): UsageDayView {
+export function dayView(date: string, hash: Record<string, unknown> | null, prices: Prices = PRICES): UsageDayView {
   const n = (field: string) => {
     const v = Number(hash?.[field] ?? 0);
     return Number.isFinite(v) ? v : 0;
@@ -73,8 +75,9 @@ export function dayView(date: string, hash: Record<string, unknown> | null): Usa
     signals += n(`${op}:signals`);
     rejected += n(`${op}:rejected`);
   }
-  const usage: DayUsage = { requests, signals, rejected, upstashCommands: n("upstash:commands") };
-  return { date, requests, signals, rejected, estimatedCostUsd: estimatedCostUsd(usage) };
+  const units = zeroUnits();
+  for (const u of UNITS) units[u] = n(`u:${u}`);
+  return { date, requests, signals, rejected, estimatedCostUsd: estimatedCostUsd(units, prices), units };
 }
 
 /** The Upstash client of this config, or `null` when `UPSTASH_REDIS_REST_URL`/`_TOKEN` are absent (FinOps off). */
@@ -85,13 +88,18 @@ export function upstashClient(config: Config): Redis | null {
 }
 
 /** Reads one tenant's days from Upstash (one pipeline). */
-export async function readUsage(redis: Redis, tenantId: string, days: readonly string[]): Promise<UsageDayView[]> {
+export async function readUsage(
+  redis: Redis,
+  tenantId: string,
+  days: readonly string[],
+  prices: Prices = PRICES,
+): Promise<UsageDayView[]> {
   if (days.length === 0) return [];
   const pipe = redis.pipeline();
   for (const day of days) pipe.hgetall(usageKey(tenantId, day));
   // Without automatic deserialization the client hands HGETALL's reply over as it came: [field, value, …].
   const replies = (await pipe.exec()) as unknown[];
-  return days.map((day, i) => dayView(day, hashFromReply(replies[i])));
+  return days.map((day, i) => dayView(day, hashFromReply(replies[i]), prices));
 }
 
 /** A hash from an HGETALL reply, flat `[field, value, …]` or already an object. */

@@ -6,7 +6,8 @@ import { scoreFromSums, statusFor } from "../domain/score";
 import { validateSignals } from "../domain/signal";
 import { HISTORY_MINUTES } from "../domain/window";
 import { AppError } from "../errors";
-import { usageQuery, usageReport } from "../finops/report";
+import type { OverviewTenant } from "../finops/overview";
+import { overviewQuery, overviewReport, usageQuery, usageReport } from "../finops/report";
 import { tenantDirectory } from "../residency";
 import { TenantClient } from "../tenant-client";
 import type { GraphQLServerContext } from "./context";
@@ -155,6 +156,22 @@ export const resolvers = {
           lastSignalAt: t.lastSignalMs === null ? null : new Date(t.lastSignalMs).toISOString(),
           updatedAt: new Date(t.updatedMs).toISOString(),
         })),
+      };
+    },
+    async finopsOverview(
+      _: unknown,
+      args: { from: string; to: string; first?: number | null; after?: string | null },
+      ctx: GraphQLServerContext,
+    ) {
+      ctx.log.op = "finops_usage";
+      await enforce(ctx, "finops_overview_read", null);
+      const page = await overviewReport(ctx.config, overviewQuery(args.from, args.to, args.first, args.after));
+      const units = (t: Pick<OverviewTenant, "units">) =>
+        Object.entries(t.units).map(([name, value]) => ({ name, value }));
+      return {
+        ...page,
+        tenants: page.tenants.map((t) => ({ ...t, units: units(t) })),
+        totals: { ...page.totals, units: units(page.totals) },
       };
     },
     async tenantUsage(_: unknown, args: { tenantId: string; from: string; to: string }, ctx: GraphQLServerContext) {

@@ -137,6 +137,42 @@ export const typeDefs = /* GraphQL */ `
     days: [UsageDay!]!
   }
 
+  "One billable unit's count (finops/prices.json; docs/api.md §4.6)."
+  type UsageUnit {
+    name: String!
+    value: Float!
+  }
+
+  "One tenant's usage over the overview's range."
+  type FinopsTenant {
+    tenantId: ID!
+    requests: UsageRequests!
+    signals: Int!
+    rejected: Int!
+    units: [UsageUnit!]!
+    estimatedCostUsd: Float!
+  }
+
+  "Every tenant's usage summed, plus the environment's fixed cost (stores' hourly figures)."
+  type FinopsTotals {
+    tenants: Int!
+    requests: UsageRequests!
+    signals: Int!
+    rejected: Int!
+    units: [UsageUnit!]!
+    estimatedCostUsd: Float!
+    fixedCostUsd: Float!
+    totalCostUsd: Float!
+  }
+
+  type FinopsOverview {
+    from: String!
+    to: String!
+    tenants: [FinopsTenant!]!
+    totals: FinopsTotals!
+    nextCursor: String
+  }
+
   type Query {
     tenantCoherence(tenantId: ID!): CoherenceScore!
     "Why the score is what it is, from the tenant's object (whatever the read mode)."
@@ -147,6 +183,8 @@ export const typeDefs = /* GraphQL */ `
     tenantsOverview(first: Int, after: String): TenantsOverview!
     "FinOps counters (scope finops:read; operator tokens may read any tenant). from/to are YYYY-MM-DD, inclusive."
     tenantUsage(tenantId: ID!, from: String!, to: String!): TenantUsage!
+    "FinOps, operators only (tenant *, finops:read): every tenant's usage, most expensive first. first: 1..500 (default 50)."
+    finopsOverview(from: String!, to: String!, first: Int, after: String): FinopsOverview!
   }
 
   type Mutation {

@@ -75,7 +75,7 @@ export const METRICS = {
   budgetAlerts: {
     name: "finops_budget_alerts_total",
     kind: "counter",
-    help: "FinOps budget alerts raised (once per tenant, period and threshold), by period and threshold.",
+    help: "FinOps budget alerts raised (once per tenant or for the environment, period and threshold), by scope (tenant, environment), period and threshold.",
   },
 } as const satisfies Record<string, MetricDef>;
 
@@ -107,7 +107,9 @@ const UNLABELLED: ReadonlySet<string> = new Set([METRICS.ingestProcessed.name, M
 const ZERO_SERIES: ReadonlyMap<string, ReadonlyArray<Record<string, string>>> = new Map([
   [
     METRICS.budgetAlerts.name,
-    ["day", "month"].flatMap((period) => ["warning", "critical"].map((threshold) => ({ period, threshold }))),
+    ["tenant", "environment"].flatMap((scope) =>
+      ["day", "month"].flatMap((period) => ["warning", "critical"].map((threshold) => ({ scope, period, threshold }))),
+    ),
   ],
 ]);
 

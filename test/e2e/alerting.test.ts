@@ -181,7 +181,7 @@ describe("alert routing (Prometheus → Alertmanager → receiver)", () => {
     await eventually(
       "the budget alert counted in /metrics",
       async () =>
-        /^finops_budget_alerts_total\{period="day",threshold="warning"\} [1-9]/m.test(
+        /^finops_budget_alerts_total\{period="day",scope="tenant",threshold="warning"\} [1-9]/m.test(
           await (await fetch(`${svc.baseUrl}/metrics`, { headers: { authorization: `Bearer ${scrape}` } })).text(),
         ),
       30_000,

@@ -5,8 +5,10 @@ import { describe, expect, it } from "vitest";
 import { FlushScheduler } from "../../durable-objects/flush-scheduler";
 import type { TenantObject } from "../../durable-objects/tenant";
 import { PUSH_RETRY_MS, UsageLedger } from "../../durable-objects/usage-ledger";
+import { UsageMeter } from "../../durable-objects/usage-meter";
 import { loadConfig } from "../../src/config";
 import { WINDOW_MS } from "../../src/domain/window";
+import { cpuMicros, PRICES } from "../../src/finops/cost-model";
 import { alertKey, expiresAtS, usageFields, usageKey, utcDay } from "../../src/finops/usage";
 import { MetricsBuffer } from "../../src/metrics/collect";
 import { command, signal } from "./helpers";
@@ -34,11 +36,21 @@ function fakeUpstash() {
           commands.push(["expireat", key, atS]);
           return pipe;
         },
+        // The day push (src/finops/overview.ts PUSH_SCRIPT), recorded as the HSET and EXPIREAT of the tenant-day
+        // hash it performs; its overview sets and totals are tested against real Redis (test/e2e/finops-*.test.ts).
+        eval(_script: string, keys: string[], args: string[]) {
+          const n = Number(args[11]);
+          const fields: Record<string, number> = {};
+          for (let i = 0; i < n; i++) fields[args[12 + 2 * i] as string] = Number(args[13 + 2 * i]);
+          commands.push(["hset", keys[0] as string, fields]);
+          commands.push(["expireat", keys[0] as string, Number(args[2])]);
+          return pipe;
+        },
         async exec() {
           state.attempts++;
           if (state.down) throw new Error("upstash unavailable");
           state.pushes.push(commands);
-          return commands.map(() => 1);
+          return commands.map(() => []);
         },
       };
       return pipe;
@@ -105,6 +117,18 @@ describe("usage ledger in workerd", () => {
     const fields = Object.assign({}, ...rows.map((r) => usageFields(r.op, r)));
     expect(hashOf(state.pushes, key)).toMatchObject(fields);
     expect(state.pushes.flat()).toContainEqual(["expireat", key, expiresAtS(utcDay(t0))]);
+    // The billable units, counted where they happened: four Worker requests charged to the tenant (two ingests,
+    // a read, one refused before the object), each an object request, plus the alarm that pushed.
+    const pushed = hashOf(state.pushes, key);
+    expect(pushed["u:worker_requests"]).toBe(4);
+    expect(pushed["u:worker_cpu_us"]).toBe(
+      cpuMicros("ingest", 2) + cpuMicros("ingest", 1) + cpuMicros("graphql_query") + cpuMicros("ingest"),
+    );
+    expect(pushed["u:do_requests"]).toBeGreaterThanOrEqual(5);
+    expect(pushed["u:do_rows_written"]).toBeGreaterThan(0);
+    expect(pushed["u:do_rows_read"]).toBeGreaterThan(0);
+    expect(pushed["u:do_storage_bytes"]).toBeGreaterThan(0);
+    expect(pushed["u:ws_messages_in"]).toBe(0);
     // Nothing left to push: the alarm is back on the window (the oldest signal leaves it).
     expect(await alarmOf(stub)).toBe(a.tsMs + WINDOW_MS);
   });
@@ -147,6 +171,7 @@ describe("usage ledger in workerd", () => {
     const raised = await runInDurableObject(stub, async (_o: TenantObject, ds) => {
       const config = loadConfig(env);
       const now = () => t0;
+      const meter = new UsageMeter(now);
       const ledger = new UsageLedger(
         {
           tenantId,
@@ -156,12 +181,22 @@ describe("usage ledger in workerd", () => {
           now,
           timers: new FlushScheduler(tenantId, now, () => {}),
           metrics: new MetricsBuffer(env.METRICS, config),
+          meter,
         },
         redis,
-        { dailyUsd: 1e-12, monthlyUsd: 1e-12 },
+        {
+          prices: PRICES,
+          tenantBudget: { dailyUsd: 1e-12, monthlyUsd: 1e-12 },
+          environmentBudget: { dailyUsd: 100, monthlyUsd: 3000 },
+          fixedDailyUsd: 0,
+        },
+        meter,
       );
-      ledger.record("ingest", { rejected: false, signals: 1 });
-      ledger.record("ingest", { rejected: false, signals: 1 });
+      for (let i = 0; i < 2; i++) {
+        ledger.record("ingest", { rejected: false, signals: 1 });
+        meter.add("worker_requests", 1);
+        ledger.commit();
+      }
       await ledger.flush();
       return ds.storage.sql
         .exec<{ period: string; level: string }>(`SELECT period, level FROM budget_alerts ORDER BY period, level`)

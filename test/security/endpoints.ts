@@ -296,6 +296,22 @@ export const ENDPOINTS: readonly Entry[] = [
     },
     okStatus: 200,
   },
+  {
+    method: "GET",
+    // The same route with tenantId=* (its own row: another audience).
+    path: "/v1/finops/usage?tenantId=*",
+    served: "worker",
+    // tenantId=*: every tenant's counters and cost (docs/api.md §4.6.1), operator tokens only; a tenant's token
+    // with finops:read gets 403.
+    access: { kind: "operator", scope: "finops:read" },
+    denial: "rest",
+    request: () => {
+      const today = new Date().toISOString().slice(0, 10);
+      const query = new URLSearchParams({ tenantId: "*", from: today, to: today, limit: "5" });
+      return { method: "GET", path: `/v1/finops/usage?${query}`, headers: {} };
+    },
+    okStatus: 200,
+  },
 ];
 
 export type OperationKind = "query" | "mutation" | "subscription";
@@ -398,6 +414,17 @@ export const OPERATIONS: readonly PersistedOperation[] = [
       return { tenantId, from: today, to: today };
     },
     field: "tenantUsage",
+  },
+  {
+    id: "pq_finops_overview_v1",
+    kind: "query",
+    scope: "finops:read",
+    audience: "operator",
+    variables: () => {
+      const today = new Date().toISOString().slice(0, 10);
+      return { from: today, to: today, first: 10 };
+    },
+    field: "finopsOverview",
   },
 ];
 

@@ -49,7 +49,9 @@ describe("the endpoint table covers the Worker", () => {
 
   it("lists no worker route the app does not have (a stale row hides a renamed route)", () => {
     const served = new Set(app.routes.map((r) => `${r.method} ${r.path}`));
-    expect(workerEntries.map(describeEntry).filter((k) => !served.has(k))).toEqual([]);
+    // A row may name a route with a query that selects another audience (`/v1/finops/usage?tenantId=*`).
+    const route = (e: Entry) => describeEntry({ ...e, path: e.path.split("?")[0] ?? e.path });
+    expect(workerEntries.map(route).filter((k) => !served.has(k))).toEqual([]);
   });
 
   it("fails for a route added later until it is listed", () => {

@@ -3,7 +3,7 @@
 // its counters. Upstash is a loopback server answering its pipeline endpoint as Upstash does (base64 strings);
 // the tenant objects are fakes of `flushUsage`. Against real Redis: test/e2e/finops.test.ts.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { estimatedCostUsd } from "../../src/finops/cost-model";
+import { zeroUnits } from "../../src/finops/cost-model";
 import { usageKey } from "../../src/finops/usage";
 import { app } from "../../src/http/app";
 import { fakeNamespace, installCompiledPolicy, loopbackServer, tokenSigner, workerEnv } from "./worker-harness";
@@ -28,6 +28,10 @@ const hashes: Record<string, string[]> = {
     "1",
     "graphql_query",
     "4",
+    "u:worker_requests",
+    "14",
+    "u:queue_operations",
+    "6",
   ],
 };
 
@@ -78,13 +82,15 @@ describe("GET /v1/finops/usage", () => {
     expect(await res.json()).toEqual({
       tenantId: "acme",
       days: [
-        { date: "2026-11-01", requests: zero, signals: 0, rejected: 0, estimatedCostUsd: 0 },
+        { date: "2026-11-01", requests: zero, signals: 0, rejected: 0, estimatedCostUsd: 0, units: zeroUnits() },
         {
           date: "2026-11-02",
           requests,
           signals: 250,
           rejected: 1,
-          estimatedCostUsd: estimatedCostUsd({ requests, signals: 250, rejected: 1, upstashCommands: 0 }),
+          // 14 Worker requests × $0.30/M + 6 queue operations × $0.40/M (finops/prices.json)
+          estimatedCostUsd: 0.0000066,
+          units: { ...zeroUnits(), worker_requests: 14, queue_operations: 6 },
         },
       ],
     });

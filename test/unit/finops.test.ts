@@ -1,58 +1,78 @@
 import { describe, expect, it } from "vitest";
 import { newlyCrossed, tenantBudget } from "../../src/finops/budget";
-import { type DayUsage, estimateCost, estimatedCostUsd } from "../../src/finops/cost-model";
+import {
+  estimateCost,
+  estimatedCostUsd,
+  fixedDailyUsd,
+  PRICES,
+  queueOperations,
+  UNITS,
+  type UnitCounts,
+  zeroUnits,
+} from "../../src/finops/cost-model";
 import { daysBetween, dayView, expiresAtS, hashFromReply, usageKey } from "../../src/finops/usage";
 
-const day = (over: Partial<DayUsage> = {}): DayUsage => ({
-  requests: { ingest: 0, graphql_query: 0, graphql_mutation: 0, subscribe: 0 },
-  signals: 0,
-  rejected: 0,
-  upstashCommands: 0,
-  ...over,
-});
+const units = (over: Partial<UnitCounts> = {}): UnitCounts => ({ ...zeroUnits(), ...over });
 
-describe("cost model (hand-computed figures)", () => {
-  it("prices 1,000 ingest requests carrying 10,000 signals, 2,000 reads and 100 Upstash commands", () => {
+describe("cost model (hand-computed figures from finops/prices.json)", () => {
+  it("prices each counted unit at its published rate", () => {
     const cost = estimateCost(
-      day({
-        requests: { ingest: 1000, graphql_query: 2000, graphql_mutation: 0, subscribe: 0 },
-        signals: 10_000,
-        upstashCommands: 100,
+      units({
+        worker_requests: 3000,
+        worker_cpu_us: 4_000_000, // 4,000 CPU ms
+        do_requests: 3000,
+        ws_messages_in: 2000, // 100 billed requests at 20:1
+        ws_messages_out: 50_000, // not billed
+        do_active_ms: 10_000, // 10 s × 0.128 GB = 1.28 GB-s
+        do_rows_read: 1_000_000,
+        do_rows_written: 10_000,
+        do_storage_bytes: 3e9, // a day of 3 GB = 0.1 GB-month
+        queue_messages: 20,
+        queue_operations: 60,
+        upstash_commands: 100,
+        neo4j_bytes: 1e6,
+        postgres_rows: 1000,
       }),
     );
-    // Workers: 3,000 requests × $0.30/M
-    expect(cost.workers).toBeCloseTo(0.0009, 12);
-    // Objects: 3,000 × $0.15/M + 3,000 × 5 ms × 0.128 GB × $12.50/M GB-s + (10,000 × 3 + 3,000 × 2) rows × $1/M
-    expect(cost.durableObjects).toBeCloseTo(0.00045 + 0.000024 + 0.036, 12);
-    // Queues: 1,000 writes × 6 operations × $0.40/M
-    expect(cost.queues).toBeCloseTo(0.0024, 12);
+    // Workers: 3,000 × $0.30/M + 4,000 CPU ms × $0.02/M
+    expect(cost.workers).toBeCloseTo(0.0009 + 0.00008, 12);
+    // Objects: 3,100 requests × $0.15/M + 1.28 GB-s × $12.50/M + 1M rows read × $0.001/M + 10,000 written × $1/M
+    //          + 0.1 GB-month × $0.20
+    expect(cost.durableObjects).toBeCloseTo(0.000465 + 0.000016 + 0.001 + 0.01 + 0.02, 12);
+    // Queues: 60 operations × $0.40/M
+    expect(cost.queues).toBeCloseTo(0.000024, 12);
     // Upstash: 100 commands × $0.20/100k
     expect(cost.upstash).toBeCloseTo(0.0002, 12);
-    // Neon: 1,000 writes × (5 ms × 0.25 CU) × $0.14/CU-h
-    expect(cost.neon).toBeCloseTo((1000 * 0.005 * 0.25 * 0.14) / 3600, 12);
-    expect(cost.total).toBeCloseTo(0.040022611, 9);
-    expect(
-      estimatedCostUsd(
-        day({
-          requests: { ingest: 1000, graphql_query: 2000, graphql_mutation: 0, subscribe: 0 },
-          signals: 10_000,
-          upstashCommands: 100,
-        }),
-      ),
-    ).toBe(0.04002261);
+    // Neo4j: 0.001 GB written × $65/GB-month; Postgres: 1,000 rows × 200 B × $0.35/GB-month
+    expect(cost.neo4j).toBeCloseTo(0.065, 12);
+    expect(cost.postgres).toBeCloseTo(0.00007, 12);
+    expect(cost.total).toBeCloseTo(0.097755, 12);
+    expect(estimatedCostUsd(units({ worker_requests: 1 }))).toBe(0.0000003);
   });
 
-  it("charges rejected requests as Worker and object requests but no queue or Neon writes", () => {
-    const cost = estimateCost(
-      day({ requests: { ingest: 10, graphql_query: 0, graphql_mutation: 0, subscribe: 0 }, rejected: 10 }),
-    );
-    expect(cost.queues).toBe(0);
-    expect(cost.neon).toBe(0);
-    expect(cost.workers).toBeCloseTo(10 * 0.3e-6, 15);
+  it("is linear: the cost of a sum of days is the sum of their costs", () => {
+    const a = units({ worker_requests: 7, do_rows_written: 13, queue_operations: 3 });
+    const b = units({ worker_requests: 5, ws_messages_in: 40, do_active_ms: 250 });
+    const sum = units();
+    for (const u of UNITS) sum[u] = a[u] + b[u];
+    expect(estimateCost(sum).total).toBeCloseTo(estimateCost(a).total + estimateCost(b).total, 15);
+  });
+
+  it("counts queue operations per started 64 KB chunk, three per delivered message", () => {
+    expect(queueOperations(1)).toBe(3);
+    expect(queueOperations(65_536)).toBe(3);
+    expect(queueOperations(65_537)).toBe(6);
+  });
+
+  it("charges the stores' hourly figures only for configured stores", () => {
+    expect(fixedDailyUsd({ neo4j: false, postgres: false })).toBe(0);
+    expect(
+      fixedDailyUsd({ neo4j: true, postgres: true }, { ...PRICES, neo4jHour: 0.1, postgresHour: 0.05 }),
+    ).toBeCloseTo(3.6, 12);
   });
 
   it("is zero for an idle day", () => {
-    expect(estimatedCostUsd(day())).toBe(0);
+    expect(estimatedCostUsd(units())).toBe(0);
   });
 });
 
@@ -96,6 +116,7 @@ describe("usage keys and days", () => {
       graphql_query: "5",
       "graphql_query:rejected": "2",
       subscribe: "1",
+      "u:worker_requests": "9",
     });
     expect(view).toMatchObject({
       date: "2026-11-27",
@@ -103,7 +124,9 @@ describe("usage keys and days", () => {
       signals: 20,
       rejected: 3,
     });
-    expect(view.estimatedCostUsd).toBeGreaterThan(0);
+    // The cost comes from the counted units alone: 9 Worker requests × $0.30/M.
+    expect(view.estimatedCostUsd).toBe(0.0000027);
+    expect(view.units.worker_requests).toBe(9);
     expect(dayView("2026-11-27", null)).toMatchObject({ signals: 0, rejected: 0, estimatedCostUsd: 0 });
   });
 });

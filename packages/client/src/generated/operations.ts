@@ -94,6 +94,16 @@ export type pq_tenants_overview_updates_v1SubscriptionVariables = Exact<{ [key: 
 
 export type pq_tenants_overview_updates_v1Subscription = { tenantsOverviewUpdates: { kind: string, complete: boolean, asOf: string, total: number, byStatus: { CRITICAL: number, WARN: number, HEALTHY: number, UNKNOWN: number }, tenants: Array<{ tenantId: string, score: number, status: string, signalCount: number, lastSignalAt: string | null, updatedAt: string }> } };
 
+export type pq_finops_overview_v1QueryVariables = Exact<{
+  from: string;
+  to: string;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type pq_finops_overview_v1Query = { finopsOverview: { from: string, to: string, nextCursor: string | null, tenants: Array<{ tenantId: string, signals: number, rejected: number, estimatedCostUsd: number, requests: { ingest: number, graphql_query: number, graphql_mutation: number, subscribe: number }, units: Array<{ name: string, value: number }> }>, totals: { tenants: number, signals: number, rejected: number, estimatedCostUsd: number, fixedCostUsd: number, totalCostUsd: number, requests: { ingest: number, graphql_query: number, graphql_mutation: number, subscribe: number }, units: Array<{ name: string, value: number }> } } };
+
 /** Every registered operation: its exact text (what the service hashes) and that text's sha256 hex. */
 export const PERSISTED_OPERATIONS = {
   pq_tenant_coherence_v1: { kind: "query", text: "query($tenantId:ID!){ tenantCoherence(tenantId:$tenantId){ score status updatedAt } }", sha256: "dba7e57dd8f332f9d5d51278fe216c60ce206fc95e1067b790cc2893376cbbea" },
@@ -107,6 +117,7 @@ export const PERSISTED_OPERATIONS = {
   pq_tenant_coherence_history_v1: { kind: "query", text: "query($tenantId:ID!,$minutes:Int){ tenantCoherenceHistory(tenantId:$tenantId,minutes:$minutes){ tenantId points{ at score status signalCount } } }", sha256: "3420131af0a7bdb2c348722e3990d72b7a0491f67873e6664290c5268ec5b04f" },
   pq_tenants_overview_v1: { kind: "query", text: "query($first:Int,$after:String){ tenantsOverview(first:$first,after:$after){ total byStatus{ CRITICAL WARN HEALTHY UNKNOWN } tenants{ tenantId score status signalCount lastSignalAt updatedAt } next } }", sha256: "025595b7c859c2f1900c5ec6061027f5a1545bbc95f7382b9de66c1056146dc9" },
   pq_tenants_overview_updates_v1: { kind: "subscription", text: "subscription{ tenantsOverviewUpdates{ kind complete asOf total byStatus{ CRITICAL WARN HEALTHY UNKNOWN } tenants{ tenantId score status signalCount lastSignalAt updatedAt } } }", sha256: "92d46e8cffc99db8aadf3deaa6961bc5cb8fca4ce027c4c850c3a6c532407295" },
+  pq_finops_overview_v1: { kind: "query", text: "query($from:String!,$to:String!,$first:Int,$after:String){ finopsOverview(from:$from,to:$to,first:$first,after:$after){ from to tenants{ tenantId requests{ ingest graphql_query graphql_mutation subscribe } signals rejected units{ name value } estimatedCostUsd } totals{ tenants requests{ ingest graphql_query graphql_mutation subscribe } signals rejected units{ name value } estimatedCostUsd fixedCostUsd totalCostUsd } nextCursor } }", sha256: "bb979b9c44c2761085acba60cafe605e3b1634b181f3c15b66b7884a1917259a" },
 } as const;
 
 /** The result and variables type of each registered operation, by its name. */
@@ -122,4 +133,5 @@ export interface PersistedOperationTypes {
   pq_tenant_coherence_history_v1: { result: pq_tenant_coherence_history_v1Query; variables: pq_tenant_coherence_history_v1QueryVariables };
   pq_tenants_overview_v1: { result: pq_tenants_overview_v1Query; variables: pq_tenants_overview_v1QueryVariables };
   pq_tenants_overview_updates_v1: { result: pq_tenants_overview_updates_v1Subscription; variables: pq_tenants_overview_updates_v1SubscriptionVariables };
+  pq_finops_overview_v1: { result: pq_finops_overview_v1Query; variables: pq_finops_overview_v1QueryVariables };
 }
