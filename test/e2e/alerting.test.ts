@@ -140,7 +140,8 @@ beforeAllOrFail(async () => {
     "Prometheus scraping the service",
     async () => {
       const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent("finops_budget_alerts_total")}`);
-      return ((await res.json()) as { data: { result: unknown[] } }).data.result.length === 4;
+      // Every series exposed at 0: scope (tenant, environment) × period (day, month) × threshold (warning, critical).
+      return ((await res.json()) as { data: { result: unknown[] } }).data.result.length === 2 * 2 * 2;
     },
     60_000,
   );
@@ -174,7 +175,7 @@ describe("alert routing (Prometheus → Alertmanager → receiver)", () => {
     }
     await eventually(
       "the tenant's budget_alert line",
-      async () => svc.output().includes(`"op":"budget_alert","tenant_id":"${tenant}"`),
+      async () => svc.output().includes(`"op":"budget_alert","scope":"tenant","tenant_id":"${tenant}"`),
       30_000,
     );
     const scrape = await mintToken("*", "metrics:read");
