@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { importPKCS8, SignJWT } from "jose";
 import { chromium } from "playwright-core";
-import { ensureChromium } from "../scripts/lib/chromium.mjs";
+import { CHROMIUM_ARGS, ensureChromium } from "../scripts/lib/chromium.mjs";
 import { devKeys } from "../scripts/lib/dev-jwt.mjs";
 import { mintToken, startService, startWorker } from "../test/support/harness.ts";
 import { dropScratch, gitRevision, hostInfo, loadText, packageVersion, percentile, runFailed, sleep } from "./lib.mjs";
@@ -28,16 +28,6 @@ const SIGNALS = positiveInt(process.env.OV_SIGNALS, 3);
 const CONCURRENCY = 16;
 const TARGET_MS = 1000;
 const STARTUP_TIMEOUT_MS = 90_000;
-/** Debian's flags for a headless Chromium on a machine without internet (as the browser tests). */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 function positiveInt(raw, fallback) {
   const n = Number(raw);

@@ -1,6 +1,4 @@
-import { decodeJwt } from "jose";
 import { authorize } from "../src/auth/authz";
-import { bearerToken, CLOCK_TOLERANCE_S, TokenError, verifyToken } from "../src/auth/jwt";
 import type { Principal } from "../src/auth/principal";
 import type { Config } from "../src/config";
 import { AppError, errorResponse } from "../src/errors";
@@ -15,11 +13,9 @@ import {
 } from "../src/realtime/overview-stream";
 import {
   type Action,
-  type AuthResult,
   Close,
   errorFrame,
   GRAPHQL_TRANSPORT_WS,
-  onAuthenticated,
   onFrame,
   type SubscribePayload,
 } from "../src/realtime/protocol";
@@ -28,7 +24,15 @@ import { renderEvent, resolveSubscription } from "../src/realtime/subscriptions"
 import { logEvent } from "../src/telemetry/log";
 import type { DirectoryStore } from "./directory-store";
 import type { FlushScheduler } from "./flush-scheduler";
-import { connectionState, deadlineOf, type SocketBase, SocketTable, safeSend, setSubscription } from "./socket-table";
+import {
+  authenticateInit,
+  connectionState,
+  deadlineOf,
+  type SocketBase,
+  SocketTable,
+  safeSend,
+  setSubscription,
+} from "./socket-table";
 
 /** The operator path's name in logs and tickets: the overview belongs to no tenant. */
 export const OPERATOR_TENANT = "*";
@@ -45,8 +49,6 @@ interface OverviewSub {
 interface OverviewSocket extends SocketBase {
   s: Record<string, OverviewSub>;
   f: FlowState;
-  /** Scopes of the token that authenticated it. */
-  a?: string[];
 }
 
 /**
@@ -196,19 +198,10 @@ export class OverviewHub {
           this.sockets.close(ws, action.code, action.reason);
           return;
         case "authenticate": {
-          this.sockets.save(ws, rec);
-          const { result, scopes, expiresAtMs } = await this.authenticate(action.payload);
-          const current = this.sockets.live(ws);
-          if (!current) return; // closed while verifying
-          if (result === "ok") {
-            current.a = scopes;
-            current.x = expiresAtMs;
-          }
-          const step = onAuthenticated(connectionState(current), result);
-          current.p = step.state.phase;
-          this.sockets.save(ws, current);
-          this.sockets.deadlineChanged();
-          await this.apply(ws, current, step.actions);
+          const next = await this.sockets.authenticated(ws, rec, () =>
+            authenticateInit(action.payload, this.config, "overview_subscribe", null),
+          );
+          if (next) await this.apply(ws, next.rec, next.actions);
           return;
         }
         case "start":
@@ -263,39 +256,6 @@ export class OverviewHub {
     logEvent({ op: "overview_subscribe", tenant_id: null, error_code: null, tenants: rows.length });
     this.settle(ws, rec, payloads.length);
   }
-
-  /** Verifies the `connection_init` token and asks the policy whether it may open the overview. */
-  private async authenticate(
-    payload: Record<string, unknown>,
-  ): Promise<{ result: AuthResult; scopes: string[]; expiresAtMs: number }> {
-    const header = payload.authorization ?? payload.Authorization;
-    const token = typeof header === "string" ? bearerToken(header) : null;
-    if (!token) return { result: "unauthenticated", scopes: [], expiresAtMs: 0 };
-    try {
-      const { principal, expSeconds } = await verifyWithExpiry(token, this.config);
-      const decision = await authorize("overview_subscribe", principal);
-      logEvent({
-        level: decision.allow ? "info" : "warn",
-        op: "connection_init",
-        tenant_id: null,
-        authz: [`overview_subscribe:${decision.reason}`],
-      });
-      return {
-        result: decision.allow ? "ok" : "forbidden",
-        scopes: [...principal.scopes],
-        expiresAtMs: (expSeconds + CLOCK_TOLERANCE_S) * 1000,
-      };
-    } catch (err) {
-      if (err instanceof TokenError) return { result: "unauthenticated", scopes: [], expiresAtMs: 0 };
-      throw err;
-    }
-  }
-}
-
-/** A verified token's principal and `exp` (required by the verifier, so reading it after verification is safe). */
-async function verifyWithExpiry(token: string, config: Config): Promise<{ principal: Principal; expSeconds: number }> {
-  const principal = await verifyToken(token, config);
-  return { principal, expSeconds: decodeJwt(token).exp ?? 0 };
 }
 
 function nextFrame(id: string, payload: string): string {

@@ -1,6 +1,4 @@
-import { decodeJwt } from "jose";
 import { authorize } from "../src/auth/authz";
-import { bearerToken, CLOCK_TOLERANCE_S, TokenError, verifyToken } from "../src/auth/jwt";
 import type { Principal } from "../src/auth/principal";
 import { AppError, errorResponse } from "../src/errors";
 import type { PersistedRegistry } from "../src/graphql/persisted";
@@ -8,11 +6,9 @@ import { acknowledge, unacked } from "../src/realtime/coalesce";
 import { checkCursor } from "../src/realtime/cursor";
 import {
   type Action,
-  type AuthResult,
   Close,
   errorFrame,
   GRAPHQL_TRANSPORT_WS,
-  onAuthenticated,
   onFrame,
   type SubscribePayload,
 } from "../src/realtime/protocol";
@@ -21,6 +17,7 @@ import { resolveSubscription } from "../src/realtime/subscriptions";
 import { logEvent } from "../src/telemetry/log";
 import { Fanout } from "./realtime-fanout";
 import {
+  authenticateInit,
   BREAKDOWN,
   connectionState,
   deadlineOf,
@@ -149,19 +146,10 @@ export class RealtimeHub implements TenantPart {
           this.sockets.close(ws, action.code, action.reason);
           return;
         case "authenticate": {
-          this.sockets.save(ws, rec);
-          const { result, scopes, expiresAtMs } = await this.authenticate(action.payload);
-          const current = this.sockets.live(ws);
-          if (!current) return; // closed while verifying
-          if (result === "ok") {
-            current.a = scopes;
-            current.x = expiresAtMs;
-          }
-          const step = onAuthenticated(connectionState(current), result);
-          current.p = step.state.phase;
-          this.sockets.save(ws, current);
-          this.sockets.deadlineChanged();
-          await this.apply(ws, current, step.actions);
+          const next = await this.sockets.authenticated(ws, rec, () =>
+            authenticateInit(action.payload, this.t.config, "subscribe", this.t.tenantId),
+          );
+          if (next) await this.apply(ws, next.rec, next.actions);
           return;
         }
         case "start":
@@ -235,35 +223,5 @@ export class RealtimeHub implements TenantPart {
     logEvent({ op: "subscribe", tenant_id: tenantId, error_code: null, subscription: sub.kind });
     // A new subscription's replay or first score goes out now, not at the next event.
     this.fanout.flushOne(ws);
-  }
-
-  /** Verifies the `connection_init` token and asks the policy whether it may subscribe to this tenant. */
-  private async authenticate(
-    payload: Record<string, unknown>,
-  ): Promise<{ result: AuthResult; scopes: string[]; expiresAtMs: number }> {
-    const tenantId = this.t.tenantId;
-    const header = payload.authorization ?? payload.Authorization;
-    const token = typeof header === "string" ? bearerToken(header) : null;
-    if (!token) return { result: "unauthenticated", scopes: [], expiresAtMs: 0 };
-    try {
-      const principal = await verifyToken(token, this.t.config);
-      const decision = await authorize("subscribe", principal, [tenantId]);
-      logEvent({
-        level: decision.allow ? "info" : "warn",
-        op: "connection_init",
-        tenant_id: tenantId,
-        authz: [`subscribe:${decision.reason}`],
-      });
-      // Verified above (exp is required), so reading exp from the payload is safe.
-      const exp = decodeJwt(token).exp ?? 0;
-      return {
-        result: decision.allow ? "ok" : "forbidden",
-        scopes: [...principal.scopes],
-        expiresAtMs: (exp + CLOCK_TOLERANCE_S) * 1000,
-      };
-    } catch (err) {
-      if (err instanceof TokenError) return { result: "unauthenticated", scopes: [], expiresAtMs: 0 };
-      throw err;
-    }
   }
 }

@@ -1,5 +1,16 @@
+import { decodeJwt } from "jose";
+import { type AuthzAction, authorize } from "../src/auth/authz";
+import { bearerToken, CLOCK_TOLERANCE_S, TokenError, verifyToken } from "../src/auth/jwt";
+import type { Config } from "../src/config";
 import type { FlowState } from "../src/realtime/coalesce";
-import type { ConnectionState, Phase } from "../src/realtime/protocol";
+import {
+  type Action,
+  type AuthResult,
+  type ConnectionState,
+  onAuthenticated,
+  type Phase,
+} from "../src/realtime/protocol";
+import { logEvent } from "../src/telemetry/log";
 
 /** A connection that has not completed `connection_init` by then is closed with 4408 (contract: within 11 s). */
 export const INIT_TIMEOUT_MS = 10_000;
@@ -41,6 +52,8 @@ export interface SocketBase {
   p: Phase;
   /** Active subscriptions by client id. */
   s: Record<string, unknown>;
+  /** Scopes of the token that authenticated the socket. */
+  a?: string[];
   /** When the authenticating token stops being valid, epoch ms. */
   x?: number;
 }
@@ -73,6 +86,29 @@ export class SocketTable<R extends SocketBase = SocketRecord> {
     this.state.acceptWebSocket(ws);
     this.save(ws, rec);
     this.deadline = undefined;
+  }
+  /**
+   * A hub's `authenticate` step: saves the record first (verifying awaits), verifies, then records the token's
+   * scopes and expiry and the protocol's next phase. The next actions, or null when the socket closed meanwhile.
+   */
+  async authenticated(
+    ws: WebSocket,
+    rec: R,
+    verify: () => Promise<InitAuth>,
+  ): Promise<{ rec: R; actions: Action[] } | null> {
+    this.save(ws, rec);
+    const { result, scopes, expiresAtMs } = await verify();
+    const current = this.live(ws);
+    if (!current) return null;
+    if (result === "ok") {
+      current.a = scopes;
+      current.x = expiresAtMs;
+    }
+    const step = onAuthenticated(connectionState(current), result);
+    current.p = step.state.phase;
+    this.save(ws, current);
+    this.deadlineChanged();
+    return { rec: current, actions: step.actions };
   }
 
   /** A socket's state, read from its attachment on first use. */
@@ -152,5 +188,49 @@ export function safeSend(
     meter?.add("ws_messages_out", 1);
   } catch {
     // The peer is gone; its close event will clean up.
+  }
+}
+
+/** What a `connection_init` token came to: the protocol's result, the token's scopes, when the socket must close. */
+export interface InitAuth {
+  result: AuthResult;
+  scopes: string[];
+  expiresAtMs: number;
+}
+
+const UNAUTHENTICATED: InitAuth = { result: "unauthenticated", scopes: [], expiresAtMs: 0 };
+
+/**
+ * Verifies a `connection_init` token (its payload's `authorization`) and asks the policy for `action` on the tenant
+ * (`null`: the operators' overview, no tenant); logs the decision. The socket closes when the token expires.
+ */
+export async function authenticateInit(
+  payload: Record<string, unknown>,
+  config: Config,
+  action: AuthzAction,
+  tenantId: string | null,
+): Promise<InitAuth> {
+  const header = payload.authorization ?? payload.Authorization;
+  const token = typeof header === "string" ? bearerToken(header) : null;
+  if (!token) return UNAUTHENTICATED;
+  try {
+    const principal = await verifyToken(token, config);
+    const decision = await authorize(action, principal, tenantId === null ? undefined : [tenantId]);
+    logEvent({
+      level: decision.allow ? "info" : "warn",
+      op: "connection_init",
+      tenant_id: tenantId,
+      authz: [`${action}:${decision.reason}`],
+    });
+    // Verified above (exp is required), so reading exp from the payload is safe.
+    const exp = decodeJwt(token).exp ?? 0;
+    return {
+      result: decision.allow ? "ok" : "forbidden",
+      scopes: [...principal.scopes],
+      expiresAtMs: (exp + CLOCK_TOLERANCE_S) * 1000,
+    };
+  } catch (err) {
+    if (err instanceof TokenError) return UNAUTHENTICATED;
+    throw err;
   }
 }

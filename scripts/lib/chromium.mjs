@@ -7,6 +7,17 @@ import { existsSync } from "node:fs";
 /** Where Debian's `chromium` package puts the browser; playwright-core is pointed at it (`executablePath`). */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
+/** Debian's flags for a headless Chromium on a machine without internet (see the env doc): tests and benches. */
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 /** @param {string[]} args */
 function apt(args) {
   process.stderr.write(`[chromium] apt-get ${args.join(" ")}\n`);

@@ -6,23 +6,13 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
-import { ensureChromium } from "../../scripts/lib/chromium.mjs";
+import { CHROMIUM_ARGS, ensureChromium } from "../../scripts/lib/chromium.mjs";
 import { computeScore } from "../../src/domain/score";
 import { mintToken, type RunningService, startService } from "../support/harness";
 import { beforeAllOrFail } from "../support/vitest-hooks";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const evidence = join(root, ".evidence", "ui");
-/** Debian's flags for a headless Chromium on a machine without internet (see the env doc). */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const RANK: Record<string, number> = { CRITICAL: 0, WARN: 1, HEALTHY: 2, UNKNOWN: 3 };
 
 let service: RunningService;

@@ -6,22 +6,12 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
-import { ensureChromium } from "../../scripts/lib/chromium.mjs";
+import { CHROMIUM_ARGS, ensureChromium } from "../../scripts/lib/chromium.mjs";
 import { computeScore } from "../../src/domain/score";
 import { mintToken, type RunningService, startService } from "../support/harness";
 import { beforeAllOrFail } from "../support/vitest-hooks";
 
 const root = resolve(import.meta.dirname, "..", "..");
-/** Debian's flags for a headless Chromium on a machine without internet (see the env doc). */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** The page's status colours (public/workbench/style.css), as getComputedStyle reports them. */
 const COLOURS = { HEALTHY: "rgb(26, 127, 55)", WARN: "rgb(178, 107, 0)", CRITICAL: "rgb(198, 40, 40)" };
 

@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
-import { ensureChromium } from "../../scripts/lib/chromium.mjs";
+import { CHROMIUM_ARGS, ensureChromium } from "../../scripts/lib/chromium.mjs";
 import { freePort } from "../support/harness";
 import { serviceForFile } from "../support/vitest-hooks";
 import { expectGraphqlError, expectRestError, graphql, type HttpResult, ingest, send, signal } from "./helpers";
@@ -23,7 +23,6 @@ const AUDIENCE = "urn:coherence";
 /** The Worker's JWKS cooldown (src/auth/jwt.ts JWKS_CACHE.cooldownMs) and slack for polling on a busy machine. */
 const COOLDOWN_MS = 5_000;
 const SLACK_MS = 3_000;
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync"];
 
 const svc = serviceForFile({ idp: true });
 let browser: Browser | null = null;

@@ -5,12 +5,11 @@
 // makes the next sign-in ask for the password again. What the page did is read from the page and the network.
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
-import { ensureChromium } from "../../scripts/lib/chromium.mjs";
+import { CHROMIUM_ARGS, ensureChromium } from "../../scripts/lib/chromium.mjs";
 import { serviceForFile } from "../support/vitest-hooks";
 import { ingest, signal } from "./helpers";
 import { decodeJwt } from "./tokens";
 
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync"];
 const TTL_S = 30;
 const svc = serviceForFile({ idp: true, env: { IDP_ACCESS_TOKEN_TTL_S: String(TTL_S) } });
 let browser: Browser | undefined;
@@ -39,11 +38,12 @@ async function producerToken(): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-async function signInAsAlice(page: Page): Promise<void> {
+/** The workbench's "Sign in", the IdP's login and consent pages, and back. */
+async function signInAs(page: Page, login: string, password: string): Promise<void> {
   await page.fill("#issuer", issuer());
   await page.click("#idp-sign-in");
-  await page.fill("#login", "alice");
-  await page.fill("#password", "alice-dev");
+  await page.fill("#login", login);
+  await page.fill("#password", password);
   await page.click("#sign-in");
   await page.click("#allow");
   await page.waitForURL(`${svc.baseUrl}/workbench/`);
@@ -75,7 +75,7 @@ describe("workbench sign-in (Chromium, dev IdP)", () => {
     });
 
     await page.goto(`${svc.baseUrl}/workbench/`);
-    await signInAsAlice(page);
+    await signInAs(page, "alice", "alice-dev");
     await expect.poll(() => page.textContent("#conn"), { timeout: 20_000 }).toMatch(/^Live: tenant acme/);
     expect(await page.isVisible("#who")).toBe(true);
     expect(await page.textContent("#who-text")).toContain("tenant acme");
@@ -132,13 +132,7 @@ describe("workbench sign-in (Chromium, dev IdP)", () => {
     );
 
     await page.goto(`${svc.baseUrl}/workbench/`);
-    await page.fill("#issuer", issuer());
-    await page.click("#idp-sign-in");
-    await page.fill("#login", "olga");
-    await page.fill("#password", "olga-dev");
-    await page.click("#sign-in");
-    await page.click("#allow");
-    await page.waitForURL(`${svc.baseUrl}/workbench/`);
+    await signInAs(page, "olga", "olga-dev");
     // An operator's token names no tenant: the page asks for one and offers the overview.
     await expect
       .poll(() => page.textContent("#conn"), { timeout: 20_000 })
