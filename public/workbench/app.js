@@ -9,8 +9,8 @@
 // token revoked. Pasting a token stays as the advanced option.
 
 import * as oauth from "/workbench/oauth4webapi.js";
+import { realtimeSocket, realtimeTicket } from "/workbench/realtime.js";
 
-const PROTOCOL = "graphql-transport-ws";
 const EVENTS_OP = "pq_coherence_events_v1";
 /** The score with its breakdown, on subscribe and after every change. */
 const SCORE_OP = "pq_tenant_coherence_breakdown_updates_v1";
@@ -324,33 +324,21 @@ function retryLater(s, why) {
 async function open(s) {
   setConn("connecting", s.attempt ? `Reconnecting (attempt ${s.attempt + 1})…` : "Connecting…");
   const path = `/v1/tenants/${encodeURIComponent(s.tenant)}`;
-  let ticket;
+  let got;
   try {
-    const res = await fetch(`${path}/realtime-tickets`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${s.token}` },
-    });
-    if (session !== s) return;
-    if (res.status === 401 || res.status === 403) {
-      const body = await res.json().catch(() => null);
-      stop(`The token was refused (${res.status}): ${body?.error?.message ?? "not allowed"}.`, "error");
-      return;
-    }
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    ticket = (await res.json()).ticket;
+    got = await realtimeTicket(path, s.token);
   } catch (err) {
     if (session === s) retryLater(s, `No realtime ticket (${err instanceof Error ? err.message : err})`);
     return;
   }
   if (session !== s) return;
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(
-    `${scheme}://${location.host}${path}/graphql?ticket=${encodeURIComponent(ticket)}`,
-    PROTOCOL,
-  );
+  if (got.refused) {
+    stop(got.refused, "error");
+    return;
+  }
+  const { ws, send } = realtimeSocket(path, got.ticket);
   s.ws = ws;
   const wsToken = s.token;
-  const send = (msg) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(msg));
   ws.onopen = () => send({ type: "connection_init", payload: { authorization: `Bearer ${wsToken}` } });
   ws.onmessage = (ev) => {
     if (session !== s) return;

@@ -8,8 +8,8 @@
 //   2. sessionStorage["workbench.token"] at load, for a sign-in elsewhere in this tab (it is read, never written);
 //   3. the paste field.
 // The token is never written to storage by this page.
+import { realtimeSocket, realtimeTicket } from "/workbench/realtime.js";
 
-const PROTOCOL = "graphql-transport-ws";
 const OP = "pq_tenants_overview_updates_v1";
 const TOKEN_KEY = "workbench.token";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
@@ -90,32 +90,20 @@ function retryLater(s, why) {
 async function open(s) {
   setConn("connecting", s.attempt ? `Reconnecting (attempt ${s.attempt + 1})…` : "Connecting…");
   const path = "/v1/tenants/*";
-  let ticket;
+  let got;
   try {
-    const res = await fetch(`${path}/realtime-tickets`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${s.token}` },
-    });
-    if (session !== s) return;
-    if (res.status === 401 || res.status === 403) {
-      const body = await res.json().catch(() => null);
-      stop(`The token was refused (${res.status}): ${body?.error?.message ?? "not allowed"}.`, "error");
-      return;
-    }
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    ticket = (await res.json()).ticket;
+    got = await realtimeTicket(path, s.token);
   } catch (err) {
     if (session === s) retryLater(s, `No realtime ticket (${err instanceof Error ? err.message : err})`);
     return;
   }
   if (session !== s) return;
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(
-    `${scheme}://${location.host}${path}/graphql?ticket=${encodeURIComponent(ticket)}`,
-    PROTOCOL,
-  );
+  if (got.refused) {
+    stop(got.refused, "error");
+    return;
+  }
+  const { ws, send } = realtimeSocket(path, got.ticket);
   s.ws = ws;
-  const send = (msg) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(msg));
   ws.onopen = () => send({ type: "connection_init", payload: { authorization: `Bearer ${s.token}` } });
   ws.onmessage = (ev) => {
     if (session !== s) return;
