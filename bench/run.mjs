@@ -12,8 +12,9 @@
 //
 // Timings never fail the bench: it exits 0 unless a service cannot be started or driven at all, or printed error
 // lines. BENCH_SECONDS (default 8) sets each measured phase. Afterwards it runs bench/realtime.mjs, bench/sinks.mjs,
-// bench/kafka.mjs, bench/client.mjs and bench/overview.mjs in child processes (BENCH_REALTIME=0, BENCH_SINKS=0,
-// BENCH_KAFKA=0, BENCH_CLIENT=0 and BENCH_OVERVIEW=0 skip them) and BENCH_LAYERS=0 skips the layer table.
+// bench/kafka.mjs, bench/client.mjs, bench/overview.mjs and bench/finops-reconcile.mjs in child processes
+// (BENCH_REALTIME=0, BENCH_SINKS=0, BENCH_KAFKA=0, BENCH_CLIENT=0, BENCH_OVERVIEW=0 and BENCH_FINOPS=0 skip them; the
+// FinOps reconciliation fails the run when a unit differs by more than 1 %) and BENCH_LAYERS=0 skips the layer table.
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,6 +35,7 @@ const SINKS = process.env.BENCH_SINKS !== "0";
 const KAFKA = process.env.BENCH_KAFKA !== "0";
 const CLIENT = process.env.BENCH_CLIENT !== "0";
 const OVERVIEW = process.env.BENCH_OVERVIEW !== "0";
+const FINOPS = process.env.BENCH_FINOPS !== "0";
 const LAYERS = process.env.BENCH_LAYERS !== "0";
 
 /** The targets: ratios to the hello-world Worker at the same connections, same run. */
@@ -497,6 +499,7 @@ for (const [enabled, script, skipVar] of [
   [KAFKA, "kafka.mjs", "BENCH_KAFKA"],
   [CLIENT, "client.mjs", "BENCH_CLIENT"],
   [OVERVIEW, "overview.mjs", "BENCH_OVERVIEW"],
+  [FINOPS, "finops-reconcile.mjs", "BENCH_FINOPS"],
 ]) {
   if (!enabled) continue;
   const code = await runChild(script, skipVar);

@@ -34,6 +34,8 @@ const ROUND_ROWS = 2000;
 export class SinkOutbox implements TenantPart {
   private sinkSeq: number;
   private scoreVersion: number;
+  /** FinOps: the newest provenance-ledger entry counted as a Postgres row (`sink_ledger_seq` in `meta`). */
+  private ledgerSeq: number;
   private busy = false;
   private again = false;
   private failures = 0;
@@ -52,6 +54,7 @@ export class SinkOutbox implements TenantPart {
   ) {
     this.sinkSeq = this.readMeta("sink_seq") ?? 0;
     this.scoreVersion = this.readMeta("sink_score_version") ?? -1;
+    this.ledgerSeq = this.readMeta("sink_ledger_seq") ?? 0;
     if (queue !== null) store.keepAfter(this.sinkSeq);
     // Work left by a previous incarnation (crash, eviction mid-send) goes out now.
     if (this.pending) this.requestDrain();
@@ -122,6 +125,7 @@ export class SinkOutbox implements TenantPart {
           }
           this.sinkSeq = rows[rows.length - 1]?.seq ?? this.sinkSeq;
           this.writeMeta("sink_seq", this.sinkSeq);
+          this.writeMeta("sink_ledger_seq", this.ledgerSeq);
           this.store.keepAfter(this.sinkSeq);
         }
         const version = this.store.scoreVersion;
@@ -179,8 +183,23 @@ export class SinkOutbox implements TenantPart {
     const meter = this.t.meter;
     meter.add("queue_messages", 1);
     meter.add("queue_operations", queueOperations(bytes));
-    if (message.kind === "score") meter.add("postgres_rows", 1);
-    else meter.add("neo4j_bytes", bytes);
+    if (message.kind === "score") {
+      // Postgres keeps one score row per tenant (upserted by version): a row is added by the tenant's first score.
+      if (this.scoreVersion === -1) meter.add("postgres_rows", 1);
+      return;
+    }
+    meter.add("neo4j_bytes", bytes);
+    // Each provenance-ledger entry is one row kept in Postgres. An entry rides with its request's first row in
+    // every message holding rows of that request, so it is counted once, by its ledger seq (monotonic per tenant).
+    // Only v3 messages (what this outbox packs) carry the ledger; a v2 record holds none.
+    const provenance = message.v === 3 ? message.provenance : [];
+    for (const entry of provenance) {
+      const wire = entry[2];
+      if (wire !== undefined && wire[0] > this.ledgerSeq) {
+        meter.add("postgres_rows", 1);
+        this.ledgerSeq = wire[0];
+      }
+    }
   }
 
   /** Signals after `seq`, and the provenance-ledger entries of their requests (they ride with the signals). */

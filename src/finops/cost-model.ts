@@ -34,14 +34,18 @@ export const UNITS = [
   "queue_operations",
   /** Upstash commands the object sent (counter pushes). */
   "upstash_commands",
-  /** Bytes of signal rows handed to the graph sink (Neo4j) and score rows to Postgres. */
+  /**
+   * Bytes of signal rows handed to the graph sink (Neo4j), and rows kept in Postgres: one per provenance-ledger entry
+   * (counted once, however many messages carry it) plus the tenant's one score row (upserted by version, so counted
+   * when its first score is sent). Reconciled against the stores by bench/finops-reconcile.mjs.
+   */
   "neo4j_bytes",
   "postgres_rows",
 ] as const;
 export type Unit = (typeof UNITS)[number];
 export type UnitCounts = Record<Unit, number>;
 
-/** Bytes billed per materialized score row in Postgres (tenant id, score, status, times, version, indexes). */
+/** Bytes billed per row kept in Postgres (a provenance-ledger or score row with its indexes; an assumption). */
 export const POSTGRES_ROW_BYTES = 200;
 
 const p = priceSheet.prices;
