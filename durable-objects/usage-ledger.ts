@@ -59,6 +59,8 @@ type Row = {
  */
 export class UsageLedger implements TenantPart {
   private pushFailedAt: number | null = null;
+  /** Environment budget crossings this object has raised (period key | level): each is logged and counted once. */
+  private readonly raisedEnvironment = new Set<string>();
   private lastPushAt = 0;
   private lastMonthlyCheck = 0;
   /**
@@ -294,6 +296,11 @@ export class UsageLedger implements TenantPart {
   /** Logs and counts the environment budget crossings this tenant's push recorded (each exactly once). */
   private raiseEnvironment(day: string, crossings: EnvCrossing[]): void {
     for (const c of crossings) {
+      // Two pushes in flight at once (an alarm's and a usage read's) both start below the recorded crossing's seq, so
+      // Upstash hands the same crossing to both: raise it once per object.
+      const raised = `${c.period === "day" ? day : day.slice(0, 7)}|${c.level}`;
+      if (this.raisedEnvironment.has(raised)) continue;
+      this.raisedEnvironment.add(raised);
       this.t.metrics.record(
         [
           {
