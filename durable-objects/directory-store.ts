@@ -1,5 +1,6 @@
 import { overviewCursor, parseOverviewCursor, STATUS_RANK, type TenantSummary } from "../src/domain/overview";
 import type { ScoreStatus } from "../src/domain/score";
+import { spendTicket } from "./socket-table";
 
 /** A page of the operators' overview, worst first, with the counts over every tenant. */
 export interface OverviewPage {
@@ -102,15 +103,7 @@ export class DirectoryStore {
    * spent before. Spent tickets are kept until they expire.
    */
   useTicket(nonce: string, expiresMs: number, nowMs: number): boolean {
-    this.sql.exec(`DELETE FROM used_tickets WHERE expires_ms <= ?`, nowMs);
-    const inserted = this.sql
-      .exec(
-        `INSERT INTO used_tickets (nonce, expires_ms) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING RETURNING nonce`,
-        nonce,
-        expiresMs,
-      )
-      .toArray();
-    return inserted.length === 1;
+    return spendTicket(this.sql, nonce, expiresMs, nowMs);
   }
 
   /** The sink pipeline's backlog over every tenant: signals not handed off yet, and the oldest one's acceptance. */

@@ -234,3 +234,19 @@ export async function authenticateInit(
     throw err;
   }
 }
+
+/**
+ * Spends a realtime ticket in an object's `used_tickets` table (good for one upgrade): `false` when it was spent
+ * before. Expired entries go first, so the table holds at most a ticket lifetime of nonces.
+ */
+export function spendTicket(sql: SqlStorage, nonce: string, expiresMs: number, nowMs: number): boolean {
+  sql.exec(`DELETE FROM used_tickets WHERE expires_ms <= ?`, nowMs);
+  const inserted = sql
+    .exec(
+      `INSERT INTO used_tickets (nonce, expires_ms) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING RETURNING nonce`,
+      nonce,
+      expiresMs,
+    )
+    .toArray();
+  return inserted.length === 1;
+}

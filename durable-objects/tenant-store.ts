@@ -14,6 +14,7 @@ import type {
 } from "../src/domain/tenant-protocol";
 import { toIso } from "../src/domain/time";
 import { earliest, HISTORY_MINUTES, leavesAt, PHASE_CODE, phaseAt, WINDOW_MS } from "../src/domain/window";
+import { spendTicket } from "./socket-table";
 import type { TenantContext, TenantPart } from "./tenant-part";
 
 /**
@@ -505,15 +506,7 @@ export class TenantStore implements TenantPart {
    * did. Expired entries go first, so the table holds at most a minute of tickets.
    */
   useTicket(nonce: string, expiresMs: number, nowMs: number): boolean {
-    this.sql.exec(`DELETE FROM used_tickets WHERE expires_ms <= ?`, nowMs);
-    const inserted = this.sql
-      .exec(
-        `INSERT INTO used_tickets (nonce, expires_ms) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING RETURNING nonce`,
-        nonce,
-        expiresMs,
-      )
-      .toArray();
-    return inserted.length === 1;
+    return spendTicket(this.sql, nonce, expiresMs, nowMs);
   }
 
   storedSignals(): number {
